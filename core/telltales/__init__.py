@@ -1,0 +1,37 @@
+"""telltales: signals of renewal risk that explain themselves, and playbooks that act on them."""
+
+from .contracts import (
+    BATCH_TABLE,
+    ActionOutcome,
+    ActionRequest,
+    Ingester,
+    PlaybookAction,
+    ScoreBatch,
+    Scorer,
+    SignalBatch,
+    SignalSource,
+)
+from .hookspecs import hookimpl
+from .models import Account, Contact, MeasureResult, Score, Signal, StatusTransition
+from .version import PLUGIN_API_VERSION, __version__
+
+__all__ = [
+    "BATCH_TABLE",
+    "PLUGIN_API_VERSION",
+    "Account",
+    "ActionOutcome",
+    "ActionRequest",
+    "Contact",
+    "Ingester",
+    "MeasureResult",
+    "PlaybookAction",
+    "Score",
+    "ScoreBatch",
+    "Scorer",
+    "Signal",
+    "SignalBatch",
+    "SignalSource",
+    "StatusTransition",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,272 @@
+"""The ``telltales`` command line.
+
+User mistakes (a bad file, an unknown account, a foreign database) print one line
+starting ``Error:`` and exit 1; plugin failures are printed as warnings on every
+command that loads plugins, so they are never silent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from . import engine, queries
+from .config import LoadedConfig, config_path, load_config, source_settings
+from .errors import InputError, TelltalesError
+from .ingest import decode_records, ingest
+from .plugins import Registry, load_registry
+from .store import Store, default_path, open_store
+from .version import PLUGIN_API_VERSION, __version__
+
+
+class App:
+    """What a command needs, built on first use so ``--help`` stays instant."""
+
+    def __init__(self, db: Path | None, config: Path | None) -> None:
+        self.db_path = db or default_path()
+        self.config_option = config
+
+    @cached_property
+    def registry(self) -> Registry:
+        registry = load_registry()
+        for failure in registry.failures:
+            click.secho(
+                f"warning: plugin {failure.plugin!r} left out ({failure.stage}): {failure.error}",
+                fg="yellow",
+                err=True,
+            )
+        return registry
+
+    @cached_property
+    def config(self) -> LoadedConfig:
+        return load_config(config_path(self.config_option))
+
+    def open(self, *, create: bool = False) -> Store:
+        migrations = [entry.obj for entry in self.registry.migrations.values()]
+        return open_store(self.db_path, migrations, create=create)
+
+
+class _Group(click.Group):
+    """Turns a :class:`TelltalesError` into one ``Error:`` line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TelltalesError as error:
+            raise click.ClickException(str(error)) from error
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="telltales")
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Database file. [default: $TELLTALES_DB, else ./telltales.db]",
+)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Configuration file. [default: $TELLTALES_CONFIG, else ./telltales.toml if present]",
+)
+@click.pass_context
+def cli(ctx: click.Context, db: Path | None, config: Path | None) -> None:
+    """Signals of renewal risk that explain themselves."""
+    ctx.obj = App(db, config)
+
+
+@cli.command()
+@click.pass_obj
+def init(app: App) -> None:
+    """Create the database (or bring an existing one up to date)."""
+    existed = app.db_path.exists() and app.db_path.stat().st_size > 0
+    with app.open(create=True):
+        pass
+    sets = ", ".join(app.registry.migrations)
+    verb = "Brought up to date" if existed else "Created"
+    click.echo(f"{verb} telltales database {app.db_path} (schemas: {sets})")
+
+
+@cli.command(name="ingest")
+@click.argument("name")
+@click.argument("file", type=click.File("rb"))
+@click.pass_obj
+def ingest_command(app: App, name: str, file: Any) -> None:
+    """Store the records in FILE (a JSON array or JSON Lines; - for stdin) through ingester NAME.
+
+    The whole file is validated first; one invalid record stores nothing.
+    """
+    records = decode_records(app.registry, name, file.read())
+    with app.open() as store:
+        count = ingest(store, app.registry, name, records)
+    click.echo(f"Stored {count} record(s) through {name!r} from {file.name}")
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[engine.Progress]:
+    hidden = not sys.stderr.isatty() or bool(os.environ.get("CI"))
+    with click.progressbar(length=total, label=label, file=sys.stderr, hidden=hidden) as bar:
+        yield lambda _step: bar.update(1)
+
+
+@cli.command(name="run")
+@click.option("--as-of", "as_of", type=DAY, help="Day to compute. [default: today (UTC)]")
+@click.option("--through", type=DAY, help="Also compute every day after --as-of up to this one.")
+@click.option("--account", "accounts", multiple=True, help="Only these accounts (repeatable).")
+@click.pass_obj
+def run_command(
+    app: App, as_of: datetime | None, through: datetime | None, accounts: tuple[str, ...]
+) -> None:
+    """Compute signals and scores for every account as of a day (or a range, to replay history)."""
+    first = _day(as_of) or datetime.now(UTC).date()
+    last = _day(through) or first
+    if last < first:
+        raise InputError(f"--through {last} is before --as-of {first}")
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    settings = source_settings(app.config, app.registry)
+    with app.open() as store:
+        steps = engine.steps(app.registry) * len(days)
+        results = []
+        with _progress(steps, "Computing signals") as progress:
+            for day in days:
+                results.append(
+                    engine.run(
+                        store,
+                        app.registry,
+                        day,
+                        settings=settings,
+                        account_ids=accounts or None,
+                        progress=progress,
+                    )
+                )
+    for result in results:
+        click.echo(
+            f"Run {result.run_id} as of {result.as_of}: {result.status}, "
+            f"{result.accounts} accounts, {result.signals} signals, {result.scores} scores"
+        )
+        for failure in result.failures:
+            click.secho(
+                f"  degraded: {failure.component} ({failure.plugin}) failed, its output is "
+                f"missing: {failure.error}",
+                fg="yellow",
+                err=True,
+            )
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def plugins(app: App, as_json: bool) -> None:
+    """List loaded plugins, what they register, and any that failed."""
+    registry = app.registry
+    if as_json:
+        payload = {
+            "plugin_api_version": PLUGIN_API_VERSION,
+            "plugins": registry.plugins,
+            "failures": registry.failures,
+        }
+        click.echo(msgspec.json.encode(payload).decode())
+        return
+    click.echo(f"telltales {__version__}, plugin API {PLUGIN_API_VERSION}")
+    for info in registry.plugins:
+        origin = "built-in" if info.builtin else info.version or "unknown version"
+        click.echo(f"{info.name} ({origin})")
+        click.echo(f"  hooks: {', '.join(info.hooks)}")
+        for kind, names in info.registered.items():
+            click.echo(f"  {kind}: {', '.join(names)}")
+    for failure in registry.failures:
+        click.echo(f"{failure.plugin} (FAILED at {failure.stage}, {failure.at:%Y-%m-%d %H:%M:%S}Z)")
+        click.echo(f"  error: {failure.error}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def accounts(app: App, as_json: bool) -> None:
+    """List the accounts in the database."""
+    with app.open() as store:
+        rows = queries.list_accounts(store)
+    if as_json:
+        click.echo(msgspec.json.encode(rows).decode())
+        return
+    for account in rows:
+        click.echo(
+            f"{account.account_id}\t{account.name}\t{account.csm_group or '-'}\t"
+            f"{account.segment or '-'}\trenews {account.renewal_date or '-'}"
+        )
+
+
+@cli.command()
+@click.argument("account_ids", nargs=-1)
+@click.option("--all", "all_accounts", is_flag=True, help="Every account in the database.")
+@click.option("--as-of", "as_of", type=DAY, help="Day to show. [default: the latest computed]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def signals(
+    app: App,
+    account_ids: tuple[str, ...],
+    all_accounts: bool,
+    as_of: datetime | None,
+    as_json: bool,
+) -> None:
+    """Show an account's signals with their evidence."""
+    if not account_ids and not all_accounts:
+        raise InputError("name at least one ACCOUNT_ID, or pass --all")
+    with app.open() as store:
+        chosen = (
+            queries.list_accounts(store)
+            if all_accounts
+            else [queries.get_account(store, account_id) for account_id in account_ids]
+        )
+        report = []
+        for account in chosen:
+            day = queries.latest_signal_day(store, account.account_id, _day(as_of))
+            found = queries.signals_for(store, account.account_id, day) if day else []
+            report.append((account, day, found))
+    if as_json:
+        payload = [
+            {"account_id": account.account_id, "as_of": day, "signals": found}
+            for account, day, found in report
+        ]
+        click.echo(
+            msgspec.json.encode(
+                payload if len(payload) != 1 or all_accounts else payload[0]
+            ).decode()
+        )
+        return
+    for account, day, found in report:
+        click.secho(f"{account.account_id}  {account.name}", bold=True, nl=False)
+        if day is None:
+            click.echo("  - no signals computed yet; run `telltales run`")
+            continue
+        click.echo(f"  (as of {day})")
+        width = max(len(signal.key) for signal in found) if found else 0
+        for signal in found:
+            click.echo(f"  {signal.key:<{width}}  {_number(signal.value):>8}  {signal.evidence}")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:.4g}"
+
+
+def main() -> None:
+    cli(prog_name="telltales")
+
+
+if __name__ == "__main__":
+    main()

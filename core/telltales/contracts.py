@@ -1,0 +1,135 @@
+"""What plugins register: the objects behind each hook, and the batches they are handed.
+
+Hooks only register; the work happens in these objects. Each receives a narrow,
+typed batch rather than the application, so the core can change its insides without
+breaking a vendor's plugin. Batches only ever gain fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any, Protocol, runtime_checkable
+
+import msgspec
+import sqlite_utils
+
+from .models import Account, Score, Signal
+
+BATCH_TABLE = "temp.batch_accounts"
+"""A one-column table (``account_id``) holding the accounts of the current batch.
+
+Join it in a signal source's SQL to compute every account of the batch in one
+set-based query."""
+
+
+class SignalBatch(msgspec.Struct, kw_only=True, frozen=True):
+    """The accounts a signal source computes, as of one day.
+
+    ``db`` is a read-only connection: a source reads its own tables (and
+    ``accounts``), it never writes. ``settings`` is the source's
+    ``[plugins.<name>]`` table from the configuration, decoded into its
+    ``settings_type`` when it declares one.
+    """
+
+    as_of: date
+    account_ids: tuple[str, ...]
+    db: sqlite_utils.Database
+    settings: Any = None
+
+
+class ScoreBatch(msgspec.Struct, kw_only=True, frozen=True):
+    """The signals computed by a run, grouped by account, for scorers to roll up."""
+
+    as_of: date
+    account_ids: tuple[str, ...]
+    signals: Mapping[str, Sequence[Signal]]
+    db: sqlite_utils.Database
+    settings: Any = None
+
+
+@runtime_checkable
+class SignalSource(Protocol):
+    """Turns raw records into signals for a whole batch of accounts at once.
+
+    ``name`` is the prefix of every key the source emits (``telemetry`` emits
+    ``telemetry.seat_utilization_30d``). An optional ``settings_type`` (a msgspec
+    struct) validates the source's configuration table.
+    """
+
+    name: str
+
+    def compute(self, batch: SignalBatch) -> Iterable[Signal]:
+        """Return the signals of every account in ``batch`` that has data."""
+        ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Rolls the signals of a run up into one score per account."""
+
+    name: str
+
+    def score(self, batch: ScoreBatch) -> Iterable[Score]:
+        """Return one score per account of the batch."""
+        ...
+
+
+class ActionRequest(msgspec.Struct, kw_only=True, frozen=True):
+    """One delivery of a playbook action; ``idempotency_key`` is stable across retries."""
+
+    idempotency_key: str
+    account: Account
+    params: Mapping[str, Any]
+    reason: str
+    """The rule or score that started the playbook."""
+    evidence: str
+
+
+class ActionOutcome(msgspec.Struct, kw_only=True, frozen=True):
+    """What an action reports back after one delivery attempt."""
+
+    delivered: bool
+    detail: str = ""
+
+
+@runtime_checkable
+class PlaybookAction(Protocol):
+    """Something a playbook does: create a task, send an email, call a webhook.
+
+    ``reaches_customer`` marks actions that need a CSM's approval before they run.
+    Execution must be safe to repeat with the same ``idempotency_key``.
+    """
+
+    name: str
+    reaches_customer: bool
+
+    def execute(self, request: ActionRequest) -> ActionOutcome:
+        """Deliver the action once; raise or return ``delivered=False`` to be retried."""
+        ...
+
+
+@runtime_checkable
+class Ingester(Protocol):
+    """Accepts a plugin's raw records (usage rows, tickets, news items) in bulk.
+
+    ``record_type`` is a msgspec struct; the core decodes and validates a whole
+    batch against it before ``store`` is called, inside one transaction, so a batch
+    is stored whole or not at all. ``store`` must be idempotent: re-sending the same
+    records changes nothing.
+
+    When ``record_type`` has an ``account_id`` field, the core refuses a batch that
+    names an account it does not hold, unless the ingester sets
+    ``checks_account_ids = False`` (the accounts ingester itself does).
+    """
+
+    name: str
+
+    @property
+    def record_type(self) -> type[msgspec.Struct]:
+        """The msgspec struct each record is decoded into (a plain class attribute)."""
+        ...
+
+    def store(self, db: sqlite_utils.Database, records: Sequence[Any]) -> int:
+        """Write ``records`` (already validated); return how many rows they touched."""
+        ...

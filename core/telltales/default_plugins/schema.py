@@ -1,0 +1,85 @@
+"""The core schema: accounts, engine runs, signals and scores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database, Migrations
+
+from telltales.hookspecs import hookimpl
+from telltales.store import APPLICATION_ID
+
+migrations = Migrations("telltales")
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    # One statement at a time: executescript() would COMMIT the migration's transaction.
+    for statement in _CORE_SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+_CORE_SCHEMA = """
+        CREATE TABLE accounts (
+            account_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            owner TEXT NOT NULL DEFAULT '',
+            csm_group TEXT NOT NULL DEFAULT '',
+            segment TEXT NOT NULL DEFAULT '',
+            industry TEXT NOT NULL DEFAULT '',
+            employee_count INTEGER,
+            arr REAL NOT NULL DEFAULT 0,
+            seats_purchased INTEGER NOT NULL DEFAULT 0,
+            seats_assigned INTEGER NOT NULL DEFAULT 0,
+            products TEXT NOT NULL DEFAULT '[]',
+            lifecycle_stage TEXT NOT NULL DEFAULT 'adoption',
+            renewal_date TEXT,
+            core_features TEXT NOT NULL DEFAULT '[]',
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX accounts_csm_group ON accounts (csm_group);
+        CREATE TABLE runs (
+            run_id INTEGER PRIMARY KEY,
+            as_of TEXT NOT NULL,
+            status TEXT NOT NULL,
+            accounts INTEGER NOT NULL DEFAULT 0,
+            signals INTEGER NOT NULL DEFAULT 0,
+            scores INTEGER NOT NULL DEFAULT 0,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            failures TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE TABLE signals (
+            account_id TEXT NOT NULL REFERENCES accounts (account_id),
+            key TEXT NOT NULL,
+            as_of TEXT NOT NULL,
+            value REAL NOT NULL,
+            dimension TEXT NOT NULL,
+            source TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            run_id INTEGER NOT NULL REFERENCES runs (run_id),
+            PRIMARY KEY (account_id, key, as_of)
+        ) WITHOUT ROWID;
+        CREATE INDEX signals_as_of ON signals (as_of);
+        CREATE TABLE scores (
+            account_id TEXT NOT NULL REFERENCES accounts (account_id),
+            scorer TEXT NOT NULL,
+            as_of TEXT NOT NULL,
+            value REAL,
+            grade TEXT NOT NULL,
+            label TEXT NOT NULL,
+            coverage REAL NOT NULL,
+            breakdown TEXT NOT NULL,
+            config_id TEXT NOT NULL,
+            run_id INTEGER NOT NULL REFERENCES runs (run_id),
+            PRIMARY KEY (account_id, scorer, as_of)
+        ) WITHOUT ROWID;
+        CREATE INDEX scores_as_of ON scores (as_of);
+"""
+
+
+@hookimpl
+def register_migrations(register: Callable[[Migrations], None]) -> None:
+    register(migrations)

@@ -1,0 +1,325 @@
+"""The signal engine: one run computes every source for every account as of one day.
+
+Sources compute against a read-only snapshot; everything a run produces is written
+in one transaction that replaces that day's signals and scores, so re-running a day
+never doubles anything. A source or scorer that fails is recorded, its output is
+left missing (never read as healthy), and the run is marked *degraded*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import msgspec
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+from sqlite_utils import Database
+
+from .contracts import BATCH_TABLE, ScoreBatch, SignalBatch
+from .errors import PluginError, UnknownAccountError
+from .models import RunFailure, RunResult, RunStatus, Score, Signal, score_problem, signal_problem
+from .plugins import Registry
+from .store import Store
+
+tracer = trace.get_tracer("telltales")
+
+Progress = Callable[[str], None]
+
+
+class _ComponentFailed(Exception):
+    """A source or scorer returned something the engine will not store."""
+
+
+def run(
+    store: Store,
+    registry: Registry,
+    as_of: date,
+    *,
+    settings: dict[str, Any] | None = None,
+    account_ids: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Compute and store every signal and score for ``account_ids`` (all by default).
+
+    In strict mode a failing source or scorer raises :class:`PluginError` and the
+    run is recorded as failed with nothing stored.
+    """
+    settings = settings or {}
+    ids = _resolve_accounts(store, account_ids)
+    started = _now()
+    with store.transaction() as db:
+        run_id = (
+            db.table("runs")
+            .insert(
+                {"as_of": as_of.isoformat(), "status": "running", "started_at": started.isoformat()}
+            )
+            .last_pk
+        )
+    assert isinstance(run_id, int)
+    failures: list[RunFailure] = []
+    with tracer.start_as_current_span(
+        "telltales.run",
+        attributes={"telltales.as_of": as_of.isoformat(), "telltales.accounts": len(ids)},
+    ) as span:
+        try:
+            signals, scores = _compute(store, registry, as_of, ids, settings, failures, progress)
+            if failures and registry.strict:
+                raise PluginError(
+                    f"{failures[0].component} of plugin {failures[0].plugin!r} failed: "
+                    f"{failures[0].error} [strict mode: nothing stored]"
+                )
+            status: RunStatus = "degraded" if failures else "ok"
+            _store_results(store, run_id, as_of, ids, signals, scores, status, failures)
+        except BaseException as error:
+            _mark_failed(store, run_id, failures, error)
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, str(error)))
+            raise
+        span.set_attribute("telltales.status", status)
+        span.set_attribute("telltales.signals", len(signals))
+    return RunResult(
+        run_id=run_id,
+        as_of=as_of,
+        status=status,
+        accounts=len(ids),
+        signals=len(signals),
+        scores=len(scores),
+        started_at=started,
+        finished_at=_now(),
+        failures=tuple(failures),
+    )
+
+
+def steps(registry: Registry) -> int:
+    """How many progress steps one run reports (one per source and scorer)."""
+    return len(registry.sources) + len(registry.scorers)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _resolve_accounts(store: Store, account_ids: Sequence[str] | None) -> tuple[str, ...]:
+    known = [row[0] for row in store.db.execute("SELECT account_id FROM accounts ORDER BY 1")]
+    if account_ids is None:
+        return tuple(known)
+    missing = sorted(set(account_ids) - set(known))
+    if missing:
+        raise UnknownAccountError(f"unknown account {missing[0]!r}")
+    return tuple(dict.fromkeys(account_ids))
+
+
+def _fill_batch_table(db: Database, ids: Iterable[str]) -> None:
+    db.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {BATCH_TABLE.split('.')[1]} (account_id TEXT PRIMARY KEY)"
+    )
+    db.execute(f"DELETE FROM {BATCH_TABLE}")
+    db.conn.executemany(f"INSERT INTO {BATCH_TABLE} VALUES (?)", ((i,) for i in ids))
+
+
+def _compute(
+    store: Store,
+    registry: Registry,
+    as_of: date,
+    ids: tuple[str, ...],
+    settings: dict[str, Any],
+    failures: list[RunFailure],
+    progress: Progress | None,
+) -> tuple[list[Signal], list[Score]]:
+    reader = store.reader
+    wanted = frozenset(ids)
+    signals: list[Signal] = []
+    # One read transaction: every source sees the same snapshot of the database.
+    reader.conn.execute("BEGIN")
+    try:
+        _fill_batch_table(reader, ids)
+        for name, entry in registry.sources.items():
+            batch = SignalBatch(
+                as_of=as_of, account_ids=ids, db=reader, settings=settings.get(name)
+            )
+            with _guard(entry.plugin, f"source:{name}", failures):
+                signals.extend(_checked_signals(name, entry.obj.compute(batch), wanted, as_of))
+            if progress:
+                progress(f"source {name}")
+        by_account: dict[str, list[Signal]] = {}
+        for signal in signals:
+            by_account.setdefault(signal.account_id, []).append(signal)
+        scores: list[Score] = []
+        for name, scorer_entry in registry.scorers.items():
+            score_batch = ScoreBatch(
+                as_of=as_of,
+                account_ids=ids,
+                signals=by_account,
+                db=reader,
+                settings=settings.get(name),
+            )
+            with _guard(scorer_entry.plugin, f"scorer:{name}", failures):
+                scores.extend(
+                    _checked_scores(name, scorer_entry.obj.score(score_batch), wanted, as_of)
+                )
+            if progress:
+                progress(f"scorer {name}")
+    finally:
+        reader.conn.execute("COMMIT")
+    return signals, scores
+
+
+class _guard:
+    """Run one plugin component in its own span; record a failure instead of raising."""
+
+    def __init__(self, plugin: str, component: str, failures: list[RunFailure]) -> None:
+        self.plugin, self.component, self.failures = plugin, component, failures
+
+    def __enter__(self) -> None:
+        self.span = tracer.start_span(
+            "telltales.plugin",
+            attributes={"telltales.plugin": self.plugin, "telltales.component": self.component},
+        )
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, error: BaseException | None, tb: object
+    ) -> bool:
+        try:
+            if error is None:
+                return False
+            if not isinstance(error, Exception):
+                return False
+            self.span.record_exception(error)
+            self.span.set_status(Status(StatusCode.ERROR, str(error)))
+            message = (
+                str(error)
+                if isinstance(error, _ComponentFailed)
+                else f"{type(error).__name__}: {error}"
+            )
+            self.failures.append(
+                RunFailure(plugin=self.plugin, component=self.component, error=message)
+            )
+            return True
+        finally:
+            self.span.end()
+
+
+def _checked_signals(
+    source: str, produced: Iterable[Signal], wanted: frozenset[str], as_of: date
+) -> list[Signal]:
+    """Validate a source's whole output; one bad signal discards all of it."""
+    prefix = f"{source}."
+    seen: set[tuple[str, str]] = set()
+    checked = []
+    replace = msgspec.structs.replace
+    for signal in produced:
+        problem = signal_problem(signal)
+        if problem is None:
+            if not signal.key.startswith(prefix) or len(signal.key) == len(prefix):
+                problem = f"signal key {signal.key!r} must start with {prefix!r}"
+            elif signal.account_id not in wanted:
+                problem = (
+                    f"signal {signal.key!r} for account {signal.account_id!r} outside the batch"
+                )
+            elif (signal.account_id, signal.key) in seen:
+                problem = f"signal {signal.key!r} emitted twice for account {signal.account_id!r}"
+        if problem is not None:
+            raise _ComponentFailed(problem)
+        seen.add((signal.account_id, signal.key))
+        checked.append(replace(signal, as_of=as_of, source=source, value=float(signal.value)))
+    return checked
+
+
+def _checked_scores(
+    scorer: str, produced: Iterable[Score], wanted: frozenset[str], as_of: date
+) -> list[Score]:
+    seen: set[str] = set()
+    checked = []
+    for score in produced:
+        problem = score_problem(score)
+        if problem is None:
+            if score.account_id not in wanted:
+                problem = f"score for account {score.account_id!r} outside the batch"
+            elif score.account_id in seen:
+                problem = f"two scores for account {score.account_id!r}"
+        if problem is not None:
+            raise _ComponentFailed(problem)
+        seen.add(score.account_id)
+        checked.append(msgspec.structs.replace(score, as_of=as_of, scorer=scorer))
+    return checked
+
+
+def _store_results(
+    store: Store,
+    run_id: int,
+    as_of: date,
+    ids: tuple[str, ...],
+    signals: list[Signal],
+    scores: list[Score],
+    status: str,
+    failures: list[RunFailure],
+) -> None:
+    day = as_of.isoformat()
+    encode = msgspec.json.encode
+    with store.transaction() as db:
+        _fill_batch_table(db, ids)
+        for table in ("signals", "scores"):
+            db.execute(
+                f"DELETE FROM {table} WHERE as_of = ? "
+                f"AND account_id IN (SELECT account_id FROM {BATCH_TABLE})",
+                [day],
+            )
+        db.conn.executemany(
+            "INSERT INTO signals (account_id, key, as_of, value, dimension, source, evidence, "
+            "run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (s.account_id, s.key, day, s.value, s.dimension, s.source, s.evidence, run_id)
+                for s in signals
+            ),
+        )
+        db.conn.executemany(
+            "INSERT INTO scores (account_id, scorer, as_of, value, grade, label, coverage, "
+            "breakdown, config_id, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    s.account_id,
+                    s.scorer,
+                    day,
+                    s.value,
+                    s.grade,
+                    s.label,
+                    s.coverage,
+                    encode(s.breakdown).decode(),
+                    s.config_id,
+                    run_id,
+                )
+                for s in scores
+            ),
+        )
+        db.execute(
+            "UPDATE runs SET status = ?, accounts = ?, signals = ?, scores = ?, finished_at = ?, "
+            "failures = ? WHERE run_id = ?",
+            [
+                status,
+                len(ids),
+                len(signals),
+                len(scores),
+                _now().isoformat(),
+                encode(failures).decode(),
+                run_id,
+            ],
+        )
+
+
+def _mark_failed(
+    store: Store, run_id: int, failures: list[RunFailure], error: BaseException
+) -> None:
+    recorded = list(failures)
+    if not isinstance(error, PluginError):
+        recorded.append(
+            RunFailure(
+                plugin="telltales", component="engine", error=f"{type(error).__name__}: {error}"
+            )
+        )
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE runs SET status = 'failed', finished_at = ?, failures = ? WHERE run_id = ?",
+            [_now().isoformat(), msgspec.json.encode(recorded).decode(), run_id],
+        )

@@ -1,0 +1,202 @@
+"""The things telltales knows about, as msgspec structs.
+
+Structs decode and validate in one step (``msgspec.convert`` / ``msgspec.json.decode``),
+so a bad record is refused with the field that is wrong, and they are cheap enough to
+build by the million on the engine's hot path.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+"""An id supplied by the customer's own systems (CRM id, email, ...)."""
+
+SignalKey = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$", max_length=200),
+]
+"""``source.name``: the part before the first dot is the source that owns the key."""
+
+Dimension = Literal[
+    "fit",
+    "current_state",
+    "interest",
+    "deployment",
+    "engagement",
+    "adoption",
+    "roi",
+]
+"""What a signal speaks to. The first three are the fit / current state / interest
+framing, the last four are DEAR (deployment, engagement, adoption, ROI)."""
+
+DIMENSIONS: frozenset[str] = frozenset(Dimension.__args__)  # type: ignore[attr-defined]
+
+LifecycleStage = Literal["onboarding", "adoption", "expansion", "renewal"]
+
+ContactRole = Literal["champion", "executive_sponsor", "decision_maker", "admin", "user"]
+
+Grade = Literal["green", "amber", "red", "insufficient_data"]
+
+HealthStatus = Literal["healthy", "concern", "at_risk"]
+
+RunStatus = Literal["running", "ok", "degraded", "failed"]
+
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class Account(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A customer company and what it bought."""
+
+    account_id: Identifier
+    name: Annotated[str, msgspec.Meta(min_length=1)]
+    owner: str = ""
+    """The CSM who owns the account (email or name)."""
+    csm_group: str = ""
+    """The CSM team, e.g. ``emea-midmarket``; pilots are enabled per group."""
+    segment: str = ""
+    industry: str = ""
+    employee_count: Count | None = None
+    arr: NonNegative = 0.0
+    seats_purchased: Count = 0
+    seats_assigned: Count = 0
+    products: list[str] = msgspec.field(default_factory=list)
+    lifecycle_stage: LifecycleStage = "adoption"
+    renewal_date: date | None = None
+    core_features: Annotated[list[str], msgspec.Meta(max_length=5)] = msgspec.field(
+        default_factory=list
+    )
+    """The three to five features the customer's use case depends on."""
+
+
+class Contact(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A person at an account and the roles they hold there."""
+
+    contact_id: Identifier
+    account_id: Identifier
+    name: str = ""
+    email: str = ""
+    roles: list[ContactRole] = msgspec.field(default_factory=list)
+
+
+class Signal(msgspec.Struct, kw_only=True, frozen=True):
+    """One observation about one account as of one day, produced by one source.
+
+    A source builds signals with ``account_id``, ``key``, ``value``, ``dimension``
+    and ``evidence``; the engine stamps ``as_of`` and ``source``.
+    """
+
+    account_id: str
+    key: str
+    value: float
+    dimension: Dimension
+    evidence: str
+    """The observation in plain words, with the numbers and what they were compared with."""
+    as_of: date | None = None
+    source: str = ""
+
+
+def signal_problem(signal: object) -> str | None:
+    """Say what is wrong with something a source returned as a signal, or None.
+
+    Structs are not validated when constructed, so the engine checks what plugins
+    hand back before it is stored: garbage from one source must not reach the store.
+    """
+    if not isinstance(signal, Signal):
+        return f"expected a Signal, got {type(signal).__name__}"
+    value = signal.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"signal {signal.key!r}: value must be a number, got {type(value).__name__}"
+    if not math.isfinite(value):
+        return f"signal {signal.key!r}: value must be finite, got {value}"
+    if signal.dimension not in DIMENSIONS:
+        return f"signal {signal.key!r}: unknown dimension {signal.dimension!r}"
+    if not isinstance(signal.evidence, str) or not signal.evidence.strip():
+        return f"signal {signal.key!r}: evidence must be a non-empty sentence"
+    return None
+
+
+class MeasureResult(msgspec.Struct, kw_only=True, frozen=True):
+    """One line of a score's breakdown: what was measured and what it earned."""
+
+    measure: str
+    component: str
+    signal_key: str
+    value: float | None
+    """The signal's value, or None when the signal was missing."""
+    points: float | None
+    """0..100, or None when the signal was missing (its weight went to the others)."""
+    weight: float
+    evidence: str
+
+
+class Score(msgspec.Struct, kw_only=True, frozen=True):
+    """A scorer's verdict on one account as of one day, with its full breakdown."""
+
+    account_id: str
+    scorer: str
+    value: float | None
+    """0..100, or None when coverage was too low to say."""
+    grade: Grade
+    label: str
+    coverage: float
+    """Share of the measures' weight that had data (0..1)."""
+    breakdown: tuple[MeasureResult, ...] = ()
+    config_id: str = ""
+    """Identifies the configuration that produced the score, so it can be reproduced."""
+    as_of: date | None = None
+
+
+def score_problem(score: object) -> str | None:
+    """Say what is wrong with something a scorer returned as a score, or None."""
+    if not isinstance(score, Score):
+        return f"expected a Score, got {type(score).__name__}"
+    if score.value is not None and not (
+        isinstance(score.value, int | float) and 0 <= score.value <= 100
+    ):
+        return f"score for {score.account_id!r}: value must be within 0..100, got {score.value!r}"
+    if not 0 <= score.coverage <= 1:
+        return f"score for {score.account_id!r}: coverage must be within 0..1"
+    if score.grade not in Grade.__args__:  # type: ignore[attr-defined]
+        return f"score for {score.account_id!r}: unknown grade {score.grade!r}"
+    return None
+
+
+class StatusTransition(msgspec.Struct, kw_only=True, frozen=True):
+    """A change of an account's health status; history is made only of these."""
+
+    account_id: str
+    from_status: HealthStatus | None
+    to_status: HealthStatus
+    at: datetime
+    reason: str
+    """The rule or scorer that caused it, or ``override:<person>``."""
+    evidence: str
+
+
+class RunFailure(msgspec.Struct, kw_only=True, frozen=True):
+    """A plugin object that failed during a run; its output is missing from the run."""
+
+    plugin: str
+    component: str
+    """``source:<name>`` or ``scorer:<name>``."""
+    error: str
+
+
+class RunResult(msgspec.Struct, kw_only=True, frozen=True):
+    """What one engine run did, and whether every source took part."""
+
+    run_id: int
+    as_of: date
+    status: RunStatus
+    accounts: int
+    signals: int
+    scores: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    failures: tuple[RunFailure, ...] = ()

@@ -1,0 +1,323 @@
+"""Finding, loading and checking plugins: forgiving and loud.
+
+A plugin that fails to import, implements a hook that does not exist, raises while
+registering, or registers something malformed is recorded as a :class:`PluginFailure`
+and left out whole; every other plugin keeps working. ``TELLTALES_STRICT_PLUGINS=1``
+turns any failure into a :class:`~telltales.errors.PluginError`.
+``TELLTALES_PLUGINS=a,b`` loads only the named entry-point plugins (the core's own
+default plugins always load).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import entry_points
+from typing import Any, Generic, Literal, TypeVar
+
+import msgspec
+import pluggy
+from sqlite_utils import Migrations
+
+from . import hookspecs
+from .contracts import Ingester, PlaybookAction, Scorer, SignalSource
+from .errors import PluginError
+from .version import __version__
+
+ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
+STRICT_ENV = "TELLTALES_STRICT_PLUGINS"
+ALLOW_ENV = "TELLTALES_PLUGINS"
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "telltales.default_plugins.schema",
+    "telltales.default_plugins.accounts",
+)
+"""The core's own behaviour, registered through the same hooks as any plugin."""
+
+HOOK_NAMES: tuple[str, ...] = (
+    "register_migrations",
+    "register_ingesters",
+    "register_signal_sources",
+    "register_scorers",
+    "register_playbook_actions",
+)
+
+Stage = Literal["load", "register", "run"]
+
+_SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_DOTTED_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+
+T = TypeVar("T")
+
+
+class PluginFailure(msgspec.Struct, kw_only=True, frozen=True):
+    """Which plugin failed, at which stage, with what error, and when."""
+
+    plugin: str
+    stage: Stage
+    error: str
+    at: datetime
+
+
+class PluginInfo(msgspec.Struct, kw_only=True, frozen=True):
+    """A loaded plugin as ``telltales plugins`` and ``/v1/plugins`` show it."""
+
+    name: str
+    version: str
+    builtin: bool
+    hooks: list[str]
+    registered: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """A registered object and the plugin it came from."""
+
+    plugin: str
+    obj: T
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins registered, keyed by name."""
+
+    strict: bool = False
+    sources: dict[str, Entry[SignalSource]] = field(default_factory=dict)
+    scorers: dict[str, Entry[Scorer]] = field(default_factory=dict)
+    actions: dict[str, Entry[PlaybookAction]] = field(default_factory=dict)
+    ingesters: dict[str, Entry[Ingester]] = field(default_factory=dict)
+    migrations: dict[str, Entry[Migrations]] = field(default_factory=dict)
+    failures: list[PluginFailure] = field(default_factory=list)
+    plugins: list[PluginInfo] = field(default_factory=list)
+
+    def fail(self, plugin: str, stage: Stage, error: str) -> None:
+        """Record a plugin failure; in strict mode, stop everything."""
+        failure = PluginFailure(plugin=plugin, stage=stage, error=error, at=_now())
+        self.failures.append(failure)
+        if self.strict:
+            raise PluginError(f"plugin {plugin!r} failed ({stage}): {error} [{STRICT_ENV} is set]")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def strict_from_env() -> bool:
+    return os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def allow_list_from_env() -> frozenset[str] | None:
+    """The entry-point names in ``TELLTALES_PLUGINS``, or None to load them all."""
+    raw = os.environ.get(ALLOW_ENV)
+    if raw is None:
+        return None
+    return frozenset(name.strip() for name in raw.split(",") if name.strip())
+
+
+def load_registry(
+    *,
+    extra: Iterable[tuple[str, object]] = (),
+    use_entry_points: bool = True,
+    strict: bool | None = None,
+    allow: frozenset[str] | None = None,
+) -> Registry:
+    """Load the default plugins, installed plugins and ``extra`` (name, plugin) pairs.
+
+    ``strict`` and ``allow`` default to the environment. ``extra`` is how tests and
+    ``telltales.testing`` register a plugin for one test.
+    """
+    registry = Registry(strict=strict_from_env() if strict is None else strict)
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    candidates: list[tuple[str, str, bool, Callable[[], object]]] = [
+        (name, __version__, True, lambda name=name: importlib.import_module(name))  # type: ignore[misc]
+        for name in DEFAULT_PLUGINS
+    ]
+    if use_entry_points:
+        if allow is None:
+            allow = allow_list_from_env()
+        candidates.extend(_entry_point_candidates(registry, allow))
+    candidates.extend((name, "", False, lambda obj=obj: obj) for name, obj in extra)  # type: ignore[misc]
+
+    for name, version, builtin, load in candidates:
+        plugin = _load_one(registry, manager, name, load)
+        if plugin is None:
+            continue
+        _register_one(registry, manager, name, plugin, version, builtin)
+    return registry
+
+
+def _entry_point_candidates(
+    registry: Registry, allow: frozenset[str] | None
+) -> list[tuple[str, str, bool, Callable[[], object]]]:
+    found: list[tuple[str, str, bool, Callable[[], object]]] = []
+    seen: set[str] = set()
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        if allow is not None and ep.name not in allow:
+            continue
+        if ep.name in seen:
+            registry.fail(ep.name, "load", "two installed distributions use this plugin name")
+            continue
+        seen.add(ep.name)
+        version = ep.dist.version if ep.dist is not None else ""
+        found.append((ep.name, version, False, ep.load))
+    for missing in sorted((allow or frozenset()) - seen):
+        registry.fail(missing, "load", f"named in {ALLOW_ENV} but not installed")
+    return found
+
+
+def _load_one(
+    registry: Registry, manager: pluggy.PluginManager, name: str, load: Callable[[], object]
+) -> object | None:
+    try:
+        plugin = load()
+    except Exception as error:
+        registry.fail(name, "load", _describe(error))
+        return None
+    try:
+        manager.register(plugin, name=name)
+    except (pluggy.PluginValidationError, ValueError) as error:
+        registry.fail(name, "load", _describe(error))
+        return None
+    unknown = sorted(
+        caller.name for caller in manager.get_hookcallers(plugin) or () if not caller.has_spec()
+    )
+    if unknown:
+        manager.unregister(plugin)
+        registry.fail(
+            name,
+            "load",
+            f"implements unknown hook(s) {', '.join(unknown)}; "
+            f"known hooks: {', '.join(HOOK_NAMES)}",
+        )
+        return None
+    return plugin
+
+
+_KINDS = {
+    "register_migrations": "migrations",
+    "register_ingesters": "ingesters",
+    "register_signal_sources": "sources",
+    "register_scorers": "scorers",
+    "register_playbook_actions": "actions",
+}
+
+
+def _register_one(
+    registry: Registry,
+    manager: pluggy.PluginManager,
+    name: str,
+    plugin: object,
+    version: str,
+    builtin: bool,
+) -> None:
+    """Call each of the plugin's hooks; keep what it registered only if all of it is valid."""
+    collected: dict[str, list[Any]] = {}
+    hooks: list[str] = []
+    for hook_name in HOOK_NAMES:
+        impls = [
+            impl
+            for impl in getattr(manager.hook, hook_name).get_hookimpls()
+            if impl.plugin is plugin
+        ]
+        if not impls:
+            continue
+        hooks.append(hook_name)
+        objects: list[Any] = collected.setdefault(_KINDS[hook_name], [])
+        try:
+            for impl in impls:
+                impl.function(register=objects.append)
+        except Exception as error:
+            _drop(registry, manager, name, plugin, f"{hook_name} raised {_describe(error)}")
+            return
+    problems: list[str] = [
+        problem
+        for kind, objects in collected.items()
+        for obj in objects
+        if (problem := _problem(registry, kind, obj)) is not None
+    ]
+    problems.extend(_duplicates(collected))
+    if problems:
+        _drop(registry, manager, name, plugin, "; ".join(problems))
+        return
+    for kind, objects in collected.items():
+        table: dict[str, Entry[Any]] = getattr(registry, kind)
+        for obj in objects:
+            table[obj.name] = Entry(plugin=name, obj=obj)
+    registry.plugins.append(
+        PluginInfo(
+            name=name,
+            version=version,
+            builtin=builtin,
+            hooks=hooks,
+            registered={kind: [obj.name for obj in objs] for kind, objs in collected.items()},
+        )
+    )
+
+
+def _drop(
+    registry: Registry, manager: pluggy.PluginManager, name: str, plugin: object, error: str
+) -> None:
+    manager.unregister(plugin)
+    registry.fail(name, "register", error)
+
+
+def _duplicates(collected: dict[str, list[Any]]) -> list[str]:
+    problems: list[str] = []
+    for kind, objects in collected.items():
+        names: list[str] = [getattr(obj, "name", "") for obj in objects]
+        problems.extend(
+            f"registers {kind[:-1]} {dup!r} twice"
+            for dup in sorted({n for n in names if names.count(n) > 1})
+        )
+    return problems
+
+
+def _problem(registry: Registry, kind: str, obj: object) -> str | None:
+    """Say why ``obj`` cannot be registered as ``kind``, or None."""
+    label = kind[:-1] if kind != "migrations" else "migration set"
+    name = getattr(obj, "name", None)
+    if not isinstance(name, str):
+        return f"registered a {label} without a string 'name': {obj!r}"
+    taken: dict[str, Entry[Any]] = getattr(registry, kind)
+    if name in taken:
+        return f"{label} {name!r} is already registered by plugin {taken[name].plugin!r}"
+    if kind == "sources":
+        if not isinstance(obj, SignalSource):
+            return f"source {name!r} has no compute(batch) method"
+        if not _SOURCE_NAME.match(name):
+            return f"source name {name!r} must be lowercase letters, digits and _ (no dots)"
+        settings_type = getattr(obj, "settings_type", None)
+        if settings_type is not None and not (
+            isinstance(settings_type, type) and issubclass(settings_type, msgspec.Struct)
+        ):
+            return f"source {name!r}: settings_type must be a msgspec.Struct subclass"
+    elif kind == "scorers":
+        if not isinstance(obj, Scorer):
+            return f"scorer {name!r} has no score(batch) method"
+        if not _DOTTED_NAME.match(name):
+            return f"scorer name {name!r} must be lowercase, dotted words"
+    elif kind == "actions":
+        if not isinstance(obj, PlaybookAction) or not isinstance(obj.reaches_customer, bool):
+            return f"action {name!r} needs execute(request) and a boolean reaches_customer"
+        if not _DOTTED_NAME.match(name):
+            return f"action name {name!r} must be lowercase, dotted words"
+    elif kind == "ingesters":
+        if not isinstance(obj, Ingester):
+            return f"ingester {name!r} needs record_type and store(db, records)"
+        record_type = obj.record_type
+        if not (isinstance(record_type, type) and issubclass(record_type, msgspec.Struct)):
+            return f"ingester {name!r}: record_type must be a msgspec.Struct subclass"
+        if not _DOTTED_NAME.match(name):
+            return f"ingester name {name!r} must be lowercase, dotted words"
+    elif kind == "migrations" and not isinstance(obj, Migrations):
+        return f"register_migrations expects sqlite_utils.Migrations, got {type(obj).__name__}"
+    return None

@@ -1,0 +1,67 @@
+"""The plugin's own tests, using the fixtures telltales.testing provides."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import telltales_acme_nps
+from telltales.errors import InputError
+from telltales.testing import PluginHarness
+
+DAY = date(2026, 11, 20)
+
+
+@pytest.fixture
+def env(telltales_env: PluginHarness) -> PluginHarness:
+    telltales_env.register(telltales_acme_nps, name="acme_nps")
+    telltales_env.add_accounts(
+        [{"account_id": "a1", "name": "Alpha"}, {"account_id": "a2", "name": "Beta"}]
+    )
+    return telltales_env
+
+
+def responses(account_id: str, scores: list[int], day: str = "2026-11-01") -> list[dict]:
+    return [
+        {"response_id": f"{account_id}-{n}", "account_id": account_id, "score": s, "day": day}
+        for n, s in enumerate(scores)
+    ]
+
+
+def test_nps_is_promoters_minus_detractors(env: PluginHarness) -> None:
+    # a1: 10, 9, 9 promoters; 8 passive; 3 detractor -> (3 - 1) / 5 = +40
+    env.ingest("acme_nps.responses", responses("a1", [10, 9, 9, 8, 3]))
+    result = env.run(DAY)
+    assert result.status == "ok"
+    signal = env.signals("a1", DAY)["acme_nps.nps"]
+    assert signal.value == 40
+    assert signal.dimension == "interest"
+    assert "5 responses" in signal.evidence
+    assert "3 promoters, 1 detractors" in signal.evidence
+
+
+def test_too_few_responses_give_no_signal(env: PluginHarness) -> None:
+    env.ingest("acme_nps.responses", responses("a2", [10, 10]))
+    env.run(DAY)
+    assert "acme_nps.nps" not in env.signals("a2", DAY)
+
+
+def test_responses_outside_the_window_are_ignored(env: PluginHarness) -> None:
+    env.ingest("acme_nps.responses", responses("a1", [0, 0, 0], day="2026-01-01"))
+    env.ingest("acme_nps.responses", responses("a2", [10, 10, 10]))
+    env.run(DAY)
+    assert "acme_nps.nps" not in env.signals("a1", DAY)
+    assert env.signals("a2", DAY)["acme_nps.nps"].value == 100
+
+
+def test_reingesting_an_export_changes_nothing(env: PluginHarness) -> None:
+    batch = responses("a1", [10, 9, 2])
+    env.ingest("acme_nps.responses", batch)
+    env.ingest("acme_nps.responses", batch)
+    (count,) = env.store.db.execute("SELECT count(*) FROM acme_nps_responses").fetchone()
+    assert count == 3
+
+
+def test_a_score_out_of_range_is_refused_with_its_field(env: PluginHarness) -> None:
+    with pytest.raises(InputError, match="field 'score'"):
+        env.ingest("acme_nps.responses", responses("a1", [11]))

@@ -1,0 +1,44 @@
+"""Fixtures for the core's tests; plugin authors get theirs from telltales.testing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from telltales.plugins import Registry, load_registry
+from telltales.store import Store, open_store
+
+EXAMPLE_ACCOUNTS = Path(__file__).parent.parent / "examples" / "data" / "accounts.json"
+
+
+@pytest.fixture(autouse=True)
+def _clean_plugin_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests start with no plugin or database environment variables set."""
+    for name in (
+        "TELLTALES_PLUGINS",
+        "TELLTALES_STRICT_PLUGINS",
+        "TELLTALES_DB",
+        "TELLTALES_CONFIG",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def registry() -> Registry:
+    """The core's default plugins only."""
+    return load_registry(use_entry_points=False)
+
+
+@pytest.fixture
+def store(tmp_path: Path, registry: Registry) -> Iterator[Store]:
+    migrations = [entry.obj for entry in registry.migrations.values()]
+    with open_store(tmp_path / "t.db", migrations, create=True) as opened:
+        yield opened
+
+
+@pytest.fixture
+def example_accounts() -> list[dict[str, object]]:
+    data: list[dict[str, object]] = json.loads(EXAMPLE_ACCOUNTS.read_text())
+    return data

@@ -1,0 +1,92 @@
+"""Configuration: malformed files are refused with the line or field that is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+from telltales import hookimpl
+from telltales.config import load_config, source_settings
+from telltales.errors import ConfigError
+from telltales.plugins import Registry, load_registry
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True):
+    window_days: int = 90
+
+
+class Configurable:
+    name = "survey"
+    settings_type = Settings
+
+    def compute(self, batch: object) -> list[object]:
+        return []
+
+
+class Plugin:
+    @hookimpl
+    def register_signal_sources(self, register: object) -> None:
+        register(Configurable())  # type: ignore[operator]
+
+
+@pytest.fixture
+def with_survey() -> Registry:
+    return load_registry(extra=[("survey", Plugin())], use_entry_points=False)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "telltales.toml"
+    path.write_text(text)
+    return path
+
+
+def test_no_file_means_defaults(with_survey: Registry) -> None:
+    config = load_config(None)
+    assert source_settings(config, with_survey)["survey"] == Settings(window_days=90)
+
+
+def test_settings_are_decoded_for_their_source(tmp_path: Path, with_survey: Registry) -> None:
+    config = load_config(write(tmp_path, "[plugins.survey]\nwindow_days = 30\n"))
+    assert source_settings(config, with_survey)["survey"] == Settings(window_days=30)
+    assert len(config.config_id) == 12
+
+
+def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "[plugins.survey]\nwindow_days = = 3\n")
+    with pytest.raises(ConfigError, match=r"telltales.toml: not valid TOML: .*line 2"):
+        load_config(path)
+
+
+def test_unknown_top_level_table_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown field `plugin`"):
+        load_config(write(tmp_path, "[plugin.survey]\nwindow_days = 3\n"))
+
+
+def test_a_wrong_type_names_the_setting(tmp_path: Path, with_survey: Registry) -> None:
+    config = load_config(write(tmp_path, '[plugins.survey]\nwindow_days = "a month"\n'))
+    with pytest.raises(
+        ConfigError, match=r"plugins\.survey\.window_days: expected `int`, got `str`"
+    ):
+        source_settings(config, with_survey)
+
+
+def test_a_misspelled_setting_is_refused(tmp_path: Path, with_survey: Registry) -> None:
+    config = load_config(write(tmp_path, "[plugins.survey]\nwindow_day = 3\n"))
+    with pytest.raises(
+        ConfigError, match="plugins.survey: object contains unknown field `window_day`"
+    ):
+        source_settings(config, with_survey)
+
+
+def test_settings_for_a_source_that_is_not_installed_are_refused(
+    tmp_path: Path, registry: Registry
+) -> None:
+    config = load_config(write(tmp_path, "[plugins.survey]\nwindow_days = 3\n"))
+    with pytest.raises(ConfigError, match=r"\[plugins.survey\] names no installed signal source"):
+        source_settings(config, registry)
+
+
+def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read configuration"):
+        load_config(tmp_path / "missing.toml")

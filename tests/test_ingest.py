@@ -1,0 +1,88 @@
+"""Ingestion: validated whole, stored whole or not at all, idempotent."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from telltales.errors import InputError
+from telltales.ingest import decode_records, ingest
+from telltales.plugins import Registry
+from telltales.store import Store
+
+
+def test_accounts_ingest_twice_changes_nothing(
+    store: Store, registry: Registry, example_accounts: list[dict[str, object]]
+) -> None:
+    data = json.dumps(example_accounts).encode()
+    for _ in range(2):
+        ingest(store, registry, "accounts", decode_records(registry, "accounts", data))
+    assert store.db["accounts"].count == len(example_accounts)
+
+
+def test_an_update_replaces_the_account(store: Store, registry: Registry) -> None:
+    first = b'[{"account_id": "a", "name": "A", "seats_purchased": 10}]'
+    second = b'[{"account_id": "a", "name": "A", "seats_purchased": 25}]'
+    ingest(store, registry, "accounts", decode_records(registry, "accounts", first))
+    ingest(store, registry, "accounts", decode_records(registry, "accounts", second))
+    assert store.db["accounts"].get("a")["seats_purchased"] == 25
+
+
+def test_an_invalid_record_names_index_and_field_and_stores_nothing(
+    store: Store, registry: Registry
+) -> None:
+    data = json.dumps(
+        [
+            {"account_id": "ok", "name": "Fine"},
+            {"account_id": "bad", "name": "Bad", "seats_purchased": -3},
+        ]
+    ).encode()
+    with pytest.raises(
+        InputError, match=r"^record 1, field 'seats_purchased': expected `int` >= 0$"
+    ):
+        decode_records(registry, "accounts", data)
+    assert store.db["accounts"].count == 0
+
+
+def test_json_lines_errors_name_the_line(registry: Registry) -> None:
+    data = b'{"account_id": "a", "name": "A"}\n\n{"account_id": "b", "name": "B", "arr": "lots"}\n'
+    with pytest.raises(InputError, match=r"^line 3: field 'arr': expected `float`, got `str`$"):
+        decode_records(registry, "accounts", data)
+
+
+def test_unknown_fields_and_bad_json_are_refused(registry: Registry) -> None:
+    with pytest.raises(InputError, match="record 0: object contains unknown field `seats`"):
+        decode_records(registry, "accounts", b'[{"account_id": "a", "name": "A", "seats": 3}]')
+    with pytest.raises(InputError, match="not valid JSON"):
+        decode_records(registry, "accounts", b'[{"account_id": "a",')
+
+
+def test_too_many_core_features_are_refused(registry: Registry) -> None:
+    record = {"account_id": "a", "name": "A", "core_features": list("abcdef")}
+    with pytest.raises(InputError, match="field 'core_features': expected `array` of length <= 5"):
+        decode_records(registry, "accounts", json.dumps([record]).encode())
+
+
+def test_an_unknown_ingester_lists_the_known_ones(registry: Registry) -> None:
+    with pytest.raises(
+        InputError, match="no ingester named 'usage'; installed ingesters: accounts"
+    ):
+        decode_records(registry, "usage", b"[]")
+
+
+def test_a_store_that_fails_midway_rolls_back(store: Store, registry: Registry) -> None:
+    records = decode_records(registry, "accounts", b'[{"account_id": "a", "name": "A"}]')
+    ingester = registry.ingesters["accounts"].obj
+    original = ingester.store
+
+    def explode(db: object, batch: object) -> int:
+        original(db, batch)  # type: ignore[arg-type]
+        raise OSError("disk full")
+
+    ingester.store = explode  # type: ignore[method-assign]
+    try:
+        with pytest.raises(OSError, match="disk full"):
+            ingest(store, registry, "accounts", records)
+    finally:
+        ingester.store = original  # type: ignore[method-assign]
+    assert store.db["accounts"].count == 0
