@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLE_ACCOUNTS
-from support.installed import BROKEN_ON_IMPORT, GOOD_PLUGIN, fake_install
+from support.installed import BROKEN_ON_IMPORT, FAILS_AT_RUN, GOOD_PLUGIN, fake_install
 
 TELLTALES = Path(sys.executable).parent / "telltales"
 
@@ -69,3 +69,27 @@ def test_allow_list_from_the_environment(site: Path) -> None:
     result = telltales("plugins", site=site, TELLTALES_PLUGINS="steady")
     assert "steady" in result.stdout
     assert "broken" not in result.stdout + result.stderr
+
+
+def test_a_source_failing_during_the_run_degrades_it_visibly(tmp_path: Path, db: Path) -> None:
+    site = fake_install(tmp_path / "site", "flaky", FAILS_AT_RUN)
+    result = telltales("--db", db, "run", "--as-of", "2026-11-20", site=site)
+    assert result.returncode == 0
+    assert ": degraded, 6 accounts, 18 signals" in result.stdout
+    assert (
+        "degraded: source:flaky (flaky) failed, its output is missing: "
+        "TimeoutError: vendor API did not answer"
+    ) in result.stderr
+    strict = telltales(
+        "--db",
+        db,
+        "run",
+        "--as-of",
+        "2026-11-20",
+        site=site,
+        TELLTALES_STRICT_PLUGINS="1",
+        TELLTALES_PLUGINS="steady,flaky",
+    )
+    assert strict.returncode == 1
+    assert "Error: source:flaky of plugin 'flaky' failed" in strict.stderr
+    assert "[strict mode: nothing stored]" in strict.stderr

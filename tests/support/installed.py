@@ -43,3 +43,17 @@ GOOD_PLUGIN = """
 BROKEN_ON_IMPORT = """
     raise RuntimeError("vendor SDK missing")
 """
+
+FAILS_AT_RUN = """
+    from telltales import hookimpl
+
+    class Flaky:
+        name = "flaky"
+
+        def compute(self, batch):
+            raise TimeoutError("vendor API did not answer")
+
+    @hookimpl
+    def register_signal_sources(register):
+        register(Flaky())
+"""
