@@ -115,6 +115,22 @@ def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path, registry: Reg
     assert "half" not in Database(path).table_names()
 
 
+def test_a_new_database_whose_migrations_fail_leaves_no_file(
+    tmp_path: Path, registry: Registry
+) -> None:
+    broken = Migrations("broken")
+
+    @broken()
+    def m001(db: Database) -> None:
+        raise RuntimeError("oops")
+
+    path = tmp_path / "new.db"
+    with pytest.raises(RuntimeError):
+        open_store(path, [*core(registry), broken], create=True)
+    assert list(tmp_path.iterdir()) == []
+    open_store(path, core(registry), create=True).close()
+
+
 def test_transactions_are_all_or_nothing(store: Store) -> None:
     def insert_then_fail() -> None:
         with store.transaction() as db:

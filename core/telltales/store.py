@@ -145,11 +145,15 @@ def open_store(
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-    except sqlite3.Error as error:
+    except BaseException as error:
         store.close()
-        raise StoreError(f"cannot open {path}: {error}") from error
-    except BaseException:
-        store.close()
+        if fresh:
+            # A database whose first migrations failed is no database: leave no file
+            # behind that the next `telltales init` would refuse as foreign.
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        if isinstance(error, sqlite3.Error):
+            raise StoreError(f"cannot open {path}: {error}") from error
         raise
     return store
 
