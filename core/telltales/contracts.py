@@ -45,7 +45,6 @@ class ScoreBatch(msgspec.Struct, kw_only=True, frozen=True):
     account_ids: tuple[str, ...]
     signals: Mapping[str, Sequence[Signal]]
     db: sqlite_utils.Database
-    settings: Any = None
 
 
 @runtime_checkable

@@ -112,9 +112,7 @@ def _resolve_accounts(store: Store, account_ids: Sequence[str] | None) -> tuple[
 
 
 def _fill_batch_table(db: Database, ids: Iterable[str]) -> None:
-    db.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {BATCH_TABLE.split('.')[1]} (account_id TEXT PRIMARY KEY)"
-    )
+    db.execute(f"CREATE TABLE IF NOT EXISTS {BATCH_TABLE} (account_id TEXT PRIMARY KEY)")
     db.execute(f"DELETE FROM {BATCH_TABLE}")
     db.conn.executemany(f"INSERT INTO {BATCH_TABLE} VALUES (?)", ((i,) for i in ids))
 
@@ -153,7 +151,6 @@ def _compute(
                 account_ids=ids,
                 signals=by_account,
                 db=reader,
-                settings=settings.get(name),
             )
             with _guard(scorer_entry.plugin, f"scorer:{name}", failures):
                 scores.extend(

@@ -53,17 +53,12 @@ def convert_records(registry: Registry, name: str, objects: Sequence[Any]) -> li
 
 
 def ingest(store: Store, registry: Registry, name: str, records: Sequence[Any]) -> int:
-    """Store already-decoded ``records`` through ingester ``name`` in one transaction."""
+    """Store ``records`` through ingester ``name`` in one transaction.
+
+    ``records`` must come from :func:`decode_records` or :func:`convert_records`,
+    which have already validated every one; they are not checked a second time.
+    """
     ingester = _ingester(registry, name)
-    wrong = next(
-        (i for i, record in enumerate(records) if not isinstance(record, ingester.record_type)),
-        None,
-    )
-    if wrong is not None:
-        raise InputError(
-            f"record {wrong}: expected {ingester.record_type.__name__}, "
-            f"got {type(records[wrong]).__name__}"
-        )
     checks_ids = getattr(ingester, "checks_account_ids", True) and "account_id" in (
         ingester.record_type.__struct_fields__
     )

@@ -16,8 +16,9 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from importlib.metadata import entry_points
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 import msgspec
 import pluggy
@@ -137,15 +138,15 @@ def load_registry(
     registry = Registry(strict=strict_from_env() if strict is None else strict)
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
-    candidates: list[tuple[str, str, bool, Callable[[], object]]] = [
-        (name, __version__, True, lambda name=name: importlib.import_module(name))  # type: ignore[misc]
+    candidates = [
+        _Candidate(name, __version__, True, partial(importlib.import_module, name))
         for name in DEFAULT_PLUGINS
     ]
     if use_entry_points:
         if allow is None:
             allow = allow_list_from_env()
         candidates.extend(_entry_point_candidates(registry, allow))
-    candidates.extend((name, "", False, lambda obj=obj: obj) for name, obj in extra)  # type: ignore[misc]
+    candidates.extend(_Candidate(name, "", False, partial(_given, obj)) for name, obj in extra)
 
     for name, version, builtin, load in candidates:
         plugin = _load_one(registry, manager, name, load)
@@ -155,10 +156,21 @@ def load_registry(
     return registry
 
 
-def _entry_point_candidates(
-    registry: Registry, allow: frozenset[str] | None
-) -> list[tuple[str, str, bool, Callable[[], object]]]:
-    found: list[tuple[str, str, bool, Callable[[], object]]] = []
+class _Candidate(NamedTuple):
+    """A plugin about to be loaded: ``load`` imports (or just returns) it."""
+
+    name: str
+    version: str
+    builtin: bool
+    load: Callable[[], object]
+
+
+def _given(plugin: object) -> object:
+    return plugin
+
+
+def _entry_point_candidates(registry: Registry, allow: frozenset[str] | None) -> list[_Candidate]:
+    found: list[_Candidate] = []
     seen: set[str] = set()
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
         if allow is not None and ep.name not in allow:
@@ -168,7 +180,7 @@ def _entry_point_candidates(
             continue
         seen.add(ep.name)
         version = ep.dist.version if ep.dist is not None else ""
-        found.append((ep.name, version, False, ep.load))
+        found.append(_Candidate(ep.name, version, False, ep.load))
     for missing in sorted((allow or frozenset()) - seen):
         registry.fail(missing, "load", f"named in {ALLOW_ENV} but not installed")
     return found

@@ -10,10 +10,8 @@ from .errors import UnknownAccountError
 from .models import Account, RunResult, Signal
 from .store import Store
 
-_ACCOUNT_COLUMNS = (
-    "account_id, name, owner, csm_group, segment, industry, employee_count, arr, "
-    "seats_purchased, seats_assigned, products, lifecycle_stage, renewal_date, core_features"
-)
+_ACCOUNT_FIELDS = Account.__struct_fields__
+_ACCOUNT_COLUMNS = ", ".join(_ACCOUNT_FIELDS)
 
 
 def get_account(store: Store, account_id: str) -> Account:
@@ -32,8 +30,7 @@ def list_accounts(store: Store) -> list[Account]:
 
 
 def _account(row: tuple[object, ...]) -> Account:
-    names = [name.strip() for name in _ACCOUNT_COLUMNS.split(",")]
-    record = dict(zip(names, row, strict=True))
+    record = dict(zip(_ACCOUNT_FIELDS, row, strict=True))
     for key in ("products", "core_features"):
         record[key] = msgspec.json.decode(str(record[key]))
     return msgspec.convert(record, Account, strict=False)
