@@ -10,6 +10,7 @@ from .contracts import (
     Scorer,
     SignalBatch,
     SignalSource,
+    SignalSpec,
 )
 from .hookspecs import hookimpl
 from .models import Account, Contact, MeasureResult, Score, Signal, StatusTransition
@@ -31,6 +32,7 @@ __all__ = [
     "Signal",
     "SignalBatch",
     "SignalSource",
+    "SignalSpec",
     "StatusTransition",
     "__version__",
     "hookimpl",

@@ -14,13 +14,39 @@ from typing import Any, Protocol, runtime_checkable
 import msgspec
 import sqlite_utils
 
-from .models import Account, Score, Signal
+from .models import Account, Dimension, Score, Signal, SignalKey
 
 BATCH_TABLE = "temp.batch_accounts"
 """A one-column table (``account_id``) holding the accounts of the current batch.
 
 Join it in a signal source's SQL to compute every account of the batch in one
 set-based query."""
+
+
+class SignalSpec(msgspec.Struct, kw_only=True, frozen=True):
+    """One signal a source can emit, declared up front.
+
+    Declarations let a scorecard or a rule refuse a misspelt key at load time, and
+    let the engine refuse a key the source never declared. A key whose last part is
+    ``*`` stands for a family of keys, one per item of the account's data
+    (``telemetry.feature_adoption_14d.*`` is one key per core feature); a family
+    cannot be a scorecard measure, because its keys differ between accounts.
+    """
+
+    key: SignalKey
+    dimension: Dimension
+    description: str
+    """What the value is, in one line, with its unit ("share of seats, 0..1")."""
+    higher_is_better: bool | None = True
+    """The direction of the value, for readers and default thresholds; None if neither."""
+
+
+def spec_matches(spec_key: str, key: str) -> bool:
+    """Whether ``key`` is ``spec_key`` or, for a family (``prefix.*``), one of its keys."""
+    if spec_key.endswith(".*"):
+        stem = spec_key[:-1]
+        return key.startswith(stem) and len(key) > len(stem) and "." not in key[len(stem) :]
+    return key == spec_key
 
 
 class SignalBatch(msgspec.Struct, kw_only=True, frozen=True):
@@ -53,7 +79,10 @@ class SignalSource(Protocol):
 
     ``name`` is the prefix of every key the source emits (``telemetry`` emits
     ``telemetry.seat_utilization_30d``). An optional ``settings_type`` (a msgspec
-    struct) validates the source's configuration table.
+    struct) validates the source's configuration table. An optional ``signals``
+    (a tuple of :class:`SignalSpec`, plugin API 1.1) declares every key the source
+    emits: the engine then refuses any other key, and configurations can name
+    them.
     """
 
     name: str
@@ -120,6 +149,12 @@ class Ingester(Protocol):
     When ``record_type`` has an ``account_id`` field, the core refuses a batch that
     names an account it does not hold, unless the ingester sets
     ``checks_account_ids = False`` (the accounts ingester itself does).
+
+    A large file is handed over in chunks: ``store`` is then called once per chunk,
+    all inside the same transaction. An ingester whose ``store`` replaces data (a
+    day of usage) rather than upserting rows can define ``begin(db)`` (plugin API
+    1.1): it is called once per batch, before the first chunk, to reset whatever
+    per-batch bookkeeping ``store`` keeps in the database.
     """
 
     name: str

@@ -17,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from sqlite_utils import Database
 
-from .contracts import BATCH_TABLE, ScoreBatch, SignalBatch
+from .contracts import BATCH_TABLE, ScoreBatch, SignalBatch, SignalSpec, spec_matches
 from .errors import PluginError, UnknownAccountError
 from .models import RunFailure, RunResult, RunStatus, Score, Signal, score_problem, signal_problem
 from .plugins import Registry
@@ -138,7 +138,10 @@ def _compute(
                 as_of=as_of, account_ids=ids, db=reader, settings=settings.get(name)
             )
             with _guard(entry.plugin, f"source:{name}", failures):
-                signals.extend(_checked_signals(name, entry.obj.compute(batch), wanted, as_of))
+                declared = getattr(entry.obj, "signals", None)
+                signals.extend(
+                    _checked_signals(name, entry.obj.compute(batch), wanted, as_of, declared)
+                )
             if progress:
                 progress(f"source {name}")
         by_account: dict[str, list[Signal]] = {}
@@ -199,11 +202,16 @@ class _guard:
 
 
 def _checked_signals(
-    source: str, produced: Iterable[Signal], wanted: frozenset[str], as_of: date
+    source: str,
+    produced: Iterable[Signal],
+    wanted: frozenset[str],
+    as_of: date,
+    declared: Sequence[SignalSpec] | None = None,
 ) -> list[Signal]:
     """Validate a source's whole output; one bad signal discards all of it."""
     prefix = f"{source}."
     seen: set[tuple[str, str]] = set()
+    known: set[str] = set()
     checked = []
     replace = msgspec.structs.replace
     for signal in produced:
@@ -217,6 +225,11 @@ def _checked_signals(
                 )
             elif (signal.account_id, signal.key) in seen:
                 problem = f"signal {signal.key!r} emitted twice for account {signal.account_id!r}"
+            elif declared is not None and signal.key not in known:
+                if any(spec_matches(spec.key, signal.key) for spec in declared):
+                    known.add(signal.key)
+                else:
+                    problem = f"signal {signal.key!r} is not among the source's declared signals"
         if problem is not None:
             raise _ComponentFailed(problem)
         seen.add((signal.account_id, signal.key))

@@ -25,8 +25,9 @@ import pluggy
 from sqlite_utils import Migrations
 
 from . import hookspecs
-from .contracts import Ingester, PlaybookAction, Scorer, SignalSource
+from .contracts import Ingester, PlaybookAction, Scorer, SignalSource, SignalSpec
 from .errors import PluginError
+from .models import DIMENSIONS
 from .version import __version__
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
@@ -312,6 +313,7 @@ def _problem(registry: Registry, kind: str, obj: object) -> str | None:
             isinstance(settings_type, type) and issubclass(settings_type, msgspec.Struct)
         ):
             return f"source {name!r}: settings_type must be a msgspec.Struct subclass"
+        return _specs_problem(name, getattr(obj, "signals", None))
     elif kind == "scorers":
         if not isinstance(obj, Scorer):
             return f"scorer {name!r} has no score(batch) method"
@@ -332,4 +334,24 @@ def _problem(registry: Registry, kind: str, obj: object) -> str | None:
             return f"ingester name {name!r} must be lowercase, dotted words"
     elif kind == "migrations" and not isinstance(obj, Migrations):
         return f"register_migrations expects sqlite_utils.Migrations, got {type(obj).__name__}"
+    return None
+
+
+_SPEC_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+(\.\*)?$")
+
+
+def _specs_problem(source: str, specs: object) -> str | None:
+    """Check a source's optional ``signals`` declarations."""
+    if specs is None:
+        return None
+    if not isinstance(specs, tuple | list) or not all(isinstance(s, SignalSpec) for s in specs):
+        return f"source {source!r}: signals must be a tuple of SignalSpec"
+    keys = [spec.key for spec in specs]
+    for spec in specs:
+        if not _SPEC_KEY.match(spec.key) or not spec.key.startswith(f"{source}."):
+            return f"source {source!r}: declared key {spec.key!r} must look like '{source}.name'"
+        if spec.dimension not in DIMENSIONS:
+            return f"source {source!r}: declared key {spec.key!r} has unknown dimension"
+        if keys.count(spec.key) > 1:
+            return f"source {source!r}: key {spec.key!r} declared twice"
     return None

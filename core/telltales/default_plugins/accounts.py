@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import msgspec
 from sqlite_utils import Database
 
-from telltales.contracts import BATCH_TABLE, Ingester, SignalBatch, SignalSource
+from telltales.contracts import BATCH_TABLE, Ingester, SignalBatch, SignalSource, SignalSpec
 from telltales.hookspecs import hookimpl
 from telltales.models import Account, Signal
 
@@ -68,6 +68,19 @@ class AccountSource:
     """Signals read straight off the account record: seat deployment and renewal timing."""
 
     name = "account"
+    signals = (
+        SignalSpec(
+            key="account.seat_deployment",
+            dimension="deployment",
+            description="seats assigned / seats purchased (0..1 or more)",
+        ),
+        SignalSpec(
+            key="account.days_to_renewal",
+            dimension="current_state",
+            description="days from the day of the run to the renewal date (negative once past)",
+            higher_is_better=None,
+        ),
+    )
 
     def compute(self, batch: SignalBatch) -> Iterator[Signal]:
         rows = batch.db.execute(
