@@ -114,16 +114,16 @@ def test_malformed_config_is_refused_before_the_database_changes(
 
 def test_config_for_an_unknown_source(built: Path, tmp_path: Path) -> None:
     config = tmp_path / "telltales.toml"
-    config.write_text("[plugins.telemetry]\nwindow_days = 30\n")
+    config.write_text("[plugins.tealmetry]\nwindow_days = 30\n")
     line = error_line(invoke("--db", built, "--config", config, "run"))
-    assert "[plugins.telemetry] names no installed signal source" in line
+    assert "[plugins.tealmetry] names no installed signal source" in line
 
 
 def test_an_invalid_record_stores_nothing(built: Path, tmp_path: Path) -> None:
     bad = tmp_path / "accounts.json"
     bad.write_text('[{"account_id": "new", "name": "New"}, {"account_id": "x"}]')
     line = error_line(invoke("--db", built, "ingest", "accounts", bad))
-    assert line == "Error: record 1: object missing required field `name`"
+    assert line == "Error: record 1, field 'name': required field is missing"
     listed = json.loads(invoke("--db", built, "accounts", "--json").output)
     assert "new" not in [account["account_id"] for account in listed]
     assert len(listed) == 6

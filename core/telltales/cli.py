@@ -22,7 +22,7 @@ import msgspec
 from . import engine, queries
 from .config import LoadedConfig, config_path, load_config, source_settings
 from .errors import InputError, TelltalesError
-from .ingest import decode_records, ingest
+from .ingest import ingest_chunks, read_chunks
 from .plugins import Registry, load_registry
 from .store import Store, default_path, open_store
 from .version import PLUGIN_API_VERSION, __version__
@@ -111,9 +111,8 @@ def ingest_command(app: App, name: str, file: Any) -> None:
 
     The whole file is validated first; one invalid record stores nothing.
     """
-    records = decode_records(app.registry, name, file.read())
     with app.open() as store:
-        count = ingest(store, app.registry, name, records)
+        count = ingest_chunks(store, app.registry, name, read_chunks(app.registry, name, file))
     click.echo(f"Stored {count} record(s) through {name!r} from {file.name}")
 
 

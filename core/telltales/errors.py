@@ -39,6 +39,9 @@ class PluginError(TelltalesError):
 
 _PATH = re.compile(r"^(?P<message>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
 _INDEX = re.compile(r"^\[(\d+)\]")
+_NAMED_FIELD = re.compile(
+    r"^object (?P<kind>contains unknown|missing required) field `(?P<field>[^`]+)`$"
+)
 
 
 def split_validation_error(error: msgspec.ValidationError) -> tuple[str, str]:
@@ -59,6 +62,11 @@ def describe_validation_error(error: msgspec.ValidationError, *, item: str = "re
     "at $[3].score" means little to someone fixing a CSV export; this sentence does.
     """
     message, path = split_validation_error(error)
+    # msgspec names unknown and missing fields in the message, not the path.
+    named = _NAMED_FIELD.match(message)
+    if named is not None:
+        path = f"{path}.{named['field']}"
+        message = "unknown field" if named["kind"] == "contains unknown" else "required field is missing"
     parts: list[str] = []
     index = _INDEX.match(path)
     if index is not None:

@@ -1,9 +1,14 @@
-"""Bulk ingestion of raw records through a registered ingester: all or nothing."""
+"""Bulk ingestion of raw records through a registered ingester: all or nothing.
+
+A JSON Lines file is read and validated in chunks, so a file of millions of usage
+rows never sits in memory whole; every chunk is stored in the same transaction, so
+an invalid line anywhere still leaves nothing stored.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import IO, Any
 
 import msgspec
 
@@ -37,10 +42,15 @@ def decode_records(registry: Registry, name: str, data: bytes) -> list[Any]:
         try:
             records.append(decoder.decode(line))
         except msgspec.ValidationError as error:
-            raise InputError(f"line {number}: {describe_validation_error(error)}") from error
+            raise InputError(_on_line(number, describe_validation_error(error))) from error
         except msgspec.DecodeError as error:
             raise InputError(f"line {number}: not valid JSON: {error}") from error
     return records
+
+
+def _on_line(number: int, description: str) -> str:
+    joiner = ", " if description.startswith("field ") else ": "
+    return f"line {number}{joiner}{description}"
 
 
 def convert_records(registry: Registry, name: str, objects: Sequence[Any]) -> list[Any]:
@@ -52,24 +62,109 @@ def convert_records(registry: Registry, name: str, objects: Sequence[Any]) -> li
         raise InputError(describe_validation_error(error)) from error
 
 
+CHUNK_SIZE = 50_000
+"""Records per chunk when a file is streamed: large enough that per-chunk work is noise."""
+
+
+def read_chunks(
+    registry: Registry, name: str, stream: IO[bytes], size: int = CHUNK_SIZE
+) -> Iterator[list[Any]]:
+    """Decode a JSON array (read whole) or JSON Lines (streamed) in validated chunks.
+
+    An invalid record raises :class:`InputError` with its line (JSON Lines) or index
+    (JSON array) when its chunk is reached; store the chunks inside one transaction
+    (:func:`ingest_chunks`) so that nothing is kept when that happens.
+    """
+    head = stream.read(1)
+    while head and head.isspace():
+        head = stream.read(1)
+    if not head:
+        return
+    if head == b"[":
+        yield decode_records(registry, name, head + stream.read())
+        return
+    record_type = _ingester(registry, name).record_type
+    chunk_decoder = msgspec.json.Decoder(list[record_type])  # type: ignore[valid-type]
+    line_decoder = msgspec.json.Decoder(record_type)
+    lines: list[bytes] = []
+    numbers: list[int] = []
+    for number, line in enumerate(_lines(head, stream), start=1):
+        if line.strip():
+            lines.append(line)
+            numbers.append(number)
+        if len(lines) >= size:
+            yield _decode_chunk(chunk_decoder, line_decoder, lines, numbers)
+            lines, numbers = [], []
+    if lines:
+        yield _decode_chunk(chunk_decoder, line_decoder, lines, numbers)
+
+
+def _lines(head: bytes, stream: IO[bytes]) -> Iterator[bytes]:
+    first = head + stream.readline()
+    yield first
+    yield from stream
+
+
+def _decode_chunk(
+    chunk_decoder: msgspec.json.Decoder[Any],
+    line_decoder: msgspec.json.Decoder[Any],
+    lines: list[bytes],
+    numbers: list[int],
+) -> list[Any]:
+    """Decode many lines in one call; on any doubt, line by line to name the bad one."""
+    try:
+        records: list[Any] = chunk_decoder.decode(b"[" + b",".join(lines) + b"]")
+        if len(records) == len(lines):
+            return records
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass
+    records = []
+    for number, line in zip(numbers, lines, strict=True):
+        try:
+            records.append(line_decoder.decode(line))
+        except msgspec.ValidationError as error:
+            raise InputError(_on_line(number, describe_validation_error(error))) from error
+        except msgspec.DecodeError as error:
+            raise InputError(f"line {number}: not valid JSON: {error}") from error
+    return records
+
+
 def ingest(store: Store, registry: Registry, name: str, records: Sequence[Any]) -> int:
     """Store ``records`` through ingester ``name`` in one transaction.
 
     ``records`` must come from :func:`decode_records` or :func:`convert_records`,
     which have already validated every one; they are not checked a second time.
     """
+    return ingest_chunks(store, registry, name, [records])
+
+
+def ingest_chunks(
+    store: Store, registry: Registry, name: str, chunks: Iterable[Sequence[Any]]
+) -> int:
+    """Store every chunk through ingester ``name``, all in one transaction.
+
+    The ingester's optional ``begin(db)`` runs once first. If a chunk fails to decode
+    or store, the transaction is rolled back: nothing of the batch is kept.
+    """
     ingester = _ingester(registry, name)
     checks_ids = getattr(ingester, "checks_account_ids", True) and "account_id" in (
         ingester.record_type.__struct_fields__
     )
+    stored = 0
     with store.transaction() as db:
-        if checks_ids:
-            _check_account_ids(db.conn, records)
-        stored: int = ingester.store(db, records)
+        begin = getattr(ingester, "begin", None)
+        if begin is not None:
+            begin(db)
+        offset = 0
+        for records in chunks:
+            if checks_ids:
+                _check_account_ids(db.conn, records, offset)
+            stored += ingester.store(db, records)
+            offset += len(records)
     return stored
 
 
-def _check_account_ids(conn: Any, records: Sequence[Any]) -> None:
+def _check_account_ids(conn: Any, records: Sequence[Any], offset: int = 0) -> None:
     ids = {record.account_id for record in records}
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_ids (account_id TEXT PRIMARY KEY)")
     conn.execute("DELETE FROM temp.ingest_ids")
@@ -86,7 +181,7 @@ def _check_account_ids(conn: Any, records: Sequence[Any]) -> None:
         index = next(i for i, record in enumerate(records) if record.account_id in missing)
         more = f" ({len(missing) - 1} other unknown accounts too)" if len(missing) > 1 else ""
         raise InputError(
-            f"record {index}, field 'account_id': unknown account "
+            f"record {offset + index}, field 'account_id': unknown account "
             f"{records[index].account_id!r}{more}; ingest it into 'accounts' first"
         )
 

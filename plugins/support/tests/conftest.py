@@ -1,0 +1,20 @@
+"""The support plugin registered alone on a fresh database, with three accounts."""
+
+from __future__ import annotations
+
+import pytest
+import telltales_support
+from telltales.testing import PluginHarness
+
+
+@pytest.fixture
+def env(telltales_env: PluginHarness) -> PluginHarness:
+    telltales_env.register(telltales_support, name="support")
+    telltales_env.add_accounts(
+        [
+            {"account_id": "a1", "name": "Alpha"},
+            {"account_id": "a2", "name": "Beta"},
+            {"account_id": "a3", "name": "Gamma"},
+        ]
+    )
+    return telltales_env

@@ -1,0 +1,391 @@
+"""The telemetry signal source: figures in, signals with their evidence out."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from telltales import Signal, SignalBatch, SignalSource, SignalSpec, hookimpl
+
+from .figures import Figures, Trend, compute_figures
+from .settings import Settings
+
+SOURCE = "telemetry"
+
+
+def _spec(key: str, dimension: str, description: str, higher: bool | None = True) -> SignalSpec:
+    return SignalSpec(
+        key=f"{SOURCE}.{key}",
+        dimension=dimension,  # type: ignore[arg-type]
+        description=description,
+        higher_is_better=higher,
+    )
+
+
+PERCENTILE_OF = {
+    "seat_utilization_14d": True,
+    "seat_utilization_30d": True,
+    "core_feature_adoption_30d": True,
+    "core_feature_drop_14d": True,
+    "core_use_trend_90d": True,
+    "active_teams_30d": True,
+    "top_two_user_share_30d": False,
+    "weekly_logins_per_user": True,
+    "seat_deployment": True,
+}
+"""Figures that also get a ``<key>_pctl`` signal, and whether a higher value is better."""
+
+SIGNALS: tuple[SignalSpec, ...] = (
+    _spec("seat_utilization_14d", "adoption", "users active in the last 14 days / seats purchased"),
+    _spec("seat_utilization_30d", "adoption", "users active in the last 30 days / seats purchased"),
+    _spec(
+        "feature_adoption_30d.*",
+        "adoption",
+        "per core feature: users who used it in the last 30 days / seats purchased",
+    ),
+    _spec(
+        "core_feature_adoption_30d",
+        "adoption",
+        "the weakest core feature's users in the last 30 days / seats purchased",
+    ),
+    _spec(
+        "feature_drop_14d.*",
+        "adoption",
+        "per core feature: change in active users, last 14 days against the 14 before "
+        "(-0.7 = -70%)",
+    ),
+    _spec(
+        "core_feature_drop_14d",
+        "adoption",
+        "the largest fall among core features' active users, last 14 days against the 14 before",
+    ),
+    *(
+        _spec(
+            f"core_use_trend_{days}d",
+            "adoption",
+            f"trend of daily core-feature events over {days} days, as change per 30 days "
+            "relative to the window's mean (-0.2 = falling 20% a month)",
+        )
+        for days in (30, 60, 90)
+    ),
+    _spec(
+        "logins_flat_core_declining",
+        "adoption",
+        "1 when logins hold flat or rise while core-feature use declines, else 0",
+        higher=False,
+    ),
+    _spec("active_teams_30d", "adoption", "teams with an active user in the last 30 days"),
+    _spec(
+        "top_two_user_share_30d",
+        "adoption",
+        "share of the last 30 days' events made by the two most active users (0..1)",
+        higher=False,
+    ),
+    _spec(
+        "weekly_logins_per_user",
+        "adoption",
+        "logins per active user per week, over the last 30 days",
+    ),
+    *(
+        _spec(
+            f"{key}_pctl",
+            "deployment" if key == "seat_deployment" else "adoption",
+            f"percentile (0..100) of {key} among accounts of the same segment",
+            higher=higher,
+        )
+        for key, higher in PERCENTILE_OF.items()
+    ),
+)
+
+
+def slug(feature: str) -> str:
+    """A feature name as the last part of a signal key (``Report Builder`` → ``report_builder``)."""
+    return re.sub(r"[^a-z0-9_]+", "_", feature.lower()).strip("_") or "feature"
+
+
+def _pct(share: float) -> str:
+    return f"{share:.0%}"
+
+
+def _change(change: float) -> str:
+    return f"{change:+.0%}"
+
+
+@dataclass(slots=True)
+class _Out:
+    """Signals of one account, before percentiles are added."""
+
+    figures: Figures
+    values: dict[str, float]
+    signals: list[Signal]
+
+
+class TelemetrySource:
+    """Adoption signals from daily usage: utilisation, core features, trends, coverage."""
+
+    name = SOURCE
+    settings_type = Settings
+    signals = SIGNALS
+
+    def compute(self, batch: SignalBatch) -> Iterator[Signal]:
+        settings: Settings = batch.settings if batch.settings is not None else Settings()
+        figures = compute_figures(batch.db, batch.as_of)
+        day = batch.as_of.isoformat()
+        outputs = {
+            account_id: _account_signals(found, settings, day)
+            for account_id, found in figures.items()
+            if found.has_usage
+        }
+        for account_id, found in figures.items():
+            if found.seats_purchased > 0:
+                share = found.seats_assigned / found.seats_purchased
+                out = outputs.setdefault(account_id, _Out(found, {}, []))
+                out.values["seat_deployment"] = share
+        _add_percentiles(outputs, batch.account_ids, settings)
+        for account_id in batch.account_ids:
+            found_out = outputs.get(account_id)
+            if found_out is not None:
+                yield from found_out.signals
+
+
+def _account_signals(f: Figures, settings: Settings, day: str) -> _Out:
+    values: dict[str, float] = {}
+    signals: list[Signal] = []
+    account_id = f.account_id
+
+    def emit(key: str, value: float, evidence: str, dimension: str = "adoption") -> None:
+        values[key] = value
+        signals.append(
+            Signal(
+                account_id=account_id,
+                key=f"{SOURCE}.{key}",
+                value=round(value, 4),
+                dimension=dimension,  # type: ignore[arg-type]
+                evidence=evidence,
+            )
+        )
+
+    seats = f.seats_purchased
+    if seats > 0:
+        for days, active in ((14, f.users_14d), (30, f.users_30d)):
+            share = len(active) / seats
+            verdict = (
+                f"below the {_pct(settings.low_utilization)} that deserves a conversation"
+                if share < settings.low_utilization
+                else f"at or above the {_pct(settings.low_utilization)} threshold"
+            )
+            emit(
+                f"seat_utilization_{days}d",
+                share,
+                f"{len(active)} of {seats} purchased seats active in the {days} days to {day} "
+                f"({_pct(share)}), {verdict}",
+            )
+        weakest: tuple[float, str, int] | None = None
+        for feature in f.core_features:
+            users = len(f.feature_users_30d.get(feature, ()))
+            share = users / seats
+            verdict = (
+                f"{_pct(share)}, weak: below {_pct(settings.weak_adoption)}"
+                if share < settings.weak_adoption
+                else f"{_pct(share)}; below {_pct(settings.weak_adoption)} would be weak"
+            )
+            emit(
+                f"feature_adoption_30d.{slug(feature)}",
+                share,
+                f"{users} of {seats} seats used core feature {feature} in the 30 days to {day} "
+                f"({verdict})",
+            )
+            if weakest is None or share < weakest[0]:
+                weakest = (share, feature, users)
+        if weakest is not None:
+            share, feature, users = weakest
+            emit(
+                "core_feature_adoption_30d",
+                share,
+                f"weakest core feature is {feature}: {users} of {seats} seats used it in the "
+                f"30 days to {day} ({_pct(share)}, weak is below {_pct(settings.weak_adoption)})",
+            )
+    _drops(f, settings, day, emit)
+    _trends(f, settings, day, emit)
+    if f.users_30d:
+        emit(
+            "active_teams_30d",
+            len(f.teams_30d),
+            f"{len(f.teams_30d)} teams with active users in the 30 days to {day}"
+            + (f": {', '.join(sorted(f.teams_30d)[:5])}" if f.teams_30d else ""),
+        )
+        total = sum(f.events_by_user_30d.values())
+        if total > 0:
+            top = sorted(f.events_by_user_30d.items(), key=lambda item: (-item[1], item[0]))[:2]
+            top_events = sum(events for _, events in top)
+            share = top_events / total
+            emit(
+                "top_two_user_share_30d",
+                share,
+                f"the two most active users ({', '.join(user for user, _ in top)}) made "
+                f"{top_events} of {total} events in the 30 days to {day} ({_pct(share)}) across "
+                f"{len(f.events_by_user_30d)} active users",
+            )
+        weekly = f.logins_30d / (30 / 7) / len(f.users_30d)
+        emit(
+            "weekly_logins_per_user",
+            weekly,
+            f"{f.logins_30d} logins by {len(f.users_30d)} active users in the 30 days to {day}: "
+            f"{weekly:.1f} per user per week",
+        )
+    return _Out(f, values, signals)
+
+
+Emit = Callable[..., None]
+
+
+def _drops(f: Figures, settings: Settings, day: str, emit: Emit) -> None:
+    worst: tuple[float, str, int, int] | None = None
+    for feature in f.core_features:
+        before = len(f.feature_users_prev_14d.get(feature, ()))
+        if before == 0:
+            continue
+        now = len(f.feature_users_14d.get(feature, ()))
+        change = (now - before) / before
+        flag = (
+            f", a drop of more than {_pct(settings.drop_alert)}"
+            if change < -settings.drop_alert
+            else ""
+        )
+        emit(
+            f"feature_drop_14d.{slug(feature)}",
+            change,
+            f"active users of {feature}: {now} in the 14 days to {day}, {before} in the 14 "
+            f"before, {_change(change)}{flag}",
+        )
+        if worst is None or change < worst[0]:
+            worst = (change, feature, now, before)
+    if worst is not None:
+        change, feature, now, before = worst
+        flag = (
+            f", a drop of more than {_pct(settings.drop_alert)}"
+            if change < -settings.drop_alert
+            else ""
+        )
+        emit(
+            "core_feature_drop_14d",
+            change,
+            f"largest change among core features is {feature}: {now} active users in the 14 "
+            f"days to {day}, {before} in the 14 before, {_change(change)}{flag}",
+        )
+
+
+def _describe(trend: Trend, what: str) -> str:
+    return (
+        f"{what} trend from {trend.start:.1f} to {trend.end:.1f} a day over the {trend.days} days"
+    )
+
+
+def _trends(f: Figures, settings: Settings, day: str, emit: Emit) -> None:
+    for days in (30, 60, 90):
+        trend = f.core_trends.get(days)
+        change = trend.change_per_30d if trend is not None else None
+        if trend is None or change is None:
+            continue
+        emit(
+            f"core_use_trend_{days}d",
+            change,
+            f"{_describe(trend, 'core-feature events')} to {day} ({_change(change)} per 30 days)",
+        )
+    window = settings.warning_window_days
+    core = f.core_trends.get(window)
+    logins = f.login_trends.get(window)
+    if core is None or logins is None:
+        return
+    core_change, login_change = core.change_per_30d, logins.change_per_30d
+    if core_change is None or login_change is None:
+        return
+    declining = core_change < -settings.declining_per_30d
+    flat = login_change >= -settings.flat_logins_band
+    warning = declining and flat
+    comparison = (
+        f"logins {_change(login_change)} per 30 days while core-feature events "
+        f"{_change(core_change)} per 30 days over the {window} days to {day}"
+    )
+    if warning:
+        verdict = (
+            f"warning: logins hold up (within {_pct(settings.flat_logins_band)} or rising) "
+            f"while core-feature use declines faster than {_pct(settings.declining_per_30d)}"
+        )
+    else:
+        verdict = "no warning: " + (
+            "core-feature use is not declining" if not declining else "logins are falling too"
+        )
+    emit("logins_flat_core_declining", 1.0 if warning else 0.0, f"{comparison}; {verdict}")
+
+
+_LABELS = {
+    "seat_utilization_14d": "seat utilisation (14 days)",
+    "seat_utilization_30d": "seat utilisation (30 days)",
+    "core_feature_adoption_30d": "weakest core-feature adoption (30 days)",
+    "core_feature_drop_14d": "largest core-feature change (14 days)",
+    "core_use_trend_90d": "core-feature trend (90 days)",
+    "active_teams_30d": "active teams (30 days)",
+    "top_two_user_share_30d": "top-two-user share of events (30 days)",
+    "weekly_logins_per_user": "weekly logins per active user",
+    "seat_deployment": "seat deployment (assigned / purchased)",
+}
+
+
+def _format(key: str, value: float) -> str:
+    if key in ("active_teams_30d",):
+        return f"{value:.0f}"
+    if key == "weekly_logins_per_user":
+        return f"{value:.1f}"
+    if key in ("core_feature_drop_14d", "core_use_trend_90d"):
+        return _change(value)
+    return _pct(value)
+
+
+def _add_percentiles(outputs: dict[str, _Out], wanted: Iterable[str], settings: Settings) -> None:
+    """Rank each figure among the accounts of the same segment that have it."""
+    by_segment: dict[tuple[str, str], list[float]] = {}
+    for out in outputs.values():
+        for key in PERCENTILE_OF:
+            value = out.values.get(key)
+            if value is not None:
+                by_segment.setdefault((out.figures.segment, key), []).append(value)
+    for ordered in by_segment.values():
+        ordered.sort()
+    for account_id in wanted:
+        ranked = outputs.get(account_id)
+        if ranked is None:
+            continue
+        out = ranked
+        segment = out.figures.segment or "(no segment)"
+        for key in PERCENTILE_OF:
+            value = out.values.get(key)
+            if value is None:
+                continue
+            peers = by_segment[(out.figures.segment, key)]
+            if len(peers) < settings.min_segment_peers:
+                continue
+            below = bisect_left(peers, value)
+            equal = bisect_right(peers, value) - below
+            percentile = 100 * (below + 0.5 * equal) / len(peers)
+            median = peers[len(peers) // 2]
+            out.signals.append(
+                Signal(
+                    account_id=account_id,
+                    key=f"{SOURCE}.{key}_pctl",
+                    value=round(percentile, 1),
+                    dimension="deployment" if key == "seat_deployment" else "adoption",
+                    evidence=(
+                        f"{_LABELS[key]} {_format(key, value)} ranks at percentile "
+                        f"{percentile:.0f} of {len(peers)} {segment} accounts "
+                        f"(segment median {_format(key, median)})"
+                    ),
+                )
+            )
+
+
+@hookimpl
+def register_signal_sources(register: Callable[[SignalSource], None]) -> None:
+    register(TelemetrySource())
