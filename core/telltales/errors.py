@@ -66,7 +66,9 @@ def describe_validation_error(error: msgspec.ValidationError, *, item: str = "re
     named = _NAMED_FIELD.match(message)
     if named is not None:
         path = f"{path}.{named['field']}"
-        message = "unknown field" if named["kind"] == "contains unknown" else "required field is missing"
+        message = (
+            "unknown field" if named["kind"] == "contains unknown" else "required field is missing"
+        )
     parts: list[str] = []
     index = _INDEX.match(path)
     if index is not None:
