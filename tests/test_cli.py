@@ -40,11 +40,11 @@ def test_init_ingest_run_signals(db: Path) -> None:
     assert "Stored 6 record(s) through 'accounts'" in result.output
     result = invoke("--db", db, "run", "--as-of", "2026-11-20")
     assert result.exit_code == 0
-    assert "as of 2026-11-20: ok, 6 accounts, 12 signals, 0 scores" in result.output
+    assert "as of 2026-11-20: ok, 6 accounts, 12 signals, 6 scores" in result.output
     result = invoke("--db", db, "signals", "ferrum")
     assert result.exit_code == 0
     assert "ferrum  Ferrum Manufacturing  (as of 2026-11-20)" in result.output
-    assert "180 of 400 purchased seats assigned (45%)" in result.output
+    assert "36 of 80 purchased seats assigned (45%)" in result.output
     assert "renews in 30 days" in result.output
 
 
@@ -156,6 +156,166 @@ def test_progress_stays_quiet_off_a_terminal(built: Path) -> None:
 
 def test_plugins_json_reports_the_api_version_and_builtins() -> None:
     payload = json.loads(invoke("plugins", "--json").output)
-    assert payload["plugin_api_version"] == "1.1"
+    assert payload["plugin_api_version"] == "1.2"
     names = [p["name"] for p in payload["plugins"]]
     assert "telltales.default_plugins.accounts" in names
+
+
+DEPLOY_CARD = """\
+[scoring]
+default = "deploy"
+
+[scorecards.deploy]
+min_coverage = 0.5
+components = { deployment = 0.7, renewal = 0.3 }
+
+[[scorecards.deploy.measures]]
+component = "deployment"
+signal = "account.seat_deployment"
+weight = 1
+thresholds = [{ at_least = 0.9, points = 100 }, { at_least = 0.4, points = 50 }]
+otherwise = 0
+
+[[scorecards.deploy.measures]]
+component = "renewal"
+signal = "account.days_to_renewal"
+weight = 1
+linear = { worst = 0, best = 90 }
+"""
+
+
+@pytest.fixture
+def core_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the core's plugins, whatever else is installed: the scores stay hand-computed."""
+    monkeypatch.setenv("TELLTALES_PLUGINS", "")
+
+
+ACCOUNTS = [
+    {
+        "account_id": "ferrum",
+        "name": "Ferrum Manufacturing",
+        "seats_purchased": 200,
+        "seats_assigned": 90,
+        "renewal_date": "2026-12-20",
+    },
+    {
+        "account_id": "tidewater",
+        "name": "Tidewater Credit Union",
+        "seats_purchased": 40,
+        "seats_assigned": 12,
+        "renewal_date": "2027-02-10",
+    },
+]
+
+
+@pytest.fixture
+def accounts_file(tmp_path: Path) -> Path:
+    """Accounts of this file's own, so the hand-computed scores do not follow the examples."""
+    path = tmp_path / "accounts.json"
+    path.write_text(json.dumps(ACCOUNTS))
+    return path
+
+
+@pytest.fixture
+def scored(db: Path, tmp_path: Path, accounts_file: Path, core_only: None) -> tuple[Path, Path]:
+    config = tmp_path / "telltales.toml"
+    config.write_text(DEPLOY_CARD)
+    assert invoke("--db", db, "init").exit_code == 0
+    assert invoke("--db", db, "ingest", "accounts", accounts_file).exit_code == 0
+    for day in ("2026-10-21", "2026-11-13", "2026-11-20"):
+        result = invoke("--db", db, "--config", config, "run", "--as-of", day)
+        assert f"as of {day}: ok, 2 accounts, 4 signals, 2 scores" in result.output
+    return db, config
+
+
+def test_score_shows_grade_coverage_trend_and_breakdown(scored: tuple[Path, Path]) -> None:
+    db, config = scored
+    config_id = hashlib.sha256(config.read_bytes()).hexdigest()[:12]
+    result = invoke("--db", db, "score", "ferrum")
+    assert result.exit_code == 0, result.output
+    # ferrum: 90 of 200 seats = 0.45 -> 50 points; renews in 30 days -> 30 / 90 = 33.3
+    # 50 x 0.7 + 33.3 x 0.3 = 35 + 9.99 = 44.99 -> 45.0 (amber: 40 <= 45 < 70)
+    # 7 days before: 37 days -> 41.1 points: 35 + 12.33 = 47.33 -> 47.3; change -2.3
+    # 30 days before: 60 days -> 66.7 points: 35 + 20.01 = 55.01 -> 55.0; change -10.0
+    assert result.output.splitlines() == [
+        "ferrum  Ferrum Manufacturing  (as of 2026-11-20)",
+        f"  health: 45.0  Concern (amber)  coverage 100%  config deploy@{config_id}",
+        "  trend: -2.3 vs 7 days before (was 47.3, amber, on 2026-11-13); "
+        "-10.0 vs 30 days before (was 55.0, amber, on 2026-10-21)",
+        "  component / measure        value  points  weight  configured  evidence",
+        "  deployment                          50.0     70%         70%",
+        "    account.seat_deployment   0.45      50     70%         70%  "
+        "90 of 200 purchased seats assigned (45%)",
+        "  renewal                             33.3     30%         30%",
+        "    account.days_to_renewal     30    33.3     30%         30%  "
+        "renews in 30 days (renewal date 2026-12-20, as of 2026-11-20)",
+    ]
+
+
+def test_score_as_json(scored: tuple[Path, Path]) -> None:
+    db, _ = scored
+    payload = json.loads(
+        invoke("--db", db, "score", "ferrum", "--as-of", "2026-11-19", "--json").output
+    )
+    assert payload["as_of"] == "2026-11-13", "the latest scored day at or before --as-of"
+    (health,) = payload["scores"]
+    assert (health["scorer"], health["value"], health["grade"]) == ("health", 47.3, "amber")
+    assert health["trend_7d"] is None
+    assert health["trend_30d"] is None
+    measure = health["breakdown"][0]
+    assert measure == {
+        "measure": "account.seat_deployment",
+        "component": "deployment",
+        "signal_key": "account.seat_deployment",
+        "value": 0.45,
+        "points": 50.0,
+        "weight": 0.7,
+        "evidence": "90 of 200 purchased seats assigned (45%)",
+        "configured_weight": 0.7,
+    }
+    both = json.loads(invoke("--db", db, "score", "ferrum", "tidewater", "--json").output)
+    assert [entry["account_id"] for entry in both] == ["ferrum", "tidewater"]
+
+
+def test_score_shows_missing_measures_and_insufficient_data(
+    db: Path, accounts_file: Path, core_only: None
+) -> None:
+    assert invoke("--db", db, "init").exit_code == 0
+    assert invoke("--db", db, "ingest", "accounts", accounts_file).exit_code == 0
+    assert invoke("--db", db, "run", "--as-of", "2026-11-20").exit_code == 0
+    lines = invoke("--db", db, "score", "tidewater").output.splitlines()
+    # the shipped DEAR card: only deployment (0.2 of the card) can have data here
+    assert lines[1].startswith("  health: insufficient data (Insufficient data)  coverage 20%")
+    assert lines[2] == (
+        "  trend: no score 7 days before (2026-11-13); no score 30 days before (2026-10-21)"
+    )
+    rows = {line.split()[0]: line for line in lines[4:]}
+    assert rows["account.seat_deployment"].split()[1:5] == ["0.3", "0", "100%", "20%"]
+    assert rows["telemetry.seat_utilization_30d"].split()[1:5] == ["missing", "-", "0%", "8.8%"]
+    assert rows["telemetry.seat_utilization_30d"].endswith(
+        "missing: source 'telemetry' is not installed"
+    )
+    assert rows["roi"].split()[1:5] == ["missing", "-", "0%", "20%"]
+
+
+def test_score_says_when_nothing_was_scored(db: Path, accounts_file: Path) -> None:
+    assert invoke("--db", db, "init").exit_code == 0
+    assert invoke("--db", db, "ingest", "accounts", accounts_file).exit_code == 0
+    result = invoke("--db", db, "score", "ferrum")
+    assert result.output == (
+        "ferrum  Ferrum Manufacturing  - no scores computed yet; run `telltales run`\n"
+    )
+    assert error_line(invoke("--db", db, "score", "nope")) == "Error: unknown account 'nope'"
+    assert invoke("--db", db, "score").exit_code == 2
+
+
+def test_run_refuses_a_bad_scorecard_naming_the_line(
+    built: Path, tmp_path: Path, core_only: None
+) -> None:
+    config = tmp_path / "telltales.toml"
+    config.write_text(DEPLOY_CARD.replace("weight = 1\nlinear", "weight = 0.5\nlinear"))
+    line = error_line(invoke("--db", built, "--config", config, "run", "--as-of", "2026-11-21"))
+    assert line == (
+        f"Error: {config}, line 18: scorecard 'deploy': the measure weights of component "
+        "'renewal' add up to 0.5, not 1 (0.5 on line 18)"
+    )

@@ -88,10 +88,13 @@ def test_hook_register_scorers(env: PluginHarness) -> None:
         [{"note_id": f"n{i}", "account_id": "a1", "day": "2026-11-01"} for i in range(3)],
     )
     result = env.run(DAY)
-    assert result.scores == 2
+    assert result.scores == 4, "the core's health scorer and this one, for two accounts"
     rows = {
         r["account_id"]: r
-        for r in env.store.db.query("SELECT * FROM scores WHERE as_of = ?", [DAY.isoformat()])
+        for r in env.store.db.query(
+            "SELECT * FROM scores WHERE as_of = ? AND scorer = 'every_hook.notes'",
+            [DAY.isoformat()],
+        )
     }
     assert rows["a1"]["value"] == 100
     assert rows["a1"]["grade"] == "green"

@@ -1,21 +1,26 @@
 """The TOML configuration: read once, checked whole, before anything is written.
 
-``[plugins.<source>]`` tables configure signal sources; a source that declares a
-``settings_type`` gets its table decoded into it, so a typo or a wrong type is an
-error naming the file, the table and the field rather than a silent default.
+``[plugins.<source>]`` tables configure signal sources and ``[scorers.<name>]``
+tables configure plugin scorers: one that declares a ``settings_type`` gets its
+table decoded into it, so a typo or a wrong type is an error naming the file, the
+line and the field rather than a silent default. ``[scoring]`` and
+``[scorecards.<name>]`` configure the core's health scorer (docs/scorecards.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from .errors import ConfigError, split_validation_error
-from .plugins import Registry
+from .errors import ConfigError
+from .plugins import Entry, Registry
+from .scorecards import HEALTH_SCORER, load_scoring
+from .toml_lines import TomlDocument
 
 CONFIG_ENV = "TELLTALES_CONFIG"
 DEFAULT_CONFIG = "telltales.toml"
@@ -26,6 +31,12 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     plugins: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """Settings per signal source, keyed by source name."""
+    scorers: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    """Settings per plugin scorer, keyed by scorer name."""
+    scoring: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Which scorecard scores which segment (checked by ``scorecards``)."""
+    scorecards: dict[str, Any] = msgspec.field(default_factory=dict)
+    """The user's own scorecards, keyed by name (checked by ``scorecards``)."""
 
 
 class LoadedConfig(msgspec.Struct, kw_only=True, frozen=True):
@@ -36,6 +47,8 @@ class LoadedConfig(msgspec.Struct, kw_only=True, frozen=True):
     """The file it was read from, for messages."""
     config_id: str = "defaults"
     """A short hash of the file's bytes: scores record it so they can be reproduced."""
+    text: str = ""
+    """The file's text, so later checks can name the line of a mistake."""
 
 
 def config_path(option: Path | None) -> Path | None:
@@ -60,28 +73,55 @@ def load_config(path: Path | None) -> LoadedConfig:
     try:
         values = msgspec.toml.decode(data, type=Config)
     except msgspec.ValidationError as error:
-        message, field = split_validation_error(error)
-        where = field.lstrip(".") or "top level"
-        raise ConfigError(f"{path}: {where}: {message}") from error
+        raise TomlDocument(str(path), data.decode()).invalid((), error) from error
     except msgspec.DecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from error
     return LoadedConfig(
-        values=values, source=str(path), config_id=hashlib.sha256(data).hexdigest()[:12]
+        values=values,
+        source=str(path),
+        config_id=hashlib.sha256(data).hexdigest()[:12],
+        text=data.decode(),
     )
 
 
 def source_settings(config: LoadedConfig, registry: Registry) -> dict[str, Any]:
     """Decode each ``[plugins.<source>]`` table for its source; refuse unknown sources."""
-    tables = config.values.plugins
-    unknown = sorted(set(tables) - set(registry.sources))
+    return _settings(config, "plugins", "signal source", registry.sources)
+
+
+def scorer_settings(config: LoadedConfig, registry: Registry) -> dict[str, Any]:
+    """Each scorer's settings: the checked scorecards for the health scorer, and each
+    ``[scorers.<name>]`` table decoded for its plugin scorer.
+
+    The scorecards are checked against the installed sources here, before a run
+    starts, so a misspelt signal key stops the run instead of scoring nothing.
+    """
+    if HEALTH_SCORER in config.values.scorers:
+        raise TomlDocument(config.source, config.text).error(
+            ("scorers", HEALTH_SCORER),
+            f"[scorers.{HEALTH_SCORER}]: the health scorer is configured by [scoring] and "
+            "[scorecards.<name>] (see docs/scorecards.md)",
+        )
+    settings = _settings(config, "scorers", "scorer", registry.scorers)
+    if HEALTH_SCORER in registry.scorers:
+        settings[HEALTH_SCORER] = load_scoring(config, registry)
+    return settings
+
+
+def _settings(
+    config: LoadedConfig, section: str, kind: str, registered: Mapping[str, Entry[Any]]
+) -> dict[str, Any]:
+    tables: dict[str, dict[str, Any]] = getattr(config.values, section)
+    document = TomlDocument(config.source, config.text)
+    unknown = sorted(set(tables) - set(registered))
     if unknown:
-        known = ", ".join(sorted(registry.sources)) or "none"
-        raise ConfigError(
-            f"{config.source}: [plugins.{unknown[0]}] names no installed signal source "
-            f"(installed: {known})"
+        known = ", ".join(sorted(registered)) or "none"
+        raise document.error(
+            (section, unknown[0]),
+            f"[{section}.{unknown[0]}] names no installed {kind} (installed: {known})",
         )
     settings: dict[str, Any] = {}
-    for name, entry in registry.sources.items():
+    for name, entry in registered.items():
         table = tables.get(name, {})
         settings_type = getattr(entry.obj, "settings_type", None)
         if settings_type is None:
@@ -90,7 +130,5 @@ def source_settings(config: LoadedConfig, registry: Registry) -> dict[str, Any]:
         try:
             settings[name] = msgspec.convert(table, settings_type)
         except msgspec.ValidationError as error:
-            message, field = split_validation_error(error)
-            where = f"plugins.{name}{field}"
-            raise ConfigError(f"{config.source}: {where}: {message}") from error
+            raise document.invalid((section, name), error) from error
     return settings

@@ -65,12 +65,19 @@ class SignalBatch(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class ScoreBatch(msgspec.Struct, kw_only=True, frozen=True):
-    """The signals computed by a run, grouped by account, for scorers to roll up."""
+    """The signals computed by a run, grouped by account, for scorers to roll up.
+
+    ``db`` is read-only, the snapshot the sources saw, with ``BATCH_TABLE`` filled;
+    earlier days' scores are there for a trend. ``settings`` (plugin API 1.2) is the
+    scorer's ``[scorers.<name>]`` table, decoded into its ``settings_type`` when it
+    declares one; the core's health scorer gets its checked scorecards.
+    """
 
     as_of: date
     account_ids: tuple[str, ...]
     signals: Mapping[str, Sequence[Signal]]
     db: sqlite_utils.Database
+    settings: Any = None
 
 
 @runtime_checkable
@@ -94,7 +101,12 @@ class SignalSource(Protocol):
 
 @runtime_checkable
 class Scorer(Protocol):
-    """Rolls the signals of a run up into one score per account."""
+    """Rolls the signals of a run up into one score per account.
+
+    An optional ``settings_type`` (a msgspec struct, plugin API 1.2) validates the
+    scorer's ``[scorers.<name>]`` table; the decoded settings arrive as
+    ``batch.settings``.
+    """
 
     name: str
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
+from math import isfinite
 from typing import Any
 
 import msgspec
@@ -19,7 +20,16 @@ from sqlite_utils import Database
 
 from .contracts import BATCH_TABLE, ScoreBatch, SignalBatch, SignalSpec, spec_matches
 from .errors import PluginError, UnknownAccountError
-from .models import RunFailure, RunResult, RunStatus, Score, Signal, score_problem, signal_problem
+from .models import (
+    DIMENSIONS,
+    RunFailure,
+    RunResult,
+    RunStatus,
+    Score,
+    Signal,
+    score_problem,
+    signal_problem,
+)
 from .plugins import Registry
 from .store import Store
 
@@ -40,8 +50,12 @@ def run(
     settings: dict[str, Any] | None = None,
     account_ids: Sequence[str] | None = None,
     progress: Progress | None = None,
+    scorer_settings: dict[str, Any] | None = None,
 ) -> RunResult:
     """Compute and store every signal and score for ``account_ids`` (all by default).
+
+    ``settings`` are the sources' and ``scorer_settings`` the scorers' (from
+    ``config.source_settings`` and ``config.scorer_settings``), keyed by name.
 
     In strict mode a failing source or scorer raises :class:`PluginError` and the
     run is recorded as failed with nothing stored.
@@ -64,7 +78,9 @@ def run(
         attributes={"telltales.as_of": as_of.isoformat(), "telltales.accounts": len(ids)},
     ) as span:
         try:
-            signals, scores = _compute(store, registry, as_of, ids, settings, failures, progress)
+            signals, scores = _compute(
+                store, registry, as_of, ids, settings, failures, progress, scorer_settings or {}
+            )
             if failures and registry.strict:
                 raise PluginError(
                     f"{failures[0].component} of plugin {failures[0].plugin!r} failed: "
@@ -125,6 +141,7 @@ def _compute(
     settings: dict[str, Any],
     failures: list[RunFailure],
     progress: Progress | None,
+    scorer_settings: dict[str, Any],
 ) -> tuple[list[Signal], list[Score]]:
     reader = store.reader
     wanted = frozenset(ids)
@@ -135,7 +152,10 @@ def _compute(
         _fill_batch_table(reader, ids)
         for name, entry in registry.sources.items():
             batch = SignalBatch(
-                as_of=as_of, account_ids=ids, db=reader, settings=settings.get(name)
+                as_of=as_of,
+                account_ids=ids,
+                db=reader,
+                settings=_settings_for(entry.obj, settings.get(name)),
             )
             with _guard(entry.plugin, f"source:{name}", failures):
                 declared = getattr(entry.obj, "signals", None)
@@ -154,6 +174,7 @@ def _compute(
                 account_ids=ids,
                 signals=by_account,
                 db=reader,
+                settings=_settings_for(scorer_entry.obj, scorer_settings.get(name)),
             )
             with _guard(scorer_entry.plugin, f"scorer:{name}", failures):
                 scores.extend(
@@ -164,6 +185,18 @@ def _compute(
     finally:
         reader.conn.execute("COMMIT")
     return signals, scores
+
+
+def _settings_for(component: object, given: Any) -> Any:
+    """The component's settings, or its declared defaults when none were given.
+
+    A caller that passes no settings (a script, a test) must not hand a source
+    ``None`` where it declared a ``settings_type``: every field has a default.
+    """
+    settings_type = getattr(component, "settings_type", None)
+    if given is None and settings_type is not None:
+        return msgspec.convert({}, settings_type)
+    return given
 
 
 class _guard:
@@ -208,33 +241,67 @@ def _checked_signals(
     as_of: date,
     declared: Sequence[SignalSpec] | None = None,
 ) -> list[Signal]:
-    """Validate a source's whole output; one bad signal discards all of it."""
+    """Validate a source's whole output; one bad signal discards all of it.
+
+    This runs once per signal, millions of times in a large run: the common case
+    (a key already seen to be well-formed, a finite number, a known dimension) is
+    checked inline, and only anything else takes the slow path that names the
+    problem.
+    """
     prefix = f"{source}."
     seen: set[tuple[str, str]] = set()
-    known: set[str] = set()
+    good_keys: set[str] = set()
     checked = []
     replace = msgspec.structs.replace
+    dimensions = DIMENSIONS
     for signal in produced:
-        problem = signal_problem(signal)
-        if problem is None:
-            if not signal.key.startswith(prefix) or len(signal.key) == len(prefix):
-                problem = f"signal key {signal.key!r} must start with {prefix!r}"
-            elif signal.account_id not in wanted:
-                problem = (
-                    f"signal {signal.key!r} for account {signal.account_id!r} outside the batch"
-                )
-            elif (signal.account_id, signal.key) in seen:
-                problem = f"signal {signal.key!r} emitted twice for account {signal.account_id!r}"
-            elif declared is not None and signal.key not in known:
-                if any(spec_matches(spec.key, signal.key) for spec in declared):
-                    known.add(signal.key)
-                else:
-                    problem = f"signal {signal.key!r} is not among the source's declared signals"
+        if type(signal) is Signal:
+            key, value, evidence = signal.key, signal.value, signal.evidence
+            pair = (signal.account_id, key)
+            if (
+                key in good_keys
+                and (type(value) is float or type(value) is int)
+                and isfinite(value)
+                and signal.dimension in dimensions
+                and type(evidence) is str
+                and evidence
+                and not evidence.isspace()
+                and pair[0] in wanted
+                and pair not in seen
+            ):
+                seen.add(pair)
+                checked.append(replace(signal, as_of=as_of, source=source, value=float(value)))
+                continue
+        problem = _signal_problem_in_run(signal, prefix, wanted, seen, declared)
         if problem is not None:
             raise _ComponentFailed(problem)
+        good_keys.add(signal.key)
         seen.add((signal.account_id, signal.key))
         checked.append(replace(signal, as_of=as_of, source=source, value=float(signal.value)))
     return checked
+
+
+def _signal_problem_in_run(
+    signal: object,
+    prefix: str,
+    wanted: frozenset[str],
+    seen: set[tuple[str, str]],
+    declared: Sequence[SignalSpec] | None,
+) -> str | None:
+    """Everything that can be wrong with one signal of a source's output, in words."""
+    problem = signal_problem(signal)
+    if problem is not None:
+        return problem
+    assert isinstance(signal, Signal)
+    if not signal.key.startswith(prefix) or len(signal.key) == len(prefix):
+        return f"signal key {signal.key!r} must start with {prefix!r}"
+    if signal.account_id not in wanted:
+        return f"signal {signal.key!r} for account {signal.account_id!r} outside the batch"
+    if (signal.account_id, signal.key) in seen:
+        return f"signal {signal.key!r} emitted twice for account {signal.account_id!r}"
+    if declared is not None and not any(spec_matches(spec.key, signal.key) for spec in declared):
+        return f"signal {signal.key!r} is not among the source's declared signals"
+    return None
 
 
 def _checked_scores(

@@ -132,7 +132,30 @@ class MeasureResult(msgspec.Struct, kw_only=True, frozen=True):
     points: float | None
     """0..100, or None when the signal was missing (its weight went to the others)."""
     weight: float
+    """The measure's share of the score as computed: the points times these weights
+    add up to the score. A missing measure has 0; its configured weight went to the
+    measures that had data."""
     evidence: str
+    configured_weight: float | None = None
+    """The measure's share of the score as configured, before missing measures' weight
+    was spread over the others; None when the scorer has no such notion."""
+
+
+class ScoreTrend(msgspec.Struct, kw_only=True, frozen=True):
+    """How a score compares with the stored score of the same scorer some days before."""
+
+    days: int
+    """How many days before (7 or 30)."""
+    as_of: date
+    value: float | None
+    """The earlier score's value (None when it had too little data)."""
+    grade: Grade
+    change: float | None
+    """This score minus the earlier one; None when either had too little data."""
+    config_id: str
+    same_config: bool
+    """False when the earlier score came from another configuration, so the change may
+    be the configuration's rather than the account's."""
 
 
 class Score(msgspec.Struct, kw_only=True, frozen=True):
@@ -150,6 +173,10 @@ class Score(msgspec.Struct, kw_only=True, frozen=True):
     config_id: str = ""
     """Identifies the configuration that produced the score, so it can be reproduced."""
     as_of: date | None = None
+    trend_7d: ScoreTrend | None = None
+    """Against the stored score of 7 days before; None when there is none."""
+    trend_30d: ScoreTrend | None = None
+    """Against the stored score of 30 days before; None when there is none."""
 
 
 def score_problem(score: object) -> str | None:

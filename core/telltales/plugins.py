@@ -37,6 +37,7 @@ ALLOW_ENV = "TELLTALES_PLUGINS"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "telltales.default_plugins.schema",
     "telltales.default_plugins.accounts",
+    "telltales.default_plugins.health",
 )
 """The core's own behaviour, registered through the same hooks as any plugin."""
 
@@ -319,6 +320,11 @@ def _problem(registry: Registry, kind: str, obj: object) -> str | None:
             return f"scorer {name!r} has no score(batch) method"
         if not _DOTTED_NAME.match(name):
             return f"scorer name {name!r} must be lowercase, dotted words"
+        settings_type = getattr(obj, "settings_type", None)
+        if settings_type is not None and not (
+            isinstance(settings_type, type) and issubclass(settings_type, msgspec.Struct)
+        ):
+            return f"scorer {name!r}: settings_type must be a msgspec.Struct subclass"
     elif kind == "actions":
         if not isinstance(obj, PlaybookAction) or not isinstance(obj.reaches_customer, bool):
             return f"action {name!r} needs execute(request) and a boolean reaches_customer"

@@ -1,14 +1,20 @@
-"""Reading back what the engine stored: signals and runs, as model structs."""
+"""Reading back what the engine stored: signals, scores and runs, as model structs."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from typing import NamedTuple
 
 import msgspec
+from sqlite_utils import Database
 
+from .contracts import BATCH_TABLE
 from .errors import UnknownAccountError
-from .models import Account, RunResult, Signal
+from .models import Account, Grade, MeasureResult, RunResult, Score, ScoreTrend, Signal
 from .store import Store
+
+TREND_DAYS = (7, 30)
+"""A score is compared with the stored scores of this many days before."""
 
 _ACCOUNT_FIELDS = Account.__struct_fields__
 _ACCOUNT_COLUMNS = ", ".join(_ACCOUNT_FIELDS)
@@ -68,6 +74,116 @@ def signals_for(store: Store, account_id: str, as_of: date) -> list[Signal]:
         )
         for a, k, v, d, e, day, src in rows
     ]
+
+
+def latest_score_day(
+    store: Store, account_id: str, on_or_before: date | None = None
+) -> date | None:
+    """The most recent day with a score for the account (at or before a day, if given)."""
+    sql = "SELECT max(as_of) FROM scores WHERE account_id = ?"
+    params: list[object] = [account_id]
+    if on_or_before is not None:
+        sql += " AND as_of <= ?"
+        params.append(on_or_before.isoformat())
+    (day,) = store.db.execute(sql, params).fetchone()
+    return date.fromisoformat(day) if day else None
+
+
+_BREAKDOWN = msgspec.json.Decoder(tuple[MeasureResult, ...])
+
+
+def scores_for(store: Store, account_id: str, as_of: date) -> list[Score]:
+    """Every score stored for the account on ``as_of`` with its breakdown and trend.
+
+    The trend is read from the scores stored 7 and 30 days before, so re-running an
+    earlier day is reflected here.
+    """
+    rows = store.db.execute(
+        "SELECT scorer, value, grade, label, coverage, breakdown, config_id FROM scores "
+        "WHERE account_id = ? AND as_of = ? ORDER BY scorer",
+        [account_id, as_of.isoformat()],
+    ).fetchall()
+    earlier = earlier_scores(store.db, as_of, account_id=account_id)
+    scores = []
+    for scorer, value, grade, label, coverage, breakdown, config_id in rows:
+        before = [earlier.get((account_id, scorer, days)) for days in TREND_DAYS]
+        trend_7d, trend_30d = (
+            score_trend(days, value, config_id, row)
+            for days, row in zip(TREND_DAYS, before, strict=True)
+        )
+        scores.append(
+            Score(
+                account_id=account_id,
+                scorer=scorer,
+                value=value,
+                grade=grade,
+                label=label,
+                coverage=coverage,
+                breakdown=_BREAKDOWN.decode(breakdown),
+                config_id=config_id,
+                as_of=as_of,
+                trend_7d=trend_7d,
+                trend_30d=trend_30d,
+            )
+        )
+    return scores
+
+
+class EarlierScore(NamedTuple):
+    """A stored score of an earlier day, as much of it as a trend needs."""
+
+    as_of: date
+    value: float | None
+    grade: Grade
+    config_id: str
+
+
+def earlier_scores(
+    db: Database, as_of: date, *, scorer: str | None = None, account_id: str | None = None
+) -> dict[tuple[str, str, int], EarlierScore]:
+    """The stored scores 7 and 30 days before ``as_of``, keyed by (account, scorer, days).
+
+    Without ``account_id`` it reads every account of the current batch (the
+    ``BATCH_TABLE`` of ``db``) in one set-based query: a scorer's trend costs one
+    query per run, never one per account.
+    """
+    days_by_day = {(as_of - timedelta(days=days)).isoformat(): days for days in TREND_DAYS}
+    sql = "SELECT s.account_id, s.scorer, s.as_of, s.value, s.grade, s.config_id FROM scores s"
+    params: list[object] = list(days_by_day)
+    where = [f"s.as_of IN ({', '.join('?' * len(days_by_day))})"]
+    if account_id is None:
+        sql += f" JOIN {BATCH_TABLE} b ON b.account_id = s.account_id"
+    else:
+        where.append("s.account_id = ?")
+        params.append(account_id)
+    if scorer is not None:
+        where.append("s.scorer = ?")
+        params.append(scorer)
+    rows = db.execute(f"{sql} WHERE {' AND '.join(where)}", params)
+    dates = {day: (days, date.fromisoformat(day)) for day, days in days_by_day.items()}
+    found: dict[tuple[str, str, int], EarlierScore] = {}
+    for account, name, day, value, grade, config_id in rows:
+        days, on = dates[day]
+        found[account, name, days] = EarlierScore(on, value, grade, config_id)
+    return found
+
+
+def score_trend(
+    days: int, value: float | None, config_id: str, earlier: EarlierScore | None
+) -> ScoreTrend | None:
+    """Compare a score with an earlier one; None when there is no earlier score."""
+    if earlier is None:
+        return None
+    change = None if value is None or earlier.value is None else round(value - earlier.value, 1)
+    return ScoreTrend(
+        days=days,
+        as_of=earlier.as_of,
+        value=earlier.value,
+        grade=earlier.grade,
+        change=change,
+        config_id=earlier.config_id,
+        same_config=earlier.config_id == config_id,
+    )
 
 
 def get_run(store: Store, run_id: int) -> RunResult | None:

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from . import engine, queries
-from .config import LoadedConfig, load_config, source_settings
+from .config import LoadedConfig, load_config, scorer_settings, source_settings
 from .errors import PluginError
 from .ingest import convert_records, ingest
-from .models import Account, RunResult, Signal
+from .models import Account, RunResult, Score, Signal
 from .plugins import Registry, load_registry
 from .store import Store, open_store
 
@@ -89,12 +89,21 @@ class PluginHarness:
         """Run the engine for one day with every registered source and scorer."""
         settings = source_settings(self.config, self.registry)
         return engine.run(
-            self.store, self.registry, as_of, settings=settings, account_ids=account_ids
+            self.store,
+            self.registry,
+            as_of,
+            settings=settings,
+            scorer_settings=scorer_settings(self.config, self.registry),
+            account_ids=account_ids,
         )
 
     def signals(self, account_id: str, as_of: date) -> dict[str, Signal]:
         """The stored signals of one account on one day, keyed by signal key."""
         return {s.key: s for s in queries.signals_for(self.store, account_id, as_of)}
+
+    def scores(self, account_id: str, as_of: date) -> dict[str, Score]:
+        """The stored scores of one account on one day, with trends, keyed by scorer."""
+        return {s.scorer: s for s in queries.scores_for(self.store, account_id, as_of)}
 
     def close(self) -> None:
         if self._store is not None:
