@@ -3,6 +3,7 @@
 
     python3 dev.py demo    build the example database and show every account's signals
     python3 dev.py test    run every test: core, API, plugins and examples
+    python3 dev.py bench   the speed benchmarks (benchmarks/README.md); --quick for a tenth
 
 Only the standard library is used here, so it runs on a fresh Python 3.11+. The
 virtual environment is (re)installed when a pyproject.toml changes; extra arguments
@@ -62,15 +63,25 @@ def telltales(*args: str) -> None:
     subprocess.run([BIN / "telltales", *args], check=True, env=env)
 
 
+def example_files() -> list[tuple[str, Path]]:
+    """examples/data/<ingester>.json(l): accounts first, then every plugin's records."""
+    data = ROOT / "examples" / "data"
+    files = sorted(p for p in data.iterdir() if p.suffix in (".json", ".jsonl"))
+    named = [(p.name.removesuffix(p.suffix), p) for p in files]
+    return sorted(named, key=lambda item: item[0] != "accounts")
+
+
 def demo(args: list[str]) -> int:
-    """For now: the example book of business, one engine run, every account's signals."""
+    """For now: the example book of business, one engine run, every signal and score."""
     DEMO_DB.parent.mkdir(exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
     telltales("init")
-    telltales("ingest", "accounts", str(ROOT / "examples" / "data" / "accounts.json"))
+    for ingester, path in example_files():
+        telltales("ingest", ingester, str(path))
     telltales("run", "--as-of", EXAMPLE_DAY)
     telltales("signals", "--all", *args)
+    telltales("score", "ferrum")
     print(
         f"\nThe database is {DEMO_DB.relative_to(ROOT)}; try: "
         f"TELLTALES_DB={DEMO_DB.relative_to(ROOT)} .venv/bin/telltales plugins"
@@ -83,7 +94,12 @@ def test(args: list[str]) -> int:
     return subprocess.run([BIN / "python", "-m", "pytest", *args], cwd=ROOT).returncode
 
 
-COMMANDS = {"demo": demo, "test": test}
+def bench(args: list[str]) -> int:
+    """benchmarks/run.py: ratios against raw sqlite3 measured in the same run."""
+    return subprocess.run([BIN / "python", ROOT / "benchmarks" / "run.py", *args]).returncode
+
+
+COMMANDS = {"demo": demo, "test": test, "bench": bench}
 
 
 def main() -> int:

@@ -267,7 +267,7 @@ def test_window_days_setting(env: PluginHarness, tmp_path: Path) -> None:
         ('touch_kinds = ["lunch"]', r"plugins.engagement.touch_kinds\[0\]"),
         (
             "cadence_days = { smb = 0 }",
-            r"plugins.engagement.cadence_days\[...\]: expected `int` >= 1",
+            r"plugins.engagement.cadence_days: expected `int` >= 1",
         ),
         ("window_days = 0", "plugins.engagement.window_days"),
         ("cadence = 30", "plugins.engagement: object contains unknown field `cadence`"),

@@ -146,13 +146,12 @@ def test_trend_and_the_flat_logins_warning(env: PluginHarness, tmp_path: Path) -
     env.ingest("telemetry.usage", linear_usage(DAY - timedelta(days=29), 30))
     env.run(DAY)
     found = env.signals("a1", DAY)
-    # y = 40 - x over x = 0..29: slope -1, mean 25.5, -1 x 30 / 25.5 = -1.1765 per 30 days;
-    # the fitted line runs from 40 to 11.
+    # y = 40 - x over x = 0..29: slope -1, mean 25.5, -1 x 30 / 25.5 = -1.1765 per 30 days.
     s = found["telemetry.core_use_trend_30d"]
     assert s.value == round(-30 / 25.5, 4)
     assert s.evidence == (
-        "core-feature events trend from 40.0 to 11.0 a day over the 30 days to 2026-11-20 "
-        "(-118% per 30 days)"
+        "core-feature events averaged 25.5 a day over the 30 days to 2026-11-20; the fitted "
+        "trend changes by -30.0 a day every 30 days (-118% of that average)"
     )
     # Over 60 days the first 30 are zeros: Σy = 765, Σxy = Σ(40 - k)(30 + k), k = 0..29
     # = 30 x 40 x 30 + Σk(40 - 30) - Σk² = 36000 + 10 x 435 - 8555 = 31795.

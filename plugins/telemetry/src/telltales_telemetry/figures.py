@@ -1,15 +1,19 @@
-"""The telemetry figures of every account of a run, from one pass over the usage table.
+"""The telemetry figures of every account of a run, computed in SQL in a few passes.
 
-One SQL statement groups the usage rows of the run's accounts by account, user and
-feature (the table's key order, so SQLite streams it without sorting) into the few
-sums each figure needs; Python then folds those groups into per-account figures.
-Trend windows are least-squares slopes, and a slope only needs Σy and Σxy per
-group, which add up across groups.
+The first pass groups the usage rows of the run's accounts by account, user and
+feature (the table's key order, so SQLite streams it without sorting) into the sums
+each figure needs, in a temporary table. Three small queries then fold those
+groups into per-account figures, per-core-feature user counts and each account's
+two most active users. Python only ever sees one row per account (and per core
+feature): at twenty million usage rows, fetching the groups alone would cost more
+than computing them.
+
+Trend windows are least-squares slopes, and a slope needs only Σy and Σxy, which
+add up across groups.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -19,8 +23,9 @@ from telltales import BATCH_TABLE
 
 from .schema import day_number
 
-TREND_WINDOWS = (30, 60, 90)
-PEERS_TABLE = "temp.telemetry_peers"
+PEERS = "temp.telemetry_peers"
+CORE = "temp.telemetry_core"
+GROUPS = "temp.telemetry_groups"
 
 
 @dataclass(slots=True)
@@ -44,17 +49,18 @@ class Trend:
         return (n * self.weighted - sum_x * self.total) / (n * sum_xx - sum_x * sum_x)
 
     @property
-    def start(self) -> float:
-        return self.mean - self.slope * (self.days - 1) / 2
-
-    @property
-    def end(self) -> float:
-        return self.mean + self.slope * (self.days - 1) / 2
-
-    @property
     def change_per_30d(self) -> float | None:
         """The slope over 30 days as a share of the window's mean, or None if there was none."""
         return self.slope * 30 / self.mean if self.total > 0 else None
+
+
+@dataclass(slots=True)
+class FeatureUsers:
+    """Users of one core feature: in the last 30 and 14 days, and in the 14 before."""
+
+    last_30d: int = 0
+    last_14d: int = 0
+    previous_14d: int = 0
 
 
 @dataclass(slots=True)
@@ -67,35 +73,70 @@ class Figures:
     seats_assigned: int
     core_features: tuple[str, ...]
     has_usage: bool = False
-    users_14d: set[str] = field(default_factory=set)
-    users_30d: set[str] = field(default_factory=set)
-    teams_30d: set[str] = field(default_factory=set)
-    events_by_user_30d: dict[str, int] = field(default_factory=dict)
+    users_14d: int = 0
+    users_30d: int = 0
+    teams_30d: tuple[str, ...] = ()
     logins_30d: int = 0
-    feature_users_30d: dict[str, set[str]] = field(default_factory=dict)
-    feature_users_14d: dict[str, set[str]] = field(default_factory=dict)
-    feature_users_prev_14d: dict[str, set[str]] = field(default_factory=dict)
+    events_30d: int = 0
+    top_users: tuple[str, ...] = ()
+    top_events: int = 0
+    features: dict[str, FeatureUsers] = field(default_factory=dict)
     core_trends: dict[int, Trend] = field(default_factory=dict)
     login_trends: dict[int, Trend] = field(default_factory=dict)
 
 
-def _peer_rows(db: Database) -> Iterable[tuple[str, str, int, int, str]]:
+def compute_figures(db: Database, as_of: date) -> dict[str, Figures]:
+    """Figures for the batch's accounts and their segment peers, keyed by account id."""
+    conn = db.conn
+    figures = _peers(db)
+    today = day_number(as_of)
+    params = {
+        "today": today,
+        "d90": today - 89,
+        "d60": today - 59,
+        "d30": today - 29,
+        "d28": today - 27,
+        "d14": today - 13,
+    }
+    for (account_id,) in conn.execute(
+        f"SELECT p.account_id FROM {PEERS} p WHERE EXISTS (SELECT 1 FROM telemetry_usage u "
+        "WHERE u.account_id = p.account_id AND u.day <= :today)",
+        params,
+    ):
+        figures[account_id].has_usage = True
+    conn.execute(f"DROP TABLE IF EXISTS {GROUPS}")
+    (accounts,) = conn.execute("SELECT count(*) FROM accounts").fetchone()
+    # A run of every account (the daily run) needs no per-row membership test.
+    join = "" if len(figures) == accounts else f"JOIN {PEERS} p ON p.account_id = u.account_id"
+    conn.execute(_GROUPS_SQL.format(join=join), params)
+    for row in conn.execute(_ACCOUNTS_SQL, params):
+        _account_row(figures[row[0]], row)
+    for account_id, feature, last_30d, last_14d, previous_14d in conn.execute(
+        _FEATURES_SQL, params
+    ):
+        figures[account_id].features[feature] = FeatureUsers(last_30d, last_14d, previous_14d)
+    for account_id, users, top, total in conn.execute(_TOP_TWO_SQL, params):
+        found = figures[account_id]
+        found.top_users = tuple(users.split("\x1f"))
+        found.top_events, found.events_30d = int(top), int(total)
+    conn.execute(f"DROP TABLE {GROUPS}")
+    return figures
+
+
+def _peers(db: Database) -> dict[str, Figures]:
     """Every account sharing a segment with an account of the batch (percentiles need them)."""
-    return db.execute(
+    conn = db.conn
+    figures: dict[str, Figures] = {}
+    for account_id, segment, purchased, assigned, core in conn.execute(
         f"""
         SELECT a.account_id, a.segment, a.seats_purchased, a.seats_assigned, a.core_features
         FROM accounts a
         WHERE a.segment IN (
-            SELECT s.segment FROM accounts s JOIN {BATCH_TABLE} b ON b.account_id = s.account_id
+            SELECT s.segment FROM {BATCH_TABLE} b CROSS JOIN accounts s
+            WHERE s.account_id = b.account_id
         )
         """
-    ).fetchall()
-
-
-def compute_figures(db: Database, as_of: date) -> dict[str, Figures]:
-    """Figures for the batch's accounts and their segment peers, keyed by account id."""
-    figures: dict[str, Figures] = {}
-    for account_id, segment, purchased, assigned, core in _peer_rows(db):
+    ):
         figures[account_id] = Figures(
             account_id=account_id,
             segment=segment,
@@ -103,101 +144,90 @@ def compute_figures(db: Database, as_of: date) -> dict[str, Figures]:
             seats_assigned=assigned,
             core_features=tuple(msgspec.json.decode(core)),
         )
-    conn = db.conn
-    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {PEERS_TABLE} (account_id TEXT PRIMARY KEY)")
-    conn.execute(f"DELETE FROM {PEERS_TABLE}")
-    conn.executemany(f"INSERT INTO {PEERS_TABLE} VALUES (?)", ((a,) for a in figures))
-    today = day_number(as_of)
-    for (account_id,) in conn.execute(
-        f"""
-        SELECT p.account_id FROM {PEERS_TABLE} p WHERE EXISTS (
-            SELECT 1 FROM telemetry_usage u WHERE u.account_id = p.account_id AND u.day <= ?
-        )
-        """,
-        [today],
-    ):
-        figures[account_id].has_usage = True
-    _fold_groups(conn, figures, today)
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {PEERS} (account_id TEXT PRIMARY KEY)")
+    conn.execute(f"DELETE FROM {PEERS}")
+    conn.executemany(f"INSERT INTO {PEERS} VALUES (?)", ((a,) for a in figures))
+    conn.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {CORE} "
+        "(account_id TEXT, feature TEXT, PRIMARY KEY (account_id, feature))"
+    )
+    conn.execute(f"DELETE FROM {CORE}")
+    conn.executemany(
+        f"INSERT OR IGNORE INTO {CORE} VALUES (?, ?)",
+        ((f.account_id, core) for f in figures.values() for core in f.core_features),
+    )
     return figures
 
 
-def _fold_groups(conn: object, figures: dict[str, Figures], today: int) -> None:
-    d90, d60, d30, d28, d14 = today - 89, today - 59, today - 29, today - 27, today - 13
-    rows = conn.execute(  # type: ignore[attr-defined]
-        f"""
-        SELECT u.account_id, u.user_id, u.feature, max(u.team), max(u.day),
-               max(u.day >= :d28 AND u.day < :d14),
-               total(u.events) FILTER (WHERE u.day >= :d30),
-               total(u.logins) FILTER (WHERE u.day >= :d30),
-               total(u.events), total(u.events * (u.day - :d90)),
-               total(u.events) FILTER (WHERE u.day >= :d60),
-               total(u.events * (u.day - :d60)) FILTER (WHERE u.day >= :d60),
-               total(u.events * (u.day - :d30)) FILTER (WHERE u.day >= :d30),
-               total(u.logins), total(u.logins * (u.day - :d90)),
-               total(u.logins) FILTER (WHERE u.day >= :d60),
-               total(u.logins * (u.day - :d60)) FILTER (WHERE u.day >= :d60),
-               total(u.logins * (u.day - :d30)) FILTER (WHERE u.day >= :d30)
-        FROM telemetry_usage u JOIN {PEERS_TABLE} p ON p.account_id = u.account_id
-        WHERE u.day BETWEEN :d90 AND :today
-        GROUP BY u.account_id, u.user_id, u.feature
-        """,
-        {"d90": d90, "d60": d60, "d30": d30, "d28": d28, "d14": d14, "today": today},
-    )
-    current: Figures | None = None
-    core: tuple[str, ...] = ()
-    sums = [0.0] * 12
-    for (
-        account_id,
-        user,
-        feature,
-        team,
-        last_day,
-        in_prev_14d,
-        events_30d,
-        logins_30d,
-        *group_sums,
-    ) in rows:
-        if current is None or current.account_id != account_id:
-            if current is not None:
-                _close(current, sums)
-            current = figures[account_id]
-            core = current.core_features
-            sums = [0.0] * 12
-        is_core = feature in core
-        if last_day >= d30:
-            current.users_30d.add(user)
-            if team:
-                current.teams_30d.add(team)
-            by_user = current.events_by_user_30d
-            by_user[user] = by_user.get(user, 0) + int(events_30d)
-            current.logins_30d += int(logins_30d)
-            if is_core:
-                current.feature_users_30d.setdefault(feature, set()).add(user)
-            if last_day >= d14:
-                current.users_14d.add(user)
-                if is_core:
-                    current.feature_users_14d.setdefault(feature, set()).add(user)
-        if in_prev_14d and is_core:
-            current.feature_users_prev_14d.setdefault(feature, set()).add(user)
-        y90, xy90, y60, xy60, xy30, l90, lxy90, l60, lxy60, lxy30 = group_sums
-        if is_core:
-            sums[0] += y90
-            sums[1] += xy90
-            sums[2] += y60
-            sums[3] += xy60
-            sums[4] += events_30d
-            sums[5] += xy30
-        sums[6] += l90
-        sums[7] += lxy90
-        sums[8] += l60
-        sums[9] += lxy60
-        sums[10] += logins_30d
-        sums[11] += lxy30
-    if current is not None:
-        _close(current, sums)
-
-
-def _close(figures: Figures, sums: list[float]) -> None:
+def _account_row(found: Figures, row: tuple[object, ...]) -> None:
+    _, users_14d, users_30d, teams, logins_30d, *sums = row
+    found.users_14d = int(users_14d)  # type: ignore[call-overload]
+    found.users_30d = int(users_30d)  # type: ignore[call-overload]
+    # group_concat(DISTINCT ...) takes no separator: each team is marked with \x1f instead.
+    found.teams_30d = tuple(sorted(str(teams)[1:].split(",\x1f"))) if teams else ()
+    found.logins_30d = int(logins_30d)  # type: ignore[call-overload]
+    values = [float(v) for v in sums]  # type: ignore[arg-type]
     for index, days in enumerate((90, 60, 30)):
-        figures.core_trends[days] = Trend(days, sums[2 * index], sums[2 * index + 1])
-        figures.login_trends[days] = Trend(days, sums[6 + 2 * index], sums[7 + 2 * index])
+        found.core_trends[days] = Trend(days, values[2 * index], values[2 * index + 1])
+        found.login_trends[days] = Trend(days, values[6 + 2 * index], values[7 + 2 * index])
+
+
+_GROUPS_SQL = f"""
+CREATE TEMP TABLE {GROUPS[5:]} AS
+SELECT u.account_id, u.user_id, u.feature, max(u.team) AS team, max(u.day) AS last_day,
+       max(u.day >= :d28 AND u.day < :d14) AS prev14,
+       total(u.events) FILTER (WHERE u.day >= :d30) AS events30,
+       total(u.logins) FILTER (WHERE u.day >= :d30) AS logins30,
+       total(u.events) AS y90, total(u.events * (u.day - :d90)) AS xy90,
+       total(u.events) FILTER (WHERE u.day >= :d60) AS y60,
+       total(u.events * (u.day - :d60)) FILTER (WHERE u.day >= :d60) AS xy60,
+       total(u.events * (u.day - :d30)) FILTER (WHERE u.day >= :d30) AS xy30,
+       total(u.logins) AS l90, total(u.logins * (u.day - :d90)) AS lxy90,
+       total(u.logins) FILTER (WHERE u.day >= :d60) AS l60,
+       total(u.logins * (u.day - :d60)) FILTER (WHERE u.day >= :d60) AS lxy60,
+       total(u.logins * (u.day - :d30)) FILTER (WHERE u.day >= :d30) AS lxy30
+FROM telemetry_usage u {{join}}
+WHERE u.day BETWEEN :d90 AND :today
+GROUP BY u.account_id, u.user_id, u.feature
+"""
+
+_ACCOUNTS_SQL = f"""
+SELECT g.account_id,
+       count(DISTINCT g.user_id) FILTER (WHERE g.last_day >= :d14),
+       count(DISTINCT g.user_id) FILTER (WHERE g.last_day >= :d30),
+       group_concat(DISTINCT char(31) || g.team) FILTER (WHERE g.last_day >= :d30 AND g.team != ''),
+       total(g.logins30),
+       total(g.y90) FILTER (WHERE c.feature IS NOT NULL),
+       total(g.xy90) FILTER (WHERE c.feature IS NOT NULL),
+       total(g.y60) FILTER (WHERE c.feature IS NOT NULL),
+       total(g.xy60) FILTER (WHERE c.feature IS NOT NULL),
+       total(g.events30) FILTER (WHERE c.feature IS NOT NULL),
+       total(g.xy30) FILTER (WHERE c.feature IS NOT NULL),
+       total(g.l90), total(g.lxy90), total(g.l60), total(g.lxy60),
+       total(g.logins30), total(g.lxy30)
+FROM {GROUPS} g LEFT JOIN {CORE} c ON c.account_id = g.account_id AND c.feature = g.feature
+GROUP BY g.account_id
+"""
+
+_FEATURES_SQL = f"""
+SELECT g.account_id, g.feature,
+       count(*) FILTER (WHERE g.last_day >= :d30),
+       count(*) FILTER (WHERE g.last_day >= :d14),
+       count(*) FILTER (WHERE g.prev14)
+FROM {GROUPS} g JOIN {CORE} c ON c.account_id = g.account_id AND c.feature = g.feature
+GROUP BY g.account_id, g.feature
+"""
+
+_TOP_TWO_SQL = f"""
+SELECT account_id, group_concat(user_id, char(31)) FILTER (WHERE rank <= 2),
+       total(events) FILTER (WHERE rank <= 2), total(events)
+FROM (
+    SELECT account_id, user_id, sum(events30) AS events,
+           row_number() OVER (
+               PARTITION BY account_id ORDER BY sum(events30) DESC, user_id
+           ) AS rank
+    FROM {GROUPS} WHERE last_day >= :d30 GROUP BY account_id, user_id
+    ORDER BY account_id, rank
+)
+GROUP BY account_id
+"""

@@ -169,27 +169,30 @@ def _account_signals(f: Figures, settings: Settings, day: str) -> _Out:
 
     seats = f.seats_purchased
     if seats > 0:
+        low = _pct(settings.low_utilization)
         for days, active in ((14, f.users_14d), (30, f.users_30d)):
-            share = len(active) / seats
+            share = active / seats
             verdict = (
-                f"below the {_pct(settings.low_utilization)} that deserves a conversation"
+                f"below the {low} that deserves a conversation"
                 if share < settings.low_utilization
-                else f"at or above the {_pct(settings.low_utilization)} threshold"
+                else f"at or above the {low} threshold"
             )
             emit(
                 f"seat_utilization_{days}d",
                 share,
-                f"{len(active)} of {seats} purchased seats active in the {days} days to {day} "
+                f"{active} of {seats} purchased seats active in the {days} days to {day} "
                 f"({_pct(share)}), {verdict}",
             )
+        weak = _pct(settings.weak_adoption)
         weakest: tuple[float, str, int] | None = None
         for feature in f.core_features:
-            users = len(f.feature_users_30d.get(feature, ()))
+            found = f.features.get(feature)
+            users = found.last_30d if found is not None else 0
             share = users / seats
             verdict = (
-                f"{_pct(share)}, weak: below {_pct(settings.weak_adoption)}"
+                f"{_pct(share)}, weak: below {weak}"
                 if share < settings.weak_adoption
-                else f"{_pct(share)}; below {_pct(settings.weak_adoption)} would be weak"
+                else f"{_pct(share)}; below {weak} would be weak"
             )
             emit(
                 f"feature_adoption_30d.{slug(feature)}",
@@ -205,34 +208,32 @@ def _account_signals(f: Figures, settings: Settings, day: str) -> _Out:
                 "core_feature_adoption_30d",
                 share,
                 f"weakest core feature is {feature}: {users} of {seats} seats used it in the "
-                f"30 days to {day} ({_pct(share)}, weak is below {_pct(settings.weak_adoption)})",
+                f"30 days to {day} ({_pct(share)}, weak is below {weak})",
             )
     _drops(f, settings, day, emit)
     _trends(f, settings, day, emit)
     if f.users_30d:
+        teams = f.teams_30d
         emit(
             "active_teams_30d",
-            len(f.teams_30d),
-            f"{len(f.teams_30d)} teams with active users in the 30 days to {day}"
-            + (f": {', '.join(sorted(f.teams_30d)[:5])}" if f.teams_30d else ""),
+            len(teams),
+            f"{len(teams)} teams with active users in the 30 days to {day}"
+            + (f": {', '.join(teams[:5])}" if teams else ""),
         )
-        total = sum(f.events_by_user_30d.values())
-        if total > 0:
-            top = sorted(f.events_by_user_30d.items(), key=lambda item: (-item[1], item[0]))[:2]
-            top_events = sum(events for _, events in top)
-            share = top_events / total
+        if f.events_30d > 0:
+            share = f.top_events / f.events_30d
             emit(
                 "top_two_user_share_30d",
                 share,
-                f"the two most active users ({', '.join(user for user, _ in top)}) made "
-                f"{top_events} of {total} events in the 30 days to {day} ({_pct(share)}) across "
-                f"{len(f.events_by_user_30d)} active users",
+                f"the two most active users ({', '.join(f.top_users)}) made "
+                f"{f.top_events} of {f.events_30d} events in the 30 days to {day} "
+                f"({_pct(share)}) across {f.users_30d} active users",
             )
-        weekly = f.logins_30d / (30 / 7) / len(f.users_30d)
+        weekly = f.logins_30d / (30 / 7) / f.users_30d
         emit(
             "weekly_logins_per_user",
             weekly,
-            f"{f.logins_30d} logins by {len(f.users_30d)} active users in the 30 days to {day}: "
+            f"{f.logins_30d} logins by {f.users_30d} active users in the 30 days to {day}: "
             f"{weekly:.1f} per user per week",
         )
     return _Out(f, values, signals)
@@ -244,10 +245,10 @@ Emit = Callable[..., None]
 def _drops(f: Figures, settings: Settings, day: str, emit: Emit) -> None:
     worst: tuple[float, str, int, int] | None = None
     for feature in f.core_features:
-        before = len(f.feature_users_prev_14d.get(feature, ()))
-        if before == 0:
+        found = f.features.get(feature)
+        if found is None or found.previous_14d == 0:
             continue
-        now = len(f.feature_users_14d.get(feature, ()))
+        before, now = found.previous_14d, found.last_14d
         change = (now - before) / before
         flag = (
             f", a drop of more than {_pct(settings.drop_alert)}"
@@ -277,9 +278,10 @@ def _drops(f: Figures, settings: Settings, day: str, emit: Emit) -> None:
         )
 
 
-def _describe(trend: Trend, what: str) -> str:
+def _describe(trend: Trend, what: str, day: str) -> str:
     return (
-        f"{what} trend from {trend.start:.1f} to {trend.end:.1f} a day over the {trend.days} days"
+        f"{what} averaged {trend.mean:.1f} a day over the {trend.days} days to {day}; the "
+        f"fitted trend changes by {trend.slope * 30:+.1f} a day every 30 days"
     )
 
 
@@ -292,7 +294,7 @@ def _trends(f: Figures, settings: Settings, day: str, emit: Emit) -> None:
         emit(
             f"core_use_trend_{days}d",
             change,
-            f"{_describe(trend, 'core-feature events')} to {day} ({_change(change)} per 30 days)",
+            f"{_describe(trend, 'core-feature events', day)} ({_change(change)} of that average)",
         )
     window = settings.warning_window_days
     core = f.core_trends.get(window)
