@@ -1,0 +1,282 @@
+"""Speed of telltales' telemetry path, as ratios against baselines measured in the same run.
+
+    python3 dev.py bench            the full benchmark (20M usage rows; several minutes)
+    python3 dev.py bench --quick    a tenth of the size, as the test suite's smoke test
+
+1. Ingestion: usage rows through the core's bulk path (JSON Lines streamed in
+   chunks, validated, account ids checked, stored by the telemetry ingester) against
+   raw ``sqlite3`` ``executemany`` of the same rows into the same schema.
+2. A full daily run (``telltales run``: every installed source and scorer) over 90
+   days of usage, at three sizes, against the bare SQL that computes the same
+   telemetry figures (benchmarks/baseline.py); with each one's peak memory.
+
+Every measurement runs in a fresh process, so peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import baseline  # noqa: E402
+import book  # noqa: E402
+
+INSERT = (
+    "INSERT INTO telemetry_usage (account_id, user_id, feature, day, team, events, logins) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+EPOCH = date(1970, 1, 1).toordinal()
+
+
+def _open(path: Path) -> Any:
+    from telltales.plugins import load_registry
+    from telltales.store import open_store
+
+    registry = load_registry()
+    migrations = [entry.obj for entry in registry.migrations.values()]
+    return registry, open_store(path, migrations, create=True)
+
+
+def prepare(path: Path, accounts: int, rows: int, *, usage: bool = True) -> int:
+    """A database with ``accounts`` accounts and about ``rows`` usage rows (loaded raw)."""
+    from telltales.ingest import convert_records, ingest
+
+    registry, store = _open(path)
+    with store:
+        people = book.accounts(accounts)
+        records = convert_records(registry, "accounts", book.account_records(people))
+        ingest(store, registry, "accounts", records)
+        loaded = 0
+        if usage:
+            with store.transaction() as db:
+                batch: list[tuple[Any, ...]] = []
+                for row in book.usage_rows(people, rows):
+                    batch.append(row)
+                    if len(batch) == 100_000:
+                        db.conn.executemany(INSERT, batch)
+                        loaded += len(batch)
+                        batch.clear()
+                db.conn.executemany(INSERT, batch)
+                loaded += len(batch)
+    return loaded
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def case_ingest_raw(path: Path, rows_file: Path) -> dict[str, Any]:
+    rows = [tuple(r) for r in msgspec.msgpack.decode(rows_file.read_bytes())]
+    conn = sqlite3.connect(path)
+    started = time.perf_counter()
+    with conn:
+        conn.executemany(INSERT, rows)
+    seconds = time.perf_counter() - started
+    conn.close()
+    return {"rows": len(rows), "seconds": seconds}
+
+
+def case_ingest_bulk(path: Path, jsonl: Path) -> dict[str, Any]:
+    from telltales.ingest import ingest_chunks, read_chunks
+
+    registry, store = _open(path)
+    with store, jsonl.open("rb") as stream:
+        started = time.perf_counter()
+        count = ingest_chunks(
+            store, registry, "telemetry.usage", read_chunks(registry, "telemetry.usage", stream)
+        )
+        seconds = time.perf_counter() - started
+    return {"rows": count, "seconds": seconds}
+
+
+def case_bare_sql(path: Path, as_of: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    figures = baseline.compute(str(path), date.fromisoformat(as_of))
+    seconds = time.perf_counter() - started
+    users30 = {a: f["users30"] or 0 for a, f in figures.items()}
+    return {"seconds": seconds, "accounts": len(figures), "users30": users30}
+
+
+def case_run(path: Path, as_of: str) -> dict[str, Any]:
+    from telltales.cli import cli
+
+    started = time.perf_counter()
+    cli.main(["--db", str(path), "run", "--as-of", as_of], standalone_mode=False)
+    seconds = time.perf_counter() - started
+    conn = sqlite3.connect(path)
+    status, signals, scores = conn.execute(
+        "SELECT status, signals, scores FROM runs ORDER BY run_id DESC LIMIT 1"
+    ).fetchone()
+    users30 = {
+        account_id: round(value * seats)
+        for account_id, value, seats in conn.execute(
+            "SELECT s.account_id, s.value, a.seats_purchased FROM signals s "
+            "JOIN accounts a USING (account_id) "
+            "WHERE s.key = 'telemetry.seat_utilization_30d' AND s.as_of = ?",
+            [as_of],
+        )
+    }
+    conn.close()
+    return {
+        "seconds": seconds,
+        "status": status,
+        "signals": signals,
+        "scores": scores,
+        "users30": users30,
+    }
+
+
+CASES = {
+    "ingest_raw": case_ingest_raw,
+    "ingest_bulk": case_ingest_bulk,
+    "bare_sql": case_bare_sql,
+    "run": case_run,
+}
+
+
+def measure(name: str, *args: object) -> dict[str, Any]:
+    """Run one case in a fresh interpreter; return its result and peak memory."""
+    done = subprocess.run(
+        [sys.executable, __file__, "case", name, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark case {name} failed:\n{done.stdout}\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def bench_ingest(work: Path, accounts: int, rows: int) -> dict[str, Any]:
+    people = book.accounts(accounts)
+    generated = list(book.usage_rows(people, rows))
+    rows_file = work / "rows.msgpack"
+    rows_file.write_bytes(msgspec.msgpack.encode(generated))
+    jsonl = work / "usage.jsonl"
+    encode = msgspec.json.encode
+    with jsonl.open("wb") as out:
+        for account_id, user, feature, day, team, events, logins in generated:
+            record = {
+                "account_id": account_id,
+                "user_id": user,
+                "feature": feature,
+                "day": date.fromordinal(day + EPOCH).isoformat(),
+                "team": team,
+                "events": events,
+                "logins": logins,
+            }
+            out.write(encode(record) + b"\n")
+    results = {}
+    for name, source in (("ingest_raw", rows_file), ("ingest_bulk", jsonl)):
+        db = work / f"{name}.db"
+        prepare(db, accounts, 0, usage=False)
+        results[name] = measure(name, db, source)
+    raw, bulk = results["ingest_raw"], results["ingest_bulk"]
+    assert raw["rows"] == bulk["rows"] == len(generated), (raw["rows"], bulk["rows"])
+    raw_rate = raw["rows"] / raw["seconds"]
+    bulk_rate = bulk["rows"] / bulk["seconds"]
+    return {
+        "rows": len(generated),
+        "raw_rows_per_s": round(raw_rate),
+        "bulk_rows_per_s": round(bulk_rate),
+        "ratio": round(bulk_rate / raw_rate, 3),
+    }
+
+
+def bench_run(work: Path, accounts: int, rows: int) -> dict[str, Any]:
+    db = work / f"run-{accounts}.db"
+    loaded = prepare(db, accounts, rows)
+    as_of = book.AS_OF.isoformat()
+    sqlite3.connect(db).execute("SELECT count(*) FROM telemetry_usage").fetchone()
+    bare = measure("bare_sql", db, as_of)
+    run = measure("run", db, as_of)
+    mismatched = sorted(
+        a for a, users in bare["users30"].items() if users and run["users30"].get(a) != users
+    )
+    for path in work.glob(f"run-{accounts}.db*"):
+        path.unlink()
+    return {
+        "accounts": accounts,
+        "rows": loaded,
+        "bare_sql_s": round(bare["seconds"], 2),
+        "run_s": round(run["seconds"], 2),
+        "ratio": round(run["seconds"] / bare["seconds"], 3),
+        "run_peak_mb": round(run["peak_mb"]),
+        "bare_sql_peak_mb": round(bare["peak_mb"]),
+        "status": run["status"],
+        "signals": run["signals"],
+        "scores": run["scores"],
+        "figures_checked": len(bare["users30"]),
+        "figures_mismatched": len(mismatched),
+        "us_per_row": round(run["seconds"] / loaded * 1e6, 3),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the size")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--workdir", type=Path, help="where the databases go [a temp dir]")
+    args = parser.parse_args()
+    scale = 10 if args.quick else 1
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        work = Path(tmp)
+        report: dict[str, Any] = {"quick": args.quick}
+        print("ingest ...", flush=True)
+        report["ingest"] = bench_ingest(work, 50_000 // scale, 1_000_000 // scale)
+        print(json.dumps(report["ingest"]), flush=True)
+        report["runs"] = []
+        for accounts, rows in ((12_500, 5_000_000), (25_000, 10_000_000), (50_000, 20_000_000)):
+            print(f"run over {rows // scale:,} rows ...", flush=True)
+            result = bench_run(work, accounts // scale, rows // scale)
+            report["runs"].append(result)
+            print(json.dumps(result), flush=True)
+    print(summary(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def summary(report: dict[str, Any]) -> str:
+    ingest = report["ingest"]
+    lines = [
+        "",
+        f"ingest {ingest['rows']:,} rows: bulk path {ingest['bulk_rows_per_s']:,}/s, "
+        f"raw executemany {ingest['raw_rows_per_s']:,}/s -> {ingest['ratio']:.2f}x "
+        "(target >= 0.5x)",
+    ]
+    for run in report["runs"]:
+        lines.append(
+            f"run {run['accounts']:,} accounts / {run['rows']:,} rows: {run['run_s']:.1f} s "
+            f"(bare SQL {run['bare_sql_s']:.1f} s) -> {run['ratio']:.2f}x (target <= 1.5x), "
+            f"peak {run['run_peak_mb']:,} MB, {run['us_per_row']} us/row, "
+            f"{run['signals']:,} signals, {run['scores']:,} scores, status {run['status']}, "
+            f"figures mismatched {run['figures_mismatched']}/{run['figures_checked']}"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "case":
+        name, *rest = sys.argv[2:]
+        paths = [Path(rest[0]), *(Path(r) if Path(r).exists() else r for r in rest[1:])]
+        outcome = CASES[name](*paths)  # type: ignore[operator]
+        outcome["peak_mb"] = _peak_mb()
+        print(json.dumps(outcome))
+    else:
+        sys.exit(main())

@@ -1,0 +1,40 @@
+"""The benchmarks' quick mode, as a smoke test: it runs, and the plugin agrees with bare SQL.
+
+Speed is never asserted here (a shared CI machine is no place to time things); the
+ratios are measured by ``python3 dev.py bench`` and written in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_quick_benchmark_runs_and_matches_bare_sql(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, ROOT / "benchmarks" / "run.py", "--quick", "--json", out],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(out.read_text())
+    ingest = report["ingest"]
+    assert ingest["rows"] > 90_000
+    assert ingest["ratio"] > 0
+    assert [run["accounts"] for run in report["runs"]] == [1_250, 2_500, 5_000]
+    for run in report["runs"]:
+        assert run["status"] == "ok"
+        assert run["rows"] > run["accounts"] * 300
+        assert run["scores"] == run["accounts"]
+        assert run["figures_checked"] == run["accounts"]
+        # Active users in 30 days, from the plugin's signals and from bare SQL: identical.
+        assert run["figures_mismatched"] == 0
+        assert run["ratio"] > 0
+        assert run["run_peak_mb"] > 0
