@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 from telltales.errors import InputError
-from telltales.ingest import decode_records, ingest
+from telltales.ingest import decode_records, ingest, ingest_chunks, read_chunks
 from telltales.plugins import Registry
 from telltales.store import Store
 
@@ -85,4 +86,30 @@ def test_a_store_that_fails_midway_rolls_back(store: Store, registry: Registry) 
             ingest(store, registry, "accounts", records)
     finally:
         ingester.store = original  # type: ignore[method-assign]
+    assert store.db["accounts"].count == 0
+
+
+def _accounts_jsonl(*lines: str) -> io.BytesIO:
+    return io.BytesIO("\n".join(lines).encode())
+
+
+def test_streamed_json_lines_skip_blank_lines_and_count_them(
+    store: Store, registry: Registry
+) -> None:
+    good = json.dumps({"account_id": "a1", "name": "Alpha"})
+    bad = json.dumps({"account_id": "a2", "name": "Beta", "arr": "lots"})
+    stream = _accounts_jsonl("", "", good, "", bad)
+    with pytest.raises(InputError, match=r"^line 5, field 'arr': expected `float`, got `str`$"):
+        ingest_chunks(store, registry, "accounts", read_chunks(registry, "accounts", stream))
+    assert store.db["accounts"].count == 0
+    stream = _accounts_jsonl("", good, "", json.dumps({"account_id": "a2", "name": "Beta"}), "")
+    chunks = read_chunks(registry, "accounts", stream, size=1)
+    assert ingest_chunks(store, registry, "accounts", chunks) == 2
+
+
+def test_a_line_holding_two_records_is_refused(store: Store, registry: Registry) -> None:
+    one = json.dumps({"account_id": "a1", "name": "Alpha"})
+    stream = _accounts_jsonl(one, f"{one}, {one}")
+    with pytest.raises(InputError, match=r"^line 2: not valid JSON"):
+        ingest_chunks(store, registry, "accounts", read_chunks(registry, "accounts", stream))
     assert store.db["accounts"].count == 0

@@ -84,7 +84,7 @@ class Contact(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     roles: list[ContactRole] = msgspec.field(default_factory=list)
 
 
-class Signal(msgspec.Struct, kw_only=True, frozen=True):
+class Signal(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """One observation about one account as of one day, produced by one source.
 
     A source builds signals with ``account_id``, ``key``, ``value``, ``dimension``
@@ -121,7 +121,7 @@ def signal_problem(signal: object) -> str | None:
     return None
 
 
-class MeasureResult(msgspec.Struct, kw_only=True, frozen=True):
+class MeasureResult(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """One line of a score's breakdown: what was measured and what it earned."""
 
     measure: str
@@ -141,7 +141,7 @@ class MeasureResult(msgspec.Struct, kw_only=True, frozen=True):
     was spread over the others; None when the scorer has no such notion."""
 
 
-class ScoreTrend(msgspec.Struct, kw_only=True, frozen=True):
+class ScoreTrend(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """How a score compares with the stored score of the same scorer some days before."""
 
     days: int

@@ -115,9 +115,9 @@ def compute_figures(db: Database, as_of: date) -> dict[str, Figures]:
         _FEATURES_SQL, params
     ):
         figures[account_id].features[feature] = FeatureUsers(last_30d, last_14d, previous_14d)
-    for account_id, users, top, total in conn.execute(_TOP_TWO_SQL, params):
+    for account_id, first, second, top, total in conn.execute(_TOP_TWO_SQL, params):
         found = figures[account_id]
-        found.top_users = tuple(users.split("\x1f"))
+        found.top_users = (first,) if second is None else (first, second)
         found.top_events, found.events_30d = int(top), int(total)
     conn.execute(f"DROP TABLE {GROUPS}")
     return figures
@@ -219,7 +219,8 @@ GROUP BY g.account_id, g.feature
 """
 
 _TOP_TWO_SQL = f"""
-SELECT account_id, group_concat(user_id, char(31)) FILTER (WHERE rank <= 2),
+SELECT account_id,
+       max(user_id) FILTER (WHERE rank = 1), max(user_id) FILTER (WHERE rank = 2),
        total(events) FILTER (WHERE rank <= 2), total(events)
 FROM (
     SELECT account_id, user_id, sum(events30) AS events,
@@ -227,7 +228,6 @@ FROM (
                PARTITION BY account_id ORDER BY sum(events30) DESC, user_id
            ) AS rank
     FROM {GROUPS} WHERE last_day >= :d30 GROUP BY account_id, user_id
-    ORDER BY account_id, rank
 )
 GROUP BY account_id
 """

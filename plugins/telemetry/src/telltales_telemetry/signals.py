@@ -6,6 +6,8 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
+from sys import intern
 
 from telltales import Signal, SignalBatch, SignalSource, SignalSpec, hookimpl
 
@@ -100,6 +102,7 @@ SIGNALS: tuple[SignalSpec, ...] = (
 )
 
 
+@cache
 def slug(feature: str) -> str:
     """A feature name as the last part of a signal key (``Report Builder`` → ``report_builder``)."""
     return re.sub(r"[^a-z0-9_]+", "_", feature.lower()).strip("_") or "feature"
@@ -148,6 +151,8 @@ class TelemetrySource:
             found_out = outputs.get(account_id)
             if found_out is not None:
                 yield from found_out.signals
+                # The engine keeps its own stamped copies: let these go as it goes.
+                found_out.signals.clear()
 
 
 def _account_signals(f: Figures, settings: Settings, day: str) -> _Out:
@@ -160,7 +165,7 @@ def _account_signals(f: Figures, settings: Settings, day: str) -> _Out:
         signals.append(
             Signal(
                 account_id=account_id,
-                key=f"{SOURCE}.{key}",
+                key=intern(f"{SOURCE}.{key}"),
                 value=round(value, 4),
                 dimension=dimension,  # type: ignore[arg-type]
                 evidence=evidence,
@@ -376,7 +381,7 @@ def _add_percentiles(outputs: dict[str, _Out], wanted: Iterable[str], settings: 
             out.signals.append(
                 Signal(
                     account_id=account_id,
-                    key=f"{SOURCE}.{key}_pctl",
+                    key=intern(f"{SOURCE}.{key}_pctl"),
                     value=round(percentile, 1),
                     dimension="deployment" if key == "seat_deployment" else "adoption",
                     evidence=(
