@@ -205,3 +205,33 @@ def test_an_unknown_account_is_refused_before_anything_is_written(
     with pytest.raises(UnknownAccountError, match="unknown account 'nope'"):
         run(store, registry, DAY, account_ids=["nope"])
     assert store.db["runs"].count == 0
+
+
+def test_a_breakdown_keeps_evidence_that_is_not_its_signals_word_for_word() -> None:
+    from telltales.engine import _without_signal_evidence
+    from telltales.models import MeasureResult, Score
+
+    signal = Signal(account_id="a1", key="x.k", value=1.0, dimension="fit", evidence="signal words")
+
+    def line(evidence: str, value: float | None = 1.0) -> MeasureResult:
+        return MeasureResult(
+            measure="m",
+            component="c",
+            signal_key="x.k",
+            value=value,
+            points=50.0,
+            weight=1.0,
+            evidence=evidence,
+        )
+
+    score = Score(
+        account_id="a1",
+        scorer="s",
+        value=50.0,
+        grade="amber",
+        label="Concern",
+        coverage=1.0,
+        breakdown=(line("signal words"), line("the scorer's own words"), line("", None)),
+    )
+    stored = _without_signal_evidence(score, [signal])
+    assert [m.evidence for m in stored] == ["", "the scorer's own words", ""]

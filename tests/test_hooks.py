@@ -99,7 +99,10 @@ def test_hook_register_scorers(env: PluginHarness) -> None:
     assert rows["a1"]["value"] == 100
     assert rows["a1"]["grade"] == "green"
     assert rows["a2"]["grade"] == "red"
-    assert '"evidence":"3 CSM notes up to 2026-11-20"' in rows["a1"]["breakdown"]
+    # The breakdown quotes the signal's evidence; it is stored once, with the signal.
+    assert '"evidence":""' in rows["a1"]["breakdown"]
+    (line,) = env.scores("a1", DAY)["every_hook.notes"].breakdown
+    assert line.evidence == "3 CSM notes up to 2026-11-20"
 
 
 def test_hook_register_playbook_actions() -> None:

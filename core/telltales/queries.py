@@ -104,6 +104,13 @@ def scores_for(store: Store, account_id: str, as_of: date) -> list[Score]:
         [account_id, as_of.isoformat()],
     ).fetchall()
     earlier = earlier_scores(store.db, as_of, account_id=account_id)
+    # Breakdown lines that quote their signal's evidence are stored without it.
+    evidence = dict(
+        store.db.execute(
+            "SELECT key, evidence FROM signals WHERE as_of = ? AND account_id = ?",
+            [as_of.isoformat(), account_id],
+        ).fetchall()
+    )
     scores = []
     for scorer, value, grade, label, coverage, breakdown, config_id in rows:
         before = [earlier.get((account_id, scorer, days)) for days in TREND_DAYS]
@@ -119,7 +126,12 @@ def scores_for(store: Store, account_id: str, as_of: date) -> list[Score]:
                 grade=grade,
                 label=label,
                 coverage=coverage,
-                breakdown=_BREAKDOWN.decode(breakdown),
+                breakdown=tuple(
+                    msgspec.structs.replace(line, evidence=evidence[line.signal_key])
+                    if not line.evidence and line.signal_key in evidence
+                    else line
+                    for line in _BREAKDOWN.decode(breakdown)
+                ),
                 config_id=config_id,
                 as_of=as_of,
                 trend_7d=trend_7d,
