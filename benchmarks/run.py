@@ -181,11 +181,18 @@ def bench_ingest(work: Path, accounts: int, rows: int) -> dict[str, Any]:
                 "logins": logins,
             }
             out.write(encode(record) + b"\n")
-    results = {}
-    for name, source in (("ingest_raw", rows_file), ("ingest_bulk", jsonl)):
-        db = work / f"{name}.db"
-        prepare(db, accounts, 0, usage=False)
-        results[name] = measure(name, db, source)
+    results: dict[str, dict[str, Any]] = {}
+    # Best of three for each: on a shared machine a single timing of a few seconds
+    # can be off by a third; the fastest is the one least disturbed.
+    for attempt in range(3):
+        for name, source in (("ingest_raw", rows_file), ("ingest_bulk", jsonl)):
+            db = work / f"{name}-{attempt}.db"
+            prepare(db, accounts, 0, usage=False)
+            result = measure(name, db, source)
+            if name not in results or result["seconds"] < results[name]["seconds"]:
+                results[name] = result
+            for path in work.glob(f"{name}-{attempt}.db*"):
+                path.unlink()
     raw, bulk = results["ingest_raw"], results["ingest_bulk"]
     assert raw["rows"] == bulk["rows"] == len(generated), (raw["rows"], bulk["rows"])
     raw_rate = raw["rows"] / raw["seconds"]
@@ -232,16 +239,18 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a tenth of the size")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--workdir", type=Path, help="where the databases go [a temp dir]")
+    parser.add_argument("--only", choices=("ingest", "runs"), help="run one part only [both]")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
-        report: dict[str, Any] = {"quick": args.quick}
-        print("ingest ...", flush=True)
-        report["ingest"] = bench_ingest(work, 50_000 // scale, 1_000_000 // scale)
-        print(json.dumps(report["ingest"]), flush=True)
-        report["runs"] = []
-        for accounts, rows in ((12_500, 5_000_000), (25_000, 10_000_000), (50_000, 20_000_000)):
+        report: dict[str, Any] = {"quick": args.quick, "ingest": None, "runs": []}
+        if args.only != "runs":
+            print("ingest ...", flush=True)
+            report["ingest"] = bench_ingest(work, 50_000 // scale, 1_000_000 // scale)
+            print(json.dumps(report["ingest"]), flush=True)
+        sizes = ((12_500, 5_000_000), (25_000, 10_000_000), (50_000, 20_000_000))
+        for accounts, rows in sizes if args.only != "ingest" else ():
             print(f"run over {rows // scale:,} rows ...", flush=True)
             result = bench_run(work, accounts // scale, rows // scale)
             report["runs"].append(result)
@@ -253,13 +262,14 @@ def main() -> int:
 
 
 def summary(report: dict[str, Any]) -> str:
+    lines = [""]
     ingest = report["ingest"]
-    lines = [
-        "",
-        f"ingest {ingest['rows']:,} rows: bulk path {ingest['bulk_rows_per_s']:,}/s, "
-        f"raw executemany {ingest['raw_rows_per_s']:,}/s -> {ingest['ratio']:.2f}x "
-        "(target >= 0.5x)",
-    ]
+    if ingest is not None:
+        lines.append(
+            f"ingest {ingest['rows']:,} rows: bulk path {ingest['bulk_rows_per_s']:,}/s, "
+            f"raw executemany {ingest['raw_rows_per_s']:,}/s -> {ingest['ratio']:.2f}x "
+            "(target >= 0.5x, best of 3 each)"
+        )
     for run in report["runs"]:
         lines.append(
             f"run {run['accounts']:,} accounts / {run['rows']:,} rows: {run['run_s']:.1f} s "
