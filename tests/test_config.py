@@ -90,3 +90,14 @@ def test_settings_for_a_source_that_is_not_installed_are_refused(
 def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read configuration"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_a_configuration_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('[scoring]\ndefault = "café"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin\.toml: not UTF-8 text \(byte 24\)"):
+        load_config(latin)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf[scoring]\n")
+    with pytest.raises(ConfigError, match="byte-order mark"):
+        load_config(bom)

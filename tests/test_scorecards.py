@@ -521,3 +521,28 @@ def test_scores_are_keyed_by_day_first_and_kept_by_the_migration(tmp_path: Path)
         {"account_id": "a1", "value": 55.5, "label": "Concern", "config_id": "x@1"}
     ]
     assert "scores_account" in [index.name for index in db["scores"].indexes]
+
+
+def test_weights_summing_to_one_within_tolerance_keep_coverage_within_one(
+    env: PluginHarness, probe: ProbePlugin, tmp_path: Path
+) -> None:
+    # 0.6 + 0.400001 passes the weight check (within a millionth); full data must still
+    # give coverage 1, not 1.000001, which the engine would refuse as a broken score.
+    config = tmp_path / "loose.toml"
+    config.write_text(CARD.replace("people = 0.4\n", "people = 0.400001\n"))
+    env.configure(config)
+    score = health(env, probe, ALL)
+    assert score.coverage == 1.0
+    assert score.value is not None
+
+
+def test_no_data_is_insufficient_even_with_min_coverage_zero(
+    env: PluginHarness, probe: ProbePlugin, tmp_path: Path
+) -> None:
+    config = tmp_path / "zero.toml"
+    config.write_text(CARD.replace("min_coverage = 0.5", "min_coverage = 0"))
+    env.configure(config)
+    probe.source.values[DAY] = {"a1": {"probe.feature.x": 1.0}}
+    env.run(DAY)
+    score = env.scores("a1", DAY)[HEALTH_SCORER]
+    assert (score.value, score.grade, score.coverage) == (None, "insufficient_data", 0.0)

@@ -71,6 +71,14 @@ def load_config(path: Path | None) -> LoadedConfig:
     except OSError as error:
         raise ConfigError(f"cannot read configuration {path}: {error.strerror}") from error
     try:
+        data.decode()
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {error.start}); save the file as UTF-8"
+        ) from error
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise ConfigError(f"{path}: starts with a byte-order mark; save it as UTF-8 without one")
+    try:
         values = msgspec.toml.decode(data, type=Config)
     except msgspec.ValidationError as error:
         raise TomlDocument(str(path), data.decode()).invalid((), error) from error

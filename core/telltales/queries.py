@@ -128,7 +128,7 @@ def scores_for(store: Store, account_id: str, as_of: date) -> list[Score]:
                 coverage=coverage,
                 breakdown=tuple(
                     msgspec.structs.replace(line, evidence=evidence[line.signal_key])
-                    if not line.evidence and line.signal_key in evidence
+                    if not line.evidence and line.value is not None and line.signal_key in evidence
                     else line
                     for line in _BREAKDOWN.decode(breakdown)
                 ),

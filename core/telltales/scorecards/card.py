@@ -182,7 +182,8 @@ class Card:
             )
         result: float | None
         grade: Grade
-        if plan.coverage < self.min_coverage:
+        # No measure at all is never a grade, whatever min_coverage says.
+        if not present or plan.coverage < self.min_coverage:
             result, grade, label = None, "insufficient_data", self.insufficient_label
         else:
             result = round(value, 1)
@@ -230,7 +231,8 @@ class Card:
                 )
                 weights.append(round(share, 6))
                 position += 1
-        plan = _Plan(weights=tuple(weights), coverage=round(coverage, 6))
+        # Weights need only sum to 1 within a millionth: keep coverage within 0..1.
+        plan = _Plan(weights=tuple(weights), coverage=min(1.0, round(coverage, 6)))
         self._plans[present] = plan
         return plan
 

@@ -100,7 +100,7 @@ def test_utilisation_adoption_drops_coverage_and_logins(env: PluginHarness) -> N
     assert "telemetry.feature_drop_14d.alerts" not in found
     assert found["telemetry.core_feature_drop_14d"].value == pytest.approx(-0.6667)
     assert found["telemetry.core_feature_drop_14d"].evidence.startswith(
-        "largest change among core features is reporting: 1 active users"
+        "largest fall among core features is reporting: 1 active users"
     )
     # Teams of users active in 30 days: ops (u1, u2), finance (u3); u4 has none -> 2.
     s = found["telemetry.active_teams_30d"]
@@ -256,3 +256,26 @@ def test_settings_change_the_verdict(env: PluginHarness, tmp_path: Path) -> None
     assert found["telemetry.feature_drop_14d.reporting"].evidence.endswith(
         "3 in the 14 before, -67%"
     )
+
+
+def test_core_features_that_share_a_key_are_counted_once(env: PluginHarness) -> None:
+    # "Reporting" and "reporting" would both be feature_adoption_30d.reporting: one key
+    # emitted twice makes the engine drop every telemetry signal of the run.
+    env.add_accounts([account(core_features=["reporting", "Reporting", "alerts"])])
+    env.ingest("telemetry.usage", USAGE)
+    result = env.run(DAY)
+    assert result.status == "ok", result.failures
+    assert env.signals("a1", DAY)["telemetry.feature_adoption_30d.reporting"].value == 0.3
+
+
+def test_an_account_without_usage_gets_no_percentile_either(
+    env: PluginHarness, tmp_path: Path
+) -> None:
+    config = tmp_path / "telltales.toml"
+    config.write_text("[plugins.telemetry]\nmin_segment_peers = 1\n")
+    env.configure(config)
+    env.add_accounts([account(), account("idle")])
+    env.ingest("telemetry.usage", USAGE)
+    env.run(DAY)
+    assert "telemetry.seat_deployment_pctl" in env.signals("a1", DAY)
+    assert not [k for k in env.signals("idle", DAY) if k.startswith("telemetry.")]

@@ -20,9 +20,8 @@ _ACTIVITIES = f"""
     WITH acts AS (
         SELECT a.account_id, a.day, a.kind,
                a.kind IN (SELECT value FROM json_each(:touch_kinds)) AS is_touch
-        FROM engagement_activities a
-        JOIN {BATCH_TABLE} b ON b.account_id = a.account_id
-        WHERE a.day <= :as_of
+        FROM {BATCH_TABLE} b CROSS JOIN engagement_activities a
+        WHERE a.account_id = b.account_id AND a.day <= :as_of
     ),
     per_account AS (
         SELECT account_id,
@@ -47,9 +46,8 @@ _ACTIVITIES = f"""
 
 _OUTCOMES = f"""
     SELECT o.account_id, o.title, o.due, o.status, o.verified_on
-    FROM engagement_outcomes o
-    JOIN {BATCH_TABLE} b ON b.account_id = o.account_id
-    WHERE o.planned_on <= :as_of
+    FROM {BATCH_TABLE} b CROSS JOIN engagement_outcomes o
+    WHERE o.account_id = b.account_id AND o.planned_on <= :as_of
     ORDER BY o.account_id, o.due, o.outcome_id
 """
 

@@ -86,9 +86,8 @@ class NewsSource:
             f"""
             SELECT n.account_id, n.item_id, n.kind, n.day, n.headline, n.url, n.source,
                    n.severity
-            FROM news_items n
-            JOIN {BATCH_TABLE} b ON b.account_id = n.account_id
-            WHERE n.day BETWEEN ? AND ?
+            FROM {BATCH_TABLE} b CROSS JOIN news_items n
+            WHERE n.account_id = b.account_id AND n.day BETWEEN ? AND ?
             ORDER BY n.account_id, n.day, n.item_id
             """,
             [since.isoformat(), batch.as_of.isoformat()],

@@ -43,9 +43,8 @@ SELECT t.account_id,
            WHERE t.closed_at >= :resolution_start AND t.closed_at < :next_day
        ) AS resolution_seconds,
        {_PER_PRIORITY}
-FROM support_tickets t
-JOIN {BATCH_TABLE} b ON b.account_id = t.account_id
-WHERE t.opened_at < :next_day
+FROM {BATCH_TABLE} b CROSS JOIN support_tickets t
+WHERE t.account_id = b.account_id AND t.opened_at < :next_day
 GROUP BY t.account_id
 """
 

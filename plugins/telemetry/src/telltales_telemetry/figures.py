@@ -106,9 +106,12 @@ def compute_figures(db: Database, as_of: date) -> dict[str, Figures]:
         figures[account_id].has_usage = True
     conn.execute(f"DROP TABLE IF EXISTS {GROUPS}")
     (accounts,) = conn.execute("SELECT count(*) FROM accounts").fetchone()
-    # A run of every account (the daily run) needs no per-row membership test.
-    join = "" if len(figures) == accounts else f"JOIN {PEERS} p ON p.account_id = u.account_id"
-    conn.execute(_GROUPS_SQL.format(join=join), params)
+    if len(figures) == accounts:  # the daily run: no per-row membership test needed
+        source, peers = "telemetry_usage u", ""
+    else:  # a few accounts: seek each one's rows, never scan the table
+        source = f"{PEERS} p CROSS JOIN telemetry_usage u"
+        peers = "AND u.account_id = p.account_id"
+    conn.execute(_GROUPS_SQL.format(source=source, peers=peers), params)
     for row in conn.execute(_ACCOUNTS_SQL, params):
         _account_row(figures[row[0]], row)
     for account_id, feature, last_30d, last_14d, previous_14d in conn.execute(
@@ -186,8 +189,8 @@ SELECT u.account_id, u.user_id, u.feature, max(u.team) AS team, max(u.day) AS la
        total(u.logins) FILTER (WHERE u.day >= :d60) AS l60,
        total(u.logins * (u.day - :d60)) FILTER (WHERE u.day >= :d60) AS lxy60,
        total(u.logins * (u.day - :d30)) FILTER (WHERE u.day >= :d30) AS lxy30
-FROM telemetry_usage u {{join}}
-WHERE u.day BETWEEN :d90 AND :today
+FROM {{source}}
+WHERE u.day BETWEEN :d90 AND :today {{peers}}
 GROUP BY u.account_id, u.user_id, u.feature
 """
 

@@ -108,6 +108,14 @@ def slug(feature: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", feature.lower()).strip("_") or "feature"
 
 
+def _distinct_by_slug(features: tuple[str, ...]) -> tuple[str, ...]:
+    """Core features whose keys differ: "Reporting" and "reporting" would emit one key twice."""
+    kept: dict[str, str] = {}
+    for feature in features:
+        kept.setdefault(slug(feature), feature)
+    return tuple(kept.values())
+
+
 def _pct(share: float) -> str:
     return f"{share:.0%}"
 
@@ -135,6 +143,8 @@ class TelemetrySource:
     def compute(self, batch: SignalBatch) -> Iterator[Signal]:
         settings: Settings = batch.settings if batch.settings is not None else Settings()
         figures = compute_figures(batch.db, batch.as_of)
+        for found in figures.values():
+            found.core_features = _distinct_by_slug(found.core_features)
         day = batch.as_of.isoformat()
         outputs = {
             account_id: _account_signals(found, settings, day)
@@ -142,7 +152,8 @@ class TelemetrySource:
             if found.has_usage
         }
         for account_id, found in figures.items():
-            if found.seats_purchased > 0:
+            # Only accounts with telemetry: an unconnected account gets no telemetry signal.
+            if found.has_usage and found.seats_purchased > 0:
                 share = found.seats_assigned / found.seats_purchased
                 out = outputs.setdefault(account_id, _Out(found, {}, []))
                 out.values["seat_deployment"] = share
@@ -278,7 +289,8 @@ def _drops(f: Figures, settings: Settings, day: str, emit: Emit) -> None:
         emit(
             "core_feature_drop_14d",
             change,
-            f"largest change among core features is {feature}: {now} active users in the 14 "
+            f"{'largest fall' if change < 0 else 'smallest rise'} among core features is "
+            f"{feature}: {now} active users in the 14 "
             f"days to {day}, {before} in the 14 before, {_change(change)}{flag}",
         )
 
