@@ -279,3 +279,21 @@ def test_an_account_without_usage_gets_no_percentile_either(
     env.run(DAY)
     assert "telemetry.seat_deployment_pctl" in env.signals("a1", DAY)
     assert not [k for k in env.signals("idle", DAY) if k.startswith("telemetry.")]
+
+
+def test_evidence_never_rounds_across_its_own_threshold(env: PluginHarness) -> None:
+    # 149 of 300 seats is 49.67%: shown as 49.7%, not "50%, below the 50%".
+    env.add_accounts([account(seats_purchased=300)])
+    env.ingest(
+        "telemetry.usage",
+        [row(f"u{n}", "reporting", "2026-11-19", 1, 1, "ops") for n in range(149)],
+    )
+    env.run(DAY)
+    s = env.signals("a1", DAY)["telemetry.seat_utilization_30d"]
+    assert s.evidence == (
+        "149 of 300 purchased seats active in the 30 days to 2026-11-20 (49.7%), "
+        "below the 50% that deserves a conversation"
+    )
+    assert env.signals("a1", DAY)["telemetry.active_teams_30d"].evidence == (
+        "1 team with active users in the 30 days to 2026-11-20: ops"
+    )

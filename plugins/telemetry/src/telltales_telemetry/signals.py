@@ -116,6 +116,15 @@ def _distinct_by_slug(features: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(kept.values())
 
 
+def _share_against(share: float, threshold: float) -> str:
+    """A share as a percentage, with a decimal when whole percent would hide the comparison.
+
+    149 of 300 seats is 49.7%: "50%, below the 50%" would read as a contradiction.
+    """
+    whole = _pct(share)
+    return f"{share:.1%}" if whole == _pct(threshold) and share != threshold else whole
+
+
 def _pct(share: float) -> str:
     return f"{share:.0%}"
 
@@ -197,7 +206,7 @@ def _account_signals(f: Figures, settings: Settings, day: str) -> _Out:
                 f"seat_utilization_{days}d",
                 share,
                 f"{active} of {seats} purchased seats active in the {days} days to {day} "
-                f"({_pct(share)}), {verdict}",
+                f"({_share_against(share, settings.low_utilization)}), {verdict}",
             )
         weak = _pct(settings.weak_adoption)
         weakest: tuple[float, str, int] | None = None
@@ -206,9 +215,9 @@ def _account_signals(f: Figures, settings: Settings, day: str) -> _Out:
             users = found.last_30d if found is not None else 0
             share = users / seats
             verdict = (
-                f"{_pct(share)}, weak: below {weak}"
+                f"{_share_against(share, settings.weak_adoption)}, weak: below {weak}"
                 if share < settings.weak_adoption
-                else f"{_pct(share)}; below {weak} would be weak"
+                else f"{_share_against(share, settings.weak_adoption)}; below {weak} would be weak"
             )
             emit(
                 f"feature_adoption_30d.{slug(feature)}",
@@ -224,7 +233,8 @@ def _account_signals(f: Figures, settings: Settings, day: str) -> _Out:
                 "core_feature_adoption_30d",
                 share,
                 f"weakest core feature is {feature}: {users} of {seats} seats used it in the "
-                f"30 days to {day} ({_pct(share)}, weak is below {weak})",
+                f"30 days to {day} ({_share_against(share, settings.weak_adoption)}, weak is "
+                f"below {weak})",
             )
     _drops(f, settings, day, emit)
     _trends(f, settings, day, emit)
@@ -233,8 +243,8 @@ def _account_signals(f: Figures, settings: Settings, day: str) -> _Out:
         emit(
             "active_teams_30d",
             len(teams),
-            f"{len(teams)} teams with active users in the 30 days to {day}"
-            + (f": {', '.join(teams[:5])}" if teams else ""),
+            f"{len(teams)} {'team' if len(teams) == 1 else 'teams'} with active users in the "
+            f"30 days to {day}" + (f": {', '.join(teams[:5])}" if teams else ""),
         )
         if f.events_30d > 0:
             share = f.top_events / f.events_30d
