@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import date, timedelta
+from pathlib import Path
+from typing import ClassVar
 
+import msgspec
 import pytest
 from telltales import Signal, SignalBatch, hookimpl
 from telltales.engine import run
@@ -235,3 +238,23 @@ def test_a_breakdown_keeps_evidence_that_is_not_its_signals_word_for_word() -> N
     )
     stored = _without_signal_evidence(score, [signal])
     assert [m.evidence for m in stored] == ["", "the scorer's own words", ""]
+
+
+def test_a_source_gets_its_default_settings_when_the_caller_passes_none(
+    tmp_path: Path,
+) -> None:
+    class Window(msgspec.Struct, forbid_unknown_fields=True):
+        days: int = 30
+
+    class Windowed:
+        name = "windowed"
+        settings_type = Window
+        seen: ClassVar[list[object]] = []
+
+        def compute(self, batch: SignalBatch) -> Iterable[Signal]:
+            Windowed.seen.append(batch.settings)
+            return []
+
+    store, registry = open_with(tmp_path, Windowed())
+    assert run(store, registry, DAY).status == "ok"
+    assert Windowed.seen == [Window(days=30)]

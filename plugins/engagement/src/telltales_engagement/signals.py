@@ -109,8 +109,7 @@ class EngagementSource:
     )
 
     def compute(self, batch: SignalBatch) -> Iterator[Signal]:
-        # A caller of the engine that passes no settings gets the documented defaults.
-        settings: Settings = batch.settings or Settings()
+        settings: Settings = batch.settings
         yield from _activity_signals(batch, settings)
         yield from _outcome_signals(batch)
 

@@ -79,8 +79,7 @@ class NewsSource:
     )
 
     def compute(self, batch: SignalBatch) -> Iterator[Signal]:
-        # engine.run() called without settings (outside the CLI and the harness) hands None.
-        settings: Settings = batch.settings or Settings()
+        settings: Settings = batch.settings
         since = batch.as_of - timedelta(days=settings.horizon_days)
         rows = batch.db.execute(
             f"""

@@ -150,7 +150,7 @@ class TelemetrySource:
     signals = SIGNALS
 
     def compute(self, batch: SignalBatch) -> Iterator[Signal]:
-        settings: Settings = batch.settings if batch.settings is not None else Settings()
+        settings: Settings = batch.settings
         figures = compute_figures(batch.db, batch.as_of)
         for found in figures.values():
             found.core_features = _distinct_by_slug(found.core_features)
