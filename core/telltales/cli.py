@@ -12,7 +12,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,60 +19,16 @@ import click
 import msgspec
 
 from . import engine, queries
-from .config import LoadedConfig, config_path, load_config, scorer_settings, source_settings
-from .errors import InputError, TelltalesError
+from .cli_base import DAY, App, ErrorLines, day_of
+from .cli_playbooks import describe_actions, register_commands
+from .config import scorer_settings, source_settings
+from .errors import InputError
 from .ingest import ingest_chunks, read_chunks
 from .models import MeasureResult, Score, ScoreTrend
-from .plugins import Registry, load_registry
-from .store import Store, default_path, open_store
 from .version import PLUGIN_API_VERSION, __version__
 
 
-class App:
-    """What a command needs, built on first use so ``--help`` stays instant."""
-
-    def __init__(self, db: Path | None, config: Path | None) -> None:
-        self.db_path = db or default_path()
-        self.config_option = config
-
-    @cached_property
-    def registry(self) -> Registry:
-        registry = load_registry()
-        for failure in registry.failures:
-            click.secho(
-                f"warning: plugin {failure.plugin!r} left out ({failure.stage}): {failure.error}",
-                fg="yellow",
-                err=True,
-            )
-        return registry
-
-    @cached_property
-    def config(self) -> LoadedConfig:
-        return load_config(config_path(self.config_option))
-
-    def open(self, *, create: bool = False) -> Store:
-        migrations = [entry.obj for entry in self.registry.migrations.values()]
-        return open_store(self.db_path, migrations, create=create)
-
-
-class _Group(click.Group):
-    """Turns a :class:`TelltalesError` into one ``Error:`` line and exit status 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TelltalesError as error:
-            raise click.ClickException(str(error)) from error
-
-
-def _day(value: datetime | None) -> date | None:
-    return value.date() if value is not None else None
-
-
-DAY = click.DateTime(formats=["%Y-%m-%d"])
-
-
-@click.group(cls=_Group)
+@click.group(cls=ErrorLines)
 @click.version_option(__version__, prog_name="telltales")
 @click.option(
     "--db",
@@ -133,13 +88,14 @@ def run_command(
     app: App, as_of: datetime | None, through: datetime | None, accounts: tuple[str, ...]
 ) -> None:
     """Compute signals and scores for every account as of a day (or a range, to replay history)."""
-    first = _day(as_of) or datetime.now(UTC).date()
-    last = _day(through) or first
+    first = day_of(as_of) or datetime.now(UTC).date()
+    last = day_of(through) or first
     if last < first:
         raise InputError(f"--through {last} is before --as-of {first}")
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     settings = source_settings(app.config, app.registry)
     scorers = scorer_settings(app.config, app.registry)
+    plan = app.plan
     with app.open() as store:
         steps = engine.steps(app.registry) * len(days)
         results = []
@@ -154,6 +110,7 @@ def run_command(
                         scorer_settings=scorers,
                         account_ids=accounts or None,
                         progress=progress,
+                        plan=plan,
                     )
                 )
     for result in results:
@@ -161,6 +118,8 @@ def run_command(
             f"Run {result.run_id} as of {result.as_of}: {result.status}, "
             f"{result.accounts} accounts, {result.signals} signals, {result.scores} scores"
         )
+        if result.actions is not None:
+            click.echo(f"  {describe_actions(result.actions)}")
         for failure in result.failures:
             click.secho(
                 f"  degraded: {failure.component} ({failure.plugin}) failed, its output is "
@@ -237,7 +196,7 @@ def signals(
         )
         report = []
         for account in chosen:
-            day = queries.latest_signal_day(store, account.account_id, _day(as_of))
+            day = queries.latest_signal_day(store, account.account_id, day_of(as_of))
             found = queries.signals_for(store, account.account_id, day) if day else []
             report.append((account, day, found))
     if as_json:
@@ -277,7 +236,7 @@ def score(app: App, account_ids: tuple[str, ...], as_of: datetime | None, as_jso
         report = []
         for account_id in account_ids:
             account = queries.get_account(store, account_id)
-            day = queries.latest_score_day(store, account_id, _day(as_of))
+            day = queries.latest_score_day(store, account_id, day_of(as_of))
             found = queries.scores_for(store, account_id, day) if day else []
             report.append((account, day, found))
     if as_json:
@@ -363,6 +322,9 @@ def _trend(days: int, trend: ScoreTrend | None, day: date) -> str:
 
 def _percent(share: float) -> str:
     return f"{share * 100:.1f}".removesuffix(".0") + "%"
+
+
+register_commands(cli)
 
 
 def main() -> None:

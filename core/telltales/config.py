@@ -4,7 +4,9 @@
 tables configure plugin scorers: one that declares a ``settings_type`` gets its
 table decoded into it, so a typo or a wrong type is an error naming the file, the
 line and the field rather than a silent default. ``[scoring]`` and
-``[scorecards.<name>]`` configure the core's health scorer (docs/scorecards.md).
+``[scorecards.<name>]`` configure the core's health scorer (docs/scorecards.md);
+rules, statuses, playbooks, actions and the outbox are checked by ``plan``
+(docs/playbooks.md).
 """
 
 from __future__ import annotations
@@ -37,6 +39,16 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Which scorecard scores which segment (checked by ``scorecards``)."""
     scorecards: dict[str, Any] = msgspec.field(default_factory=dict)
     """The user's own scorecards, keyed by name (checked by ``scorecards``)."""
+    statuses: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Labels of the health statuses; the tables below are checked by ``plan``."""
+    rules: dict[str, Any] = msgspec.field(default_factory=dict)
+    playbooks: dict[str, Any] = msgspec.field(default_factory=dict)
+    actions: dict[str, Any] = msgspec.field(default_factory=dict)
+    crm: dict[str, Any] = msgspec.field(default_factory=dict)
+    csm_groups: dict[str, Any] = msgspec.field(default_factory=dict)
+    alerts: dict[str, Any] = msgspec.field(default_factory=dict)
+    outbox: dict[str, Any] = msgspec.field(default_factory=dict)
+    links: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class LoadedConfig(msgspec.Struct, kw_only=True, frozen=True):

@@ -8,7 +8,7 @@ breaking a vendor's plugin. Batches only ever gain fields.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
@@ -115,37 +115,134 @@ class Scorer(Protocol):
         ...
 
 
+class RuleMatch(msgspec.Struct, kw_only=True, frozen=True):
+    """One condition of a rule as it held for one account: the metric, its value, the test."""
+
+    subject: str
+    """What was compared: a signal key, ``score.health``, ``grade.health`` or
+    ``account.lifecycle_stage``."""
+    value: float | str
+    comparison: str
+    """The test it passed, in words: ``below -0.3``, ``equals 'adoption'``."""
+    evidence: str
+    """The signal's own evidence sentence, or the score's or account's facts."""
+
+
+class RuleFiring(msgspec.Struct, kw_only=True, frozen=True):
+    """A rule that fired for an account: why it holds, and since when."""
+
+    rule: str
+    description: str
+    status: str
+    severity: str
+    held_since: date
+    matches: tuple[RuleMatch, ...]
+
+
 class ActionRequest(msgspec.Struct, kw_only=True, frozen=True):
-    """One delivery of a playbook action; ``idempotency_key`` is stable across retries."""
+    """One step of a playbook run, handed to its action.
+
+    ``idempotency_key`` is the same on every attempt to deliver this step: a
+    destination that has seen it must not act again. ``params`` are the step's
+    parameters from the playbook, decoded into the action's ``params_type`` when it
+    declares one; ``settings`` are its ``[actions.<name>]`` table, decoded into its
+    ``settings_type``. The fields after ``evidence`` were added in plugin API 1.3.
+    """
 
     idempotency_key: str
     account: Account
-    params: Mapping[str, Any]
+    params: Any
     reason: str
-    """The rule or score that started the playbook."""
+    """The rule(s) whose firing started the playbook, by name."""
     evidence: str
+    """Every firing's conditions and evidence, in plain words."""
+    playbook: str = ""
+    playbook_run_id: int = 0
+    step: int = 0
+    """The step's position in the playbook, from 1."""
+    status: str = ""
+    """The status the account entered (``at_risk``), and its label below."""
+    status_label: str = ""
+    as_of: date | None = None
+    started_at: datetime | None = None
+    """When the playbook run started (for a replayed day, within that day)."""
+    firings: tuple[RuleFiring, ...] = ()
+    account_url: str = ""
+    """A link to the account, from ``[links] account_url``."""
+    manager: str = ""
+    """The manager of the account's CSM group, from ``[csm_groups.<group>] manager``."""
+    settings: Any = None
+    db: sqlite_utils.Database | None = None
+    """A read-write connection, given to ``record`` only: inside the transaction that
+    records the playbook run, so what the action writes commits with it or not at all."""
 
 
 class ActionOutcome(msgspec.Struct, kw_only=True, frozen=True):
-    """What an action reports back after one delivery attempt."""
+    """What an action reports back after one delivery attempt.
+
+    ``delivered=False`` is retried with backoff unless ``retryable`` is False (a
+    destination that refused the request for good, e.g. HTTP 400): then the delivery
+    is failed at once, and listed.
+    """
 
     delivered: bool
     detail: str = ""
+    retryable: bool = True
 
 
 @runtime_checkable
 class PlaybookAction(Protocol):
     """Something a playbook does: create a task, send an email, call a webhook.
 
-    ``reaches_customer`` marks actions that need a CSM's approval before they run.
-    Execution must be safe to repeat with the same ``idempotency_key``.
+    An action defines one or both of two optional methods:
+
+    - ``record(request) -> str``: its effect inside telltales' own database (a task,
+      a local renewal flag), written through ``request.db`` in the transaction that
+      records the playbook run; returns a one-line detail.
+    - ``execute(request) -> ActionOutcome``: its delivery outside (email, HTTP).
+      The outbox worker calls it after the run has committed, retrying with backoff;
+      it may be called again with the same ``idempotency_key`` after a crash, so the
+      key must travel with the delivery.
+
+    ``reaches_customer`` marks actions whose delivery waits for a CSM's approval.
+    Optional ``params_type`` and ``settings_type`` (msgspec structs) validate a
+    playbook step's parameters and the ``[actions.<name>]`` table when the
+    configuration is loaded.
     """
 
     name: str
     reaches_customer: bool
 
-    def execute(self, request: ActionRequest) -> ActionOutcome:
-        """Deliver the action once; raise or return ``delivered=False`` to be retried."""
+
+class RenewalFlag(msgspec.Struct, kw_only=True, frozen=True):
+    """Mark an account's open renewal opportunity (plugin API 1.3)."""
+
+    idempotency_key: str
+    account_id: str
+    account_name: str
+    renewal_date: date | None
+    flag: str
+    """What the opportunity is marked, ``Renewal At Risk`` by default."""
+    reason: str
+    evidence: str
+    flagged_at: datetime
+    account_url: str = ""
+    settings: Any = None
+    """The adapter's ``[crm.settings]`` table, decoded into its ``settings_type``."""
+
+
+@runtime_checkable
+class CrmAdapter(Protocol):
+    """Pushes a renewal flag to a CRM (plugin API 1.3).
+
+    ``push`` must be safe to repeat with the same ``idempotency_key``. An optional
+    ``settings_type`` validates ``[crm.settings]``.
+    """
+
+    name: str
+
+    def push(self, flag: RenewalFlag) -> ActionOutcome:
+        """Mark the opportunity once; return ``delivered=False`` (or raise) to be retried."""
         ...
 
 

@@ -20,9 +20,11 @@ from sqlite_utils import Database
 
 from .contracts import BATCH_TABLE, ScoreBatch, SignalBatch, SignalSpec, spec_matches
 from .errors import PluginError, UnknownAccountError
+from .launch import start_playbooks
 from .models import (
     DIMENSIONS,
     MeasureResult,
+    RunActions,
     RunFailure,
     RunResult,
     RunStatus,
@@ -31,7 +33,10 @@ from .models import (
     score_problem,
     signal_problem,
 )
+from .plan import Plan
 from .plugins import Registry
+from .queries import batch_accounts
+from .statuses import evaluate, moment
 from .store import Store
 
 tracer = trace.get_tracer("telltales")
@@ -52,11 +57,16 @@ def run(
     account_ids: Sequence[str] | None = None,
     progress: Progress | None = None,
     scorer_settings: dict[str, Any] | None = None,
+    plan: Plan | None = None,
+    now: datetime | None = None,
 ) -> RunResult:
     """Compute and store every signal and score for ``account_ids`` (all by default).
 
     ``settings`` are the sources' and ``scorer_settings`` the scorers' (from
-    ``config.source_settings`` and ``config.scorer_settings``), keyed by name.
+    ``config.source_settings`` and ``config.scorer_settings``), keyed by name. With a
+    ``plan`` (``plan.load_plan``) the run also evaluates rules, records status
+    transitions and starts playbooks, in the same transaction as the signals; ``now``
+    is the clock for what it stamps (default: the current time).
 
     In strict mode a failing source or scorer raises :class:`PluginError` and the
     run is recorded as failed with nothing stored.
@@ -87,8 +97,20 @@ def run(
                     f"{failures[0].component} of plugin {failures[0].plugin!r} failed: "
                     f"{failures[0].error} [strict mode: nothing stored]"
                 )
+            actions = _store_results(
+                store,
+                registry,
+                run_id,
+                as_of,
+                ids,
+                signals,
+                scores,
+                failures,
+                by_account,
+                plan,
+                moment(as_of, now or _now()),
+            )
             status: RunStatus = "degraded" if failures else "ok"
-            _store_results(store, run_id, as_of, ids, signals, scores, status, failures, by_account)
         except BaseException as error:
             _mark_failed(store, run_id, failures, error)
             span.record_exception(error)
@@ -106,6 +128,7 @@ def run(
         started_at=started,
         finished_at=_now(),
         failures=tuple(failures),
+        actions=actions,
     )
 
 
@@ -326,17 +349,20 @@ def _checked_scores(
 
 def _store_results(
     store: Store,
+    registry: Registry,
     run_id: int,
     as_of: date,
     ids: tuple[str, ...],
     signals: list[Signal],
     scores: list[Score],
-    status: str,
     failures: list[RunFailure],
     by_account: dict[str, list[Signal]],
-) -> None:
+    plan: Plan | None,
+    at: datetime,
+) -> RunActions | None:
     day = as_of.isoformat()
     encode = msgspec.json.encode
+    actions: RunActions | None = None
     with store.transaction() as db:
         _fill_batch_table(db, ids)
         for table in ("signals", "scores"):
@@ -372,19 +398,58 @@ def _store_results(
                 for s in scores
             ),
         )
+        if plan is not None:
+            actions = _act(db, registry, plan, run_id, as_of, by_account, scores, failures, at)
         db.execute(
             "UPDATE runs SET status = ?, accounts = ?, signals = ?, scores = ?, finished_at = ?, "
-            "failures = ? WHERE run_id = ?",
+            "failures = ?, actions = ? WHERE run_id = ?",
             [
-                status,
+                "degraded" if failures else "ok",
                 len(ids),
                 len(signals),
                 len(scores),
                 _now().isoformat(),
                 encode(failures).decode(),
+                encode(actions).decode() if actions is not None else None,
                 run_id,
             ],
         )
+    return actions
+
+
+def _act(
+    db: Database,
+    registry: Registry,
+    plan: Plan,
+    run_id: int,
+    as_of: date,
+    by_account: dict[str, list[Signal]],
+    scores: list[Score],
+    failures: list[RunFailure],
+    at: datetime,
+) -> RunActions:
+    """Rules, transitions and playbooks for the batch, in the transaction of its signals."""
+    with tracer.start_as_current_span("telltales.rules") as span:
+        accounts = batch_accounts(db)
+        statuses = evaluate(db, plan, as_of, accounts, by_account, scores, run_id, at)
+        launched = start_playbooks(db, registry, plan, statuses.transitions, as_of)
+        failures.extend(launched.failures)
+        span.set_attribute("telltales.transitions", len(statuses.transitions))
+        span.set_attribute("telltales.rules_fired", statuses.fired)
+    return RunActions(
+        evaluated=statuses.evaluated,
+        skipped=statuses.skipped,
+        rules_fired=statuses.fired,
+        rules_fired_live=statuses.fired_live,
+        transitions=len(statuses.transitions),
+        overrides_ended=statuses.overrides_ended,
+        playbooks_live=launched.live,
+        playbooks_shadow=launched.shadow,
+        playbooks_held_back=launched.held_back,
+        playbooks_already_open=launched.already_open,
+        tasks=launched.tasks,
+        deliveries=launched.deliveries,
+    )
 
 
 def _without_signal_evidence(score: Score, signals: Sequence[Signal]) -> tuple[MeasureResult, ...]:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pluggy
 from sqlite_utils import Migrations
 
-from .contracts import Ingester, PlaybookAction, Scorer, SignalSource
+from .contracts import CrmAdapter, Ingester, PlaybookAction, Scorer, SignalSource
 
 PROJECT_NAME = "telltales"
 
@@ -48,6 +48,19 @@ def register_playbook_actions(register: Callable[[PlaybookAction], None]) -> Non
     :param register: call with each :class:`~telltales.contracts.PlaybookAction`.
 
     .. versionadded:: 1.0
+    .. versionchanged:: 1.3
+       ``execute`` became optional beside the new ``record``; actions may declare
+       ``params_type`` and ``settings_type``.
+    """
+
+
+@hookspec
+def register_crm_adapters(register: Callable[[CrmAdapter], None]) -> None:
+    """Register adapters that push renewal flags to a CRM (``[crm] adapter = NAME``).
+
+    :param register: call with each :class:`~telltales.contracts.CrmAdapter`.
+
+    .. versionadded:: 1.3
     """
 
 

@@ -197,13 +197,20 @@ def score_problem(score: object) -> str | None:
 class StatusTransition(msgspec.Struct, kw_only=True, frozen=True):
     """A change of an account's health status; history is made only of these."""
 
+    transition_id: int
     account_id: str
+    as_of: date
+    """The day whose data caused it."""
+    at: datetime
     from_status: HealthStatus | None
     to_status: HealthStatus
-    at: datetime
-    reason: str
-    """The rule or scorer that caused it, or ``override:<person>``."""
+    cause: Literal["rules", "override", "override_ended", "import"]
+    rules: tuple[str, ...]
+    """The rules behind it (for ``rules``): every active rule that sets the new status."""
     evidence: str
+    cohort: Literal["pilot", "control", "none"] = "none"
+    pilot_id: str | None = None
+    override_id: int | None = None
 
 
 class RunFailure(msgspec.Struct, kw_only=True, frozen=True):
@@ -213,6 +220,25 @@ class RunFailure(msgspec.Struct, kw_only=True, frozen=True):
     component: str
     """``source:<name>`` or ``scorer:<name>``."""
     error: str
+
+
+class RunActions(msgspec.Struct, kw_only=True, frozen=True):
+    """What a run's rules and playbooks did (none of it when the run had no plan)."""
+
+    evaluated: int = 0
+    """Accounts whose rules were evaluated."""
+    skipped: int = 0
+    """Accounts left alone because their status history already goes past the day."""
+    rules_fired: int = 0
+    rules_fired_live: int = 0
+    transitions: int = 0
+    overrides_ended: int = 0
+    playbooks_live: int = 0
+    playbooks_shadow: int = 0
+    playbooks_held_back: int = 0
+    playbooks_already_open: int = 0
+    tasks: int = 0
+    deliveries: int = 0
 
 
 class RunResult(msgspec.Struct, kw_only=True, frozen=True):
@@ -227,3 +253,4 @@ class RunResult(msgspec.Struct, kw_only=True, frozen=True):
     started_at: datetime
     finished_at: datetime | None = None
     failures: tuple[RunFailure, ...] = ()
+    actions: RunActions | None = None

@@ -25,7 +25,7 @@ import pluggy
 from sqlite_utils import Migrations
 
 from . import hookspecs
-from .contracts import Ingester, PlaybookAction, Scorer, SignalSource, SignalSpec
+from .contracts import CrmAdapter, Ingester, PlaybookAction, Scorer, SignalSource, SignalSpec
 from .errors import PluginError
 from .models import DIMENSIONS
 from .version import __version__
@@ -38,6 +38,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "telltales.default_plugins.schema",
     "telltales.default_plugins.accounts",
     "telltales.default_plugins.health",
+    "telltales.default_plugins.actions",
 )
 """The core's own behaviour, registered through the same hooks as any plugin."""
 
@@ -47,6 +48,7 @@ HOOK_NAMES: tuple[str, ...] = (
     "register_signal_sources",
     "register_scorers",
     "register_playbook_actions",
+    "register_crm_adapters",
 )
 
 Stage = Literal["load", "register", "run"]
@@ -92,6 +94,7 @@ class Registry:
     sources: dict[str, Entry[SignalSource]] = field(default_factory=dict)
     scorers: dict[str, Entry[Scorer]] = field(default_factory=dict)
     actions: dict[str, Entry[PlaybookAction]] = field(default_factory=dict)
+    crm_adapters: dict[str, Entry[CrmAdapter]] = field(default_factory=dict)
     ingesters: dict[str, Entry[Ingester]] = field(default_factory=dict)
     migrations: dict[str, Entry[Migrations]] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
@@ -222,6 +225,7 @@ _KINDS = {
     "register_signal_sources": "sources",
     "register_scorers": "scorers",
     "register_playbook_actions": "actions",
+    "register_crm_adapters": "crm_adapters",
 }
 
 
@@ -327,9 +331,18 @@ def _problem(registry: Registry, kind: str, obj: object) -> str | None:
             return f"scorer {name!r}: settings_type must be a msgspec.Struct subclass"
     elif kind == "actions":
         if not isinstance(obj, PlaybookAction) or not isinstance(obj.reaches_customer, bool):
-            return f"action {name!r} needs execute(request) and a boolean reaches_customer"
+            return f"action {name!r} needs a boolean reaches_customer"
+        if not any(callable(getattr(obj, method, None)) for method in ("record", "execute")):
+            return f"action {name!r} needs record(request), execute(request) or both"
         if not _DOTTED_NAME.match(name):
             return f"action name {name!r} must be lowercase, dotted words"
+        return _struct_attributes_problem(f"action {name!r}", obj, "params_type", "settings_type")
+    elif kind == "crm_adapters":
+        if not isinstance(obj, CrmAdapter):
+            return f"CRM adapter {name!r} needs push(flag)"
+        if not _DOTTED_NAME.match(name):
+            return f"CRM adapter name {name!r} must be lowercase, dotted words"
+        return _struct_attributes_problem(f"CRM adapter {name!r}", obj, "settings_type")
     elif kind == "ingesters":
         if not isinstance(obj, Ingester):
             return f"ingester {name!r} needs record_type and store(db, records)"
@@ -340,6 +353,16 @@ def _problem(registry: Registry, kind: str, obj: object) -> str | None:
             return f"ingester name {name!r} must be lowercase, dotted words"
     elif kind == "migrations" and not isinstance(obj, Migrations):
         return f"register_migrations expects sqlite_utils.Migrations, got {type(obj).__name__}"
+    return None
+
+
+def _struct_attributes_problem(what: str, obj: object, *attributes: str) -> str | None:
+    for attribute in attributes:
+        value = getattr(obj, attribute, None)
+        if value is not None and not (
+            isinstance(value, type) and issubclass(value, msgspec.Struct)
+        ):
+            return f"{what}: {attribute} must be a msgspec.Struct subclass"
     return None
 
 

@@ -35,6 +35,15 @@ def list_accounts(store: Store) -> list[Account]:
     return [_account(row) for row in rows]
 
 
+def batch_accounts(db: Database) -> dict[str, Account]:
+    """Every account of the batch in ``BATCH_TABLE``, by id, in one query."""
+    columns = ", ".join(f"a.{field}" for field in _ACCOUNT_FIELDS)
+    rows = db.execute(
+        f"SELECT {columns} FROM accounts a JOIN {BATCH_TABLE} b ON b.account_id = a.account_id"
+    )
+    return {row[0]: _account(row) for row in rows}
+
+
 def _account(row: tuple[object, ...]) -> Account:
     record = dict(zip(_ACCOUNT_FIELDS, row, strict=True))
     for key in ("products", "core_features"):
@@ -201,7 +210,7 @@ def score_trend(
 def get_run(store: Store, run_id: int) -> RunResult | None:
     row = store.db.execute(
         "SELECT run_id, as_of, status, accounts, signals, scores, started_at, finished_at, "
-        "failures FROM runs WHERE run_id = ?",
+        "failures, actions FROM runs WHERE run_id = ?",
         [run_id],
     ).fetchone()
     if row is None:
@@ -216,7 +225,9 @@ def get_run(store: Store, run_id: int) -> RunResult | None:
         "started_at",
         "finished_at",
         "failures",
+        "actions",
     )
     record = dict(zip(names, row, strict=True))
     record["failures"] = msgspec.json.decode(record["failures"])
+    record["actions"] = msgspec.json.decode(record["actions"]) if record["actions"] else None
     return msgspec.convert(record, RunResult, strict=False)

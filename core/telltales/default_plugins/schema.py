@@ -1,4 +1,4 @@
-"""The core schema: accounts, engine runs, signals and scores."""
+"""The core schema: accounts, engine runs, signals and scores; statuses, playbooks, pilots."""
 
 from __future__ import annotations
 
@@ -152,6 +152,194 @@ _SCORES_BY_DAY = """
         DROP TABLE scores;
         ALTER TABLE scores_new RENAME TO scores;
         CREATE INDEX scores_account ON scores (account_id, as_of)
+"""
+
+
+@migrations()
+def m004_statuses_playbooks_pilots(db: Database) -> None:
+    """Rules, statuses, playbooks, the outbox, tasks and pilots (docs/playbooks.md).
+
+    History tables (transitions, task and pilot events, delivery attempts) refuse
+    UPDATE and DELETE in the database itself, so no code path can rewrite them.
+    """
+    _execute(db, _PLAYBOOKS_SCHEMA)
+    for table in ("transitions", "task_events", "pilot_events", "delivery_attempts"):
+        for verb in ("UPDATE", "DELETE"):
+            db.execute(
+                f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only history'); END"
+            )
+
+
+_PLAYBOOKS_SCHEMA = """
+        ALTER TABLE runs ADD COLUMN actions TEXT;
+        CREATE TABLE rule_days (
+            as_of TEXT PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (run_id),
+            evaluated_at TEXT NOT NULL
+        );
+        CREATE TABLE rule_hits (
+            as_of TEXT NOT NULL,
+            account_id TEXT NOT NULL REFERENCES accounts (account_id),
+            rule TEXT NOT NULL,
+            state TEXT NOT NULL,
+            held_since TEXT NOT NULL,
+            status TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            cohort TEXT NOT NULL,
+            pilot_id TEXT,
+            owner TEXT NOT NULL,
+            csm_group TEXT NOT NULL,
+            segment TEXT NOT NULL,
+            matches TEXT NOT NULL,
+            run_id INTEGER NOT NULL REFERENCES runs (run_id),
+            PRIMARY KEY (as_of, account_id, rule)
+        ) WITHOUT ROWID;
+        CREATE INDEX rule_hits_account ON rule_hits (account_id, rule, as_of);
+        CREATE TABLE overrides (
+            override_id INTEGER PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts (account_id),
+            status TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            ended_at TEXT,
+            end_reason TEXT
+        );
+        CREATE INDEX overrides_open ON overrides (account_id) WHERE ended_at IS NULL;
+        CREATE TABLE transitions (
+            transition_id INTEGER PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts (account_id),
+            as_of TEXT NOT NULL,
+            at TEXT NOT NULL,
+            from_status TEXT,
+            to_status TEXT NOT NULL,
+            cause TEXT NOT NULL,
+            rules TEXT NOT NULL DEFAULT '[]',
+            evidence TEXT NOT NULL,
+            override_id INTEGER REFERENCES overrides (override_id),
+            run_id INTEGER REFERENCES runs (run_id),
+            cohort TEXT NOT NULL DEFAULT 'none',
+            pilot_id TEXT,
+            owner TEXT NOT NULL DEFAULT '',
+            csm_group TEXT NOT NULL DEFAULT '',
+            segment TEXT NOT NULL DEFAULT '',
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX transitions_account ON transitions (account_id, as_of, transition_id);
+        CREATE INDEX transitions_as_of ON transitions (as_of);
+        CREATE TABLE pilots (
+            pilot_id TEXT PRIMARY KEY,
+            description TEXT NOT NULL DEFAULT '',
+            csm_groups TEXT NOT NULL,
+            rules TEXT NOT NULL,
+            playbooks TEXT NOT NULL,
+            starts_on TEXT NOT NULL,
+            holdout_share REAL NOT NULL,
+            state TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE pilot_events (
+            event_id INTEGER PRIMARY KEY,
+            pilot_id TEXT NOT NULL REFERENCES pilots (pilot_id),
+            event TEXT NOT NULL,
+            at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE playbook_runs (
+            playbook_run_id INTEGER PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts (account_id),
+            playbook TEXT NOT NULL,
+            transition_id INTEGER NOT NULL REFERENCES transitions (transition_id),
+            as_of TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            state TEXT NOT NULL,
+            cohort TEXT NOT NULL,
+            pilot_id TEXT,
+            owner TEXT NOT NULL,
+            csm_group TEXT NOT NULL,
+            segment TEXT NOT NULL,
+            status TEXT NOT NULL,
+            rules TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            acknowledged_at TEXT,
+            closed_at TEXT,
+            UNIQUE (transition_id, playbook)
+        );
+        CREATE INDEX playbook_runs_account ON playbook_runs (account_id, playbook, state);
+        CREATE INDEX playbook_runs_owner ON playbook_runs (owner, mode, as_of);
+        CREATE TABLE deliveries (
+            delivery_id INTEGER PRIMARY KEY,
+            playbook_run_id INTEGER NOT NULL REFERENCES playbook_runs (playbook_run_id),
+            step INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            payload TEXT NOT NULL,
+            params TEXT NOT NULL,
+            status TEXT NOT NULL,
+            needs_approval INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            claimed_until TEXT,
+            detail TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            finished_at TEXT,
+            UNIQUE (playbook_run_id, step)
+        );
+        CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+        CREATE TABLE delivery_attempts (
+            delivery_id INTEGER NOT NULL REFERENCES deliveries (delivery_id),
+            attempt INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            delivered INTEGER NOT NULL,
+            detail TEXT NOT NULL,
+            PRIMARY KEY (delivery_id, attempt)
+        );
+        CREATE TABLE tasks (
+            task_id INTEGER PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts (account_id),
+            playbook_run_id INTEGER REFERENCES playbook_runs (playbook_run_id),
+            delivery_id INTEGER REFERENCES deliveries (delivery_id),
+            step INTEGER NOT NULL DEFAULT 0,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            assignee TEXT NOT NULL,
+            due_on TEXT NOT NULL,
+            state TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE
+        );
+        CREATE INDEX tasks_assignee ON tasks (assignee, state);
+        CREATE INDEX tasks_account ON tasks (account_id, state);
+        CREATE INDEX tasks_run ON tasks (playbook_run_id);
+        CREATE TABLE task_events (
+            event_id INTEGER PRIMARY KEY,
+            task_id INTEGER NOT NULL REFERENCES tasks (task_id),
+            state TEXT NOT NULL,
+            by TEXT NOT NULL,
+            at TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX task_events_task ON task_events (task_id);
+        CREATE TABLE renewal_flags (
+            flag_id INTEGER PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts (account_id),
+            renewal_date TEXT NOT NULL,
+            flag TEXT NOT NULL,
+            playbook_run_id INTEGER REFERENCES playbook_runs (playbook_run_id),
+            flagged_at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE
+        );
+        CREATE INDEX renewal_flags_account ON renewal_flags (account_id, renewal_date)
 """
 
 

@@ -235,7 +235,7 @@ def _compile(
     for number, measure in enumerate(spec.measures):
         path = (*base, "measures", number)
         label = f"{where}, measure {measure.signal!r}"
-        unavailable = _check_key(document, (*path, "signal"), label, measure.signal, registry)
+        unavailable = check_signal_key(document, (*path, "signal"), label, measure.signal, registry)
         if unavailable is not None and not shipped:
             installed = ", ".join(sorted(registry.sources)) if registry else ""
             raise document.error(
@@ -433,7 +433,7 @@ def _rule(
     )
 
 
-def _check_key(
+def check_signal_key(
     document: TomlDocument,
     path: TomlPath,
     label: str,

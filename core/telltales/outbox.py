@@ -1,0 +1,326 @@
+"""The outbox: every delivery a playbook makes, recorded first and delivered after.
+
+A playbook run's deliveries are written in the transaction that records the
+transition which started it, so a crash can lose neither. A worker then claims one
+due delivery at a time (committing the claim before it acts), calls the action, and
+records the attempt. Each delivery carries one idempotency key for all its attempts:
+if the worker dies after the destination acted but before the attempt was recorded,
+the claim's lease runs out, the delivery is attempted again with the same key, and
+the destination, which has seen the key, does not act twice. Failed attempts are
+retried with exponential backoff; past ``max_attempts``, or when the destination
+refuses for good, the delivery is *failed* and listed, never dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+import msgspec
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from .contracts import ActionOutcome, ActionRequest, RuleFiring
+from .errors import InputError
+from .models import Account
+from .plan import Plan
+from .plugins import Registry
+from .store import Store
+
+DeliveryStatus = Literal["awaiting_approval", "pending", "delivered", "failed", "cancelled"]
+
+tracer = trace.get_tracer("telltales")
+
+
+class DeliveryPayload(msgspec.Struct, kw_only=True, frozen=True):
+    """What a delivery needs, stored with it so every attempt sends the same thing.
+
+    Settings (which hold secrets) are not stored: each attempt reads them from the
+    configuration of the worker.
+    """
+
+    idempotency_key: str
+    account: Account
+    reason: str
+    evidence: str
+    playbook: str
+    playbook_run_id: int
+    step: int
+    status: str
+    status_label: str
+    as_of: date
+    started_at: datetime
+    firings: tuple[RuleFiring, ...]
+    account_url: str
+    manager: str
+
+    def request(self, params: Any, settings: Any) -> ActionRequest:
+        return ActionRequest(
+            idempotency_key=self.idempotency_key,
+            account=self.account,
+            params=params,
+            reason=self.reason,
+            evidence=self.evidence,
+            playbook=self.playbook,
+            playbook_run_id=self.playbook_run_id,
+            step=self.step,
+            status=self.status,
+            status_label=self.status_label,
+            as_of=self.as_of,
+            started_at=self.started_at,
+            firings=self.firings,
+            account_url=self.account_url,
+            manager=self.manager,
+            settings=settings,
+        )
+
+
+class Delivery(msgspec.Struct, kw_only=True, frozen=True):
+    """A delivery as listed by ``telltales outbox`` and the API."""
+
+    delivery_id: int
+    playbook_run_id: int
+    account_id: str
+    playbook: str
+    step: int
+    action: str
+    idempotency_key: str
+    status: DeliveryStatus
+    needs_approval: bool
+    attempts: int
+    next_attempt_at: datetime | None
+    detail: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class Attempt(msgspec.Struct, kw_only=True, frozen=True):
+    delivery_id: int
+    attempt: int
+    at: datetime
+    delivered: bool
+    detail: str
+
+
+@dataclass
+class WorkSummary:
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    @property
+    def attempts(self) -> int:
+        return self.delivered + self.retrying + self.failed
+
+
+@dataclass(frozen=True)
+class _Claim:
+    delivery_id: int
+    action: str
+    payload: bytes
+    params: bytes
+    attempt: int
+    lease: str
+
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def backoff(plan: Plan, attempts: int) -> timedelta:
+    """Wait after ``attempts`` failed attempts: doubling from the base, up to the cap."""
+    seconds = plan.outbox.backoff_seconds * 2 ** (attempts - 1)
+    return timedelta(seconds=min(seconds, plan.outbox.backoff_max_seconds))
+
+
+def deliver_due(
+    store: Store,
+    registry: Registry,
+    plan: Plan,
+    *,
+    clock: Clock = _utcnow,
+    limit: int | None = None,
+    stop: threading.Event | None = None,
+) -> WorkSummary:
+    """Attempt every delivery that is due now, one at a time; return what happened."""
+    summary = WorkSummary()
+    while limit is None or summary.attempts < limit:
+        if stop is not None and stop.is_set():
+            break
+        claim = _claim(store, plan, clock())
+        if claim is None:
+            break
+        outcome = _attempt(registry, plan, claim)
+        _settle(store, plan, claim, outcome, clock(), summary)
+    return summary
+
+
+def _claim(store: Store, plan: Plan, now: datetime) -> _Claim | None:
+    stamp = now.isoformat()
+    lease = (now + timedelta(seconds=plan.outbox.lease_seconds)).isoformat()
+    with store.transaction() as db:
+        row = db.execute(
+            "SELECT delivery_id, action, payload, params, attempts FROM deliveries "
+            "WHERE status = 'pending' AND next_attempt_at <= ? "
+            "AND (claimed_until IS NULL OR claimed_until <= ?) "
+            "ORDER BY next_attempt_at, delivery_id LIMIT 1",
+            [stamp, stamp],
+        ).fetchone()
+        if row is None:
+            return None
+        delivery_id, action, payload, params, attempts = row
+        db.execute(
+            "UPDATE deliveries SET attempts = ?, claimed_until = ? WHERE delivery_id = ?",
+            [attempts + 1, lease, delivery_id],
+        )
+    return _Claim(
+        delivery_id=delivery_id,
+        action=action,
+        payload=payload.encode(),
+        params=params.encode(),
+        attempt=attempts + 1,
+        lease=lease,
+    )
+
+
+def _attempt(registry: Registry, plan: Plan, claim: _Claim) -> ActionOutcome:
+    entry = registry.actions.get(claim.action)
+    execute = getattr(entry.obj, "execute", None) if entry else None
+    if entry is None or execute is None:
+        return ActionOutcome(
+            delivered=False, detail=f"action {claim.action!r} is not installed (or cannot execute)"
+        )
+    payload = msgspec.json.decode(claim.payload, type=DeliveryPayload)
+    params_type = getattr(entry.obj, "params_type", None)
+    try:
+        raw = msgspec.json.decode(claim.params)
+        params = raw if params_type is None else msgspec.convert(raw, params_type)
+    except msgspec.ValidationError as error:
+        return ActionOutcome(
+            delivered=False, retryable=False, detail=f"stored parameters no longer valid: {error}"
+        )
+    request = payload.request(params, plan.action_settings.get(claim.action))
+    with tracer.start_as_current_span(
+        "telltales.action",
+        attributes={
+            "telltales.plugin": entry.plugin,
+            "telltales.action": claim.action,
+            "telltales.delivery_id": claim.delivery_id,
+            "telltales.attempt": claim.attempt,
+        },
+    ) as span:
+        try:
+            outcome = execute(request)
+            if not isinstance(outcome, ActionOutcome):
+                raise TypeError(f"execute returned {type(outcome).__name__}, not ActionOutcome")
+        except Exception as error:
+            span.record_exception(error)
+            outcome = ActionOutcome(delivered=False, detail=f"{type(error).__name__}: {error}")
+        if not outcome.delivered:
+            span.set_status(Status(StatusCode.ERROR, outcome.detail))
+    return outcome
+
+
+def _settle(
+    store: Store,
+    plan: Plan,
+    claim: _Claim,
+    outcome: ActionOutcome,
+    now: datetime,
+    summary: WorkSummary,
+) -> None:
+    stamp = now.isoformat()
+    detail = " ".join(outcome.detail.split())[:1000]
+    with store.transaction() as db:
+        # Numbered over the delivery's whole life: a retried failure continues the count.
+        db.execute(
+            "INSERT INTO delivery_attempts (delivery_id, attempt, at, delivered, detail) "
+            "SELECT ?, coalesce(max(attempt), 0) + 1, ?, ?, ? FROM delivery_attempts "
+            "WHERE delivery_id = ?",
+            [claim.delivery_id, stamp, outcome.delivered, detail, claim.delivery_id],
+        )
+        if outcome.delivered:
+            status, next_at, finished = "delivered", None, stamp
+            summary.delivered += 1
+        elif not outcome.retryable or claim.attempt >= plan.outbox.max_attempts:
+            status, next_at, finished = "failed", None, stamp
+            why = "refused for good" if not outcome.retryable else "out of attempts"
+            detail = f"{why} after {claim.attempt} attempt(s): {detail}"
+            summary.failed += 1
+        else:
+            status, finished = "pending", None
+            next_at = (now + backoff(plan, claim.attempt)).isoformat()
+            summary.retrying += 1
+        db.execute(
+            "UPDATE deliveries SET status = ?, next_attempt_at = ?, finished_at = ?, detail = ?, "
+            "claimed_until = NULL WHERE delivery_id = ? AND status = 'pending'",
+            [status, next_at, finished, detail, claim.delivery_id],
+        )
+
+
+_DELIVERY_COLUMNS = (
+    "d.delivery_id, d.playbook_run_id, r.account_id, r.playbook, d.step, d.action, "
+    "d.idempotency_key, d.status, d.needs_approval, d.attempts, d.next_attempt_at, d.detail, "
+    "d.created_at, d.finished_at"
+)
+
+
+def list_deliveries(
+    store: Store, *, status: str | None = None, account_id: str | None = None, limit: int = 500
+) -> list[Delivery]:
+    where, params = [], []
+    if status is not None:
+        where.append("d.status = ?")
+        params.append(status)
+    if account_id is not None:
+        where.append("r.account_id = ?")
+        params.append(account_id)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = store.db.execute(
+        f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d "
+        f"JOIN playbook_runs r ON r.playbook_run_id = d.playbook_run_id {clause} "
+        "ORDER BY d.delivery_id LIMIT ?",
+        [*params, limit],
+    )
+    names = [column.split(".", 1)[1] for column in _DELIVERY_COLUMNS.split(", ")]
+    return [
+        msgspec.convert(dict(zip(names, row, strict=True)), Delivery, strict=False) for row in rows
+    ]
+
+
+def attempts_of(store: Store, delivery_id: int) -> list[Attempt]:
+    rows = store.db.execute(
+        "SELECT delivery_id, attempt, at, delivered, detail FROM delivery_attempts "
+        "WHERE delivery_id = ? ORDER BY attempt",
+        [delivery_id],
+    )
+    return [
+        Attempt(
+            delivery_id=d, attempt=n, at=datetime.fromisoformat(a), delivered=bool(ok), detail=t
+        )
+        for d, n, a, ok, t in rows
+    ]
+
+
+def retry_failed(store: Store, delivery_id: int, *, now: datetime | None = None) -> None:
+    """Give a failed delivery another full set of attempts (after fixing its destination)."""
+    stamp = (now or _utcnow()).isoformat()
+    with store.transaction() as db:
+        row = db.execute(
+            "SELECT status FROM deliveries WHERE delivery_id = ?", [delivery_id]
+        ).fetchone()
+        if row is None:
+            raise InputError(f"unknown delivery {delivery_id}")
+        if row[0] != "failed":
+            raise InputError(f"delivery {delivery_id} is {row[0]}; only a failed one is retried")
+        db.execute(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+            "finished_at = NULL, detail = 'retry requested' WHERE delivery_id = ?",
+            [stamp, delivery_id],
+        )
