@@ -24,6 +24,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".telltales-installed"
 DEMO_DB = ROOT / ".telltales" / "example.db"
+DEMO_CONFIG = ROOT / "examples" / "telltales.toml"
 EXAMPLE_DAY = "2026-11-20"
 
 
@@ -59,7 +60,7 @@ def ensure_environment() -> None:
 
 
 def telltales(*args: str) -> None:
-    env = {**os.environ, "TELLTALES_DB": str(DEMO_DB)}
+    env = {**os.environ, "TELLTALES_DB": str(DEMO_DB), "TELLTALES_CONFIG": str(DEMO_CONFIG)}
     subprocess.run([BIN / "telltales", *args], check=True, env=env)
 
 
@@ -72,19 +73,35 @@ def example_files() -> list[tuple[str, Path]]:
 
 
 def demo(args: list[str]) -> int:
-    """For now: the example book of business, one engine run, every signal and score."""
+    """For now: the example book of business with a pilot, one run, signals, scores and tasks."""
     DEMO_DB.parent.mkdir(exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
     telltales("init")
     for ingester, path in example_files():
         telltales("ingest", ingester, str(path))
+    telltales(
+        "pilots", "create", "apac-pilot", "--group", "apac-midmarket",
+        "--rule", "core_feature_drop", "--rule", "sponsor_left", "--rule", "score_red",
+        "--playbook", "at_risk_response", "--starts-on", "2026-11-01",
+        "--description", "At-Risk playbook for the APAC mid-market team",
+        "--by", "ops@vendor.example",
+    )  # fmt: skip
     telltales("run", "--as-of", EXAMPLE_DAY)
     telltales("signals", "--all", *args)
     telltales("score", "ferrum")
+    print("\nStatuses, and the transitions that set them:")
+    for account in ("ferrum", "bluepeak"):
+        telltales("status", account, "--as-of", EXAMPLE_DAY)
+    print("\nOpen tasks (the pilot's group only; other groups ran in shadow mode):")
+    telltales("tasks", "list")
+    print("\nThe outbox (`telltales worker` delivers what is pending):")
+    telltales("outbox", "list")
+    db = DEMO_DB.relative_to(ROOT)
+    config = DEMO_CONFIG.relative_to(ROOT)
     print(
-        f"\nThe database is {DEMO_DB.relative_to(ROOT)}; try: "
-        f"TELLTALES_DB={DEMO_DB.relative_to(ROOT)} .venv/bin/telltales plugins"
+        f"\nThe database is {db}, the configuration {config}; try: "
+        f"TELLTALES_DB={db} TELLTALES_CONFIG={config} .venv/bin/telltales tasks show 1"
     )
     return 0
 

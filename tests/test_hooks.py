@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import inspect
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import support.every_hook as every_hook
-from telltales import Account, ActionRequest, hookspecs
+from telltales import Account, ActionRequest, RenewalFlag, hookspecs
 from telltales.plugins import HOOK_NAMES, load_registry
 from telltales.testing import PluginHarness
 
@@ -120,3 +120,23 @@ def test_hook_register_playbook_actions() -> None:
     assert entry.obj.execute(request).delivered
     assert entry.obj.execute(request).delivered
     assert every_hook.LogAction.delivered == ["run-1:0"]
+
+
+def test_hook_register_crm_adapters() -> None:
+    registry = load_registry(extra=[("every_hook", every_hook)], use_entry_points=False)
+    entry = registry.crm_adapters["every_hook.crm"]
+    assert entry.plugin == "every_hook"
+    flag = RenewalFlag(
+        idempotency_key="tt-1-2-abc",
+        account_id="a1",
+        account_name="A",
+        renewal_date=date(2027, 1, 31),
+        flag="Renewal At Risk",
+        reason="sponsor_left",
+        evidence="executive sponsor left on 2026-11-02",
+        flagged_at=datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
+    )
+    every_hook.LogCrm.flagged.clear()
+    assert entry.obj.push(flag).detail == "flagged a1"
+    assert entry.obj.push(flag).delivered
+    assert every_hook.LogCrm.flagged == {"tt-1-2-abc": "a1: Renewal At Risk"}

@@ -16,9 +16,11 @@ from telltales import (
     BATCH_TABLE,
     ActionOutcome,
     ActionRequest,
+    CrmAdapter,
     Ingester,
     MeasureResult,
     PlaybookAction,
+    RenewalFlag,
     Score,
     ScoreBatch,
     Scorer,
@@ -130,6 +132,17 @@ class LogAction:
         return ActionOutcome(delivered=True, detail=f"logged {request.reason}")
 
 
+class LogCrm:
+    """Remembers the renewals it was asked to flag, once per idempotency key."""
+
+    name = "every_hook.crm"
+    flagged: ClassVar[dict[str, str]] = {}
+
+    def push(self, flag: RenewalFlag) -> ActionOutcome:
+        LogCrm.flagged.setdefault(flag.idempotency_key, f"{flag.account_id}: {flag.flag}")
+        return ActionOutcome(delivered=True, detail=f"flagged {flag.account_id}")
+
+
 @hookimpl
 def register_migrations(register: Callable[[Migrations], None]) -> None:
     register(migrations)
@@ -153,3 +166,8 @@ def register_scorers(register: Callable[[Scorer], None]) -> None:
 @hookimpl
 def register_playbook_actions(register: Callable[[PlaybookAction], None]) -> None:
     register(LogAction())
+
+
+@hookimpl
+def register_crm_adapters(register: Callable[[CrmAdapter], None]) -> None:
+    register(LogCrm())
