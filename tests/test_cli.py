@@ -149,9 +149,9 @@ def test_a_malformed_day_is_a_usage_error(built: Path) -> None:
 
 def test_progress_stays_quiet_off_a_terminal(built: Path) -> None:
     result = invoke("--db", built, "run", "--as-of", "2026-11-21")
-    assert result.output.strip().splitlines() == [
-        line for line in result.output.strip().splitlines() if line.startswith("Run ")
-    ]
+    lines = result.output.strip().splitlines()
+    assert [line[:4] for line in lines] == ["Run ", "  ru"]
+    assert lines[1].startswith("  rules: ")
 
 
 def test_plugins_json_reports_the_api_version_and_builtins() -> None:
