@@ -9,6 +9,12 @@ the claim's lease runs out, the delivery is attempted again with the same key, a
 the destination, which has seen the key, does not act twice. Failed attempts are
 retried with exponential backoff; past ``max_attempts``, or when the destination
 refuses for good, the delivery is *failed* and listed, never dropped.
+
+Every claim is an attempt in ``delivery_attempts``: one whose worker stopped before
+recording it is logged, as having left no result, by the worker that claims the
+delivery next. A worker that overran its lease still logs what happened, but only
+changes the delivery if it delivered: the worker that took over decides the rest.
+Times are stored in UTC, so comparing their text compares the instants.
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ from typing import Any, Literal
 import msgspec
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
+from sqlite_utils import Database
 
-from .contracts import ActionOutcome, ActionRequest, RuleFiring
+from .contracts import ActionOutcome, ActionRequest, PlaybookAction, RuleFiring
 from .errors import InputError
 from .models import Account
 from .plan import Plan
-from .plugins import Registry
+from .plugins import Entry, Registry
 from .store import Store
 
 DeliveryStatus = Literal["awaiting_approval", "pending", "delivered", "failed", "cancelled"]
@@ -123,7 +130,11 @@ class _Claim:
     payload: bytes
     params: bytes
     attempt: int
+    """Counted since the delivery was queued (or last requeued): against ``max_attempts``."""
+    number: int
+    """Its number in the delivery's attempt log, which runs over the delivery's whole life."""
     lease: str
+    """Until when this worker holds the delivery; also tells the claim from any later one."""
 
 
 Clock = Callable[[], datetime]
@@ -131,6 +142,14 @@ Clock = Callable[[], datetime]
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _stamp(moment: datetime) -> str:
+    """``moment`` as stored: ISO 8601 in UTC, whatever zone the clock gave it in."""
+    return moment.astimezone(UTC).isoformat()
+
+
+LOST_ATTEMPT = "no result recorded: the lease ran out at {lease} (the worker stopped or overran it)"
 
 
 def backoff(plan: Plan, attempts: int) -> timedelta:
@@ -162,11 +181,11 @@ def deliver_due(
 
 
 def _claim(store: Store, plan: Plan, now: datetime) -> _Claim | None:
-    stamp = now.isoformat()
-    lease = (now + timedelta(seconds=plan.outbox.lease_seconds)).isoformat()
+    stamp = _stamp(now)
+    lease = _stamp(now + timedelta(seconds=plan.outbox.lease_seconds))
     with store.transaction() as db:
         row = db.execute(
-            "SELECT delivery_id, action, payload, params, attempts FROM deliveries "
+            "SELECT delivery_id, action, payload, params, attempts, claimed_until FROM deliveries "
             "WHERE status = 'pending' AND next_attempt_at <= ? "
             "AND (claimed_until IS NULL OR claimed_until <= ?) "
             "ORDER BY next_attempt_at, delivery_id LIMIT 1",
@@ -174,7 +193,14 @@ def _claim(store: Store, plan: Plan, now: datetime) -> _Claim | None:
         ).fetchone()
         if row is None:
             return None
-        delivery_id, action, payload, params, attempts = row
+        delivery_id, action, payload, params, attempts, expired = row
+        if expired is not None:
+            # A claim that was never settled: its worker died (or is still at it, late).
+            _log_attempt(db, delivery_id, stamp, False, LOST_ATTEMPT.format(lease=expired))
+        (number,) = db.execute(
+            "SELECT coalesce(max(attempt), 0) + 1 FROM delivery_attempts WHERE delivery_id = ?",
+            [delivery_id],
+        ).fetchone()
         db.execute(
             "UPDATE deliveries SET attempts = ?, claimed_until = ? WHERE delivery_id = ?",
             [attempts + 1, lease, delivery_id],
@@ -185,38 +211,34 @@ def _claim(store: Store, plan: Plan, now: datetime) -> _Claim | None:
         payload=payload.encode(),
         params=params.encode(),
         attempt=attempts + 1,
+        number=number,
         lease=lease,
+    )
+
+
+def _log_attempt(db: Database, delivery_id: int, stamp: str, delivered: bool, detail: str) -> None:
+    # Numbered over the delivery's whole life: a retried failure continues the count.
+    db.execute(
+        "INSERT INTO delivery_attempts (delivery_id, attempt, at, delivered, detail) "
+        "SELECT ?, coalesce(max(attempt), 0) + 1, ?, ?, ? FROM delivery_attempts "
+        "WHERE delivery_id = ?",
+        [delivery_id, stamp, delivered, detail, delivery_id],
     )
 
 
 def _attempt(registry: Registry, plan: Plan, claim: _Claim) -> ActionOutcome:
     entry = registry.actions.get(claim.action)
-    execute = getattr(entry.obj, "execute", None) if entry else None
-    if entry is None or execute is None:
-        return ActionOutcome(
-            delivered=False, detail=f"action {claim.action!r} is not installed (or cannot execute)"
-        )
-    payload = msgspec.json.decode(claim.payload, type=DeliveryPayload)
-    params_type = getattr(entry.obj, "params_type", None)
-    try:
-        raw = msgspec.json.decode(claim.params)
-        params = raw if params_type is None else msgspec.convert(raw, params_type)
-    except msgspec.ValidationError as error:
-        return ActionOutcome(
-            delivered=False, retryable=False, detail=f"stored parameters no longer valid: {error}"
-        )
-    request = payload.request(params, plan.action_settings.get(claim.action))
     with tracer.start_as_current_span(
         "telltales.action",
         attributes={
-            "telltales.plugin": entry.plugin,
+            "telltales.plugin": entry.plugin if entry else "",
             "telltales.action": claim.action,
             "telltales.delivery_id": claim.delivery_id,
-            "telltales.attempt": claim.attempt,
+            "telltales.attempt": claim.number,
         },
     ) as span:
         try:
-            outcome = execute(request)
+            outcome = _execute(entry, plan, claim)
             if not isinstance(outcome, ActionOutcome):
                 raise TypeError(f"execute returned {type(outcome).__name__}, not ActionOutcome")
         except Exception as error:
@@ -227,6 +249,29 @@ def _attempt(registry: Registry, plan: Plan, claim: _Claim) -> ActionOutcome:
     return outcome
 
 
+def _execute(entry: Entry[PlaybookAction] | None, plan: Plan, claim: _Claim) -> Any:
+    execute = getattr(entry.obj, "execute", None) if entry else None
+    if entry is None or execute is None:
+        return ActionOutcome(
+            delivered=False, detail=f"action {claim.action!r} is not installed (or cannot execute)"
+        )
+    try:
+        payload = msgspec.json.decode(claim.payload, type=DeliveryPayload)
+    except msgspec.DecodeError as error:  # written by a version whose payload differed
+        return ActionOutcome(
+            delivered=False, retryable=False, detail=f"stored payload no longer valid: {error}"
+        )
+    params_type = getattr(entry.obj, "params_type", None)
+    try:
+        raw = msgspec.json.decode(claim.params)
+        params = raw if params_type is None else msgspec.convert(raw, params_type)
+    except msgspec.DecodeError as error:  # ValidationError included
+        return ActionOutcome(
+            delivered=False, retryable=False, detail=f"stored parameters no longer valid: {error}"
+        )
+    return execute(payload.request(params, plan.action_settings.get(claim.action)))
+
+
 def _settle(
     store: Store,
     plan: Plan,
@@ -235,16 +280,29 @@ def _settle(
     now: datetime,
     summary: WorkSummary,
 ) -> None:
-    stamp = now.isoformat()
+    stamp = _stamp(now)
     detail = " ".join(outcome.detail.split())[:1000]
     with store.transaction() as db:
-        # Numbered over the delivery's whole life: a retried failure continues the count.
-        db.execute(
-            "INSERT INTO delivery_attempts (delivery_id, attempt, at, delivered, detail) "
-            "SELECT ?, coalesce(max(attempt), 0) + 1, ?, ?, ? FROM delivery_attempts "
-            "WHERE delivery_id = ?",
-            [claim.delivery_id, stamp, outcome.delivered, detail, claim.delivery_id],
-        )
+        (holder,) = db.execute(
+            "SELECT claimed_until FROM deliveries WHERE delivery_id = ?", [claim.delivery_id]
+        ).fetchone()
+        if holder != claim.lease:
+            # Our lease ran out and another worker claimed the delivery: it decides what
+            # happens next, unless we delivered, which is a fact whatever it finds.
+            detail = f"after the lease ran out at {claim.lease}: {detail}"
+            _log_attempt(db, claim.delivery_id, stamp, outcome.delivered, detail)
+            if outcome.delivered:
+                summary.delivered += 1
+                db.execute(
+                    "UPDATE deliveries SET status = 'delivered', next_attempt_at = NULL, "
+                    "finished_at = ?, detail = ? WHERE delivery_id = ? "
+                    "AND status IN ('pending', 'failed')",
+                    [stamp, detail, claim.delivery_id],
+                )
+            else:
+                summary.retrying += 1  # still pending, in the other worker's hands
+            return
+        _log_attempt(db, claim.delivery_id, stamp, outcome.delivered, detail)
         if outcome.delivered:
             status, next_at, finished = "delivered", None, stamp
             summary.delivered += 1
@@ -255,7 +313,7 @@ def _settle(
             summary.failed += 1
         else:
             status, finished = "pending", None
-            next_at = (now + backoff(plan, claim.attempt)).isoformat()
+            next_at = _stamp(now + backoff(plan, claim.attempt))
             summary.retrying += 1
         db.execute(
             "UPDATE deliveries SET status = ?, next_attempt_at = ?, finished_at = ?, detail = ?, "
@@ -310,7 +368,7 @@ def attempts_of(store: Store, delivery_id: int) -> list[Attempt]:
 
 def retry_failed(store: Store, delivery_id: int, *, now: datetime | None = None) -> None:
     """Give a failed delivery another full set of attempts (after fixing its destination)."""
-    stamp = (now or _utcnow()).isoformat()
+    stamp = _stamp(now or _utcnow())
     with store.transaction() as db:
         row = db.execute(
             "SELECT status FROM deliveries WHERE delivery_id = ?", [delivery_id]
