@@ -120,7 +120,11 @@ def load_plan(config: LoadedConfig, registry: Registry) -> Plan:
         path: TomlPath = ("rules", name)
         if not NAME.match(name):
             raise user.error(path, f"[rules.{name}]: a rule name is lowercase letters, digits, _")
-        if table == {"enabled": False} and name in rules:
+        if table == {"enabled": False}:
+            if name not in rules:
+                raise user.error(
+                    path, f"[rules.{name}]: there is no shipped rule {name!r} to switch off"
+                )
             del rules[name]
             continue
         rule = _rule(user, path, name, table, registry, shipped=False)
@@ -140,7 +144,12 @@ def load_plan(config: LoadedConfig, registry: Registry) -> Plan:
             path = ("playbooks", name)
             if not NAME.match(name):
                 raise doc.error(path, f"[playbooks.{name}]: a name is lowercase letters, digits, _")
-            if source == "user" and table == {"enabled": False} and name in playbooks:
+            if source == "user" and table == {"enabled": False}:
+                if name not in playbooks:
+                    raise doc.error(
+                        path,
+                        f"[playbooks.{name}]: there is no shipped playbook {name!r} to switch off",
+                    )
                 del playbooks[name]
                 continue
             playbook = _playbook(doc, path, name, table, registry, active_rules)

@@ -13,12 +13,12 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 
 from .contracts import RuleFiring, RuleMatch
-from .models import Account, HealthStatus, Score, Signal
+from .models import Account, HealthStatus, LifecycleStage, Score, Signal
 
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -28,6 +28,7 @@ DEFAULT_LABELS: dict[str, str] = {"healthy": "Healthy", "concern": "Concern", "a
 
 ACCOUNT_TEXT_FIELDS = ("lifecycle_stage", "segment", "csm_group", "industry", "owner")
 ACCOUNT_NUMBER_FIELDS = ("arr", "seats_purchased", "seats_assigned", "employee_count")
+LIFECYCLE_STAGES: tuple[str, ...] = get_args(LifecycleStage)
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 Days = Annotated[int, msgspec.Meta(ge=0, le=3650)]
@@ -177,7 +178,10 @@ def _observe(
     value: Any = getattr(account, condition.name)
     if value is None:
         return None
-    return value, f"{account.name}'s {condition.name.replace('_', ' ')} is {value}"
+    if not isinstance(value, str):
+        value = float(value)
+    shown = value if isinstance(value, str) else _number(value)
+    return value, f"{account.name}'s {condition.name.replace('_', ' ')} is {shown}"
 
 
 def compile_condition(spec: ConditionSpec) -> Condition | str:
@@ -191,6 +195,8 @@ def compile_condition(spec: ConditionSpec) -> Condition | str:
     (kind, name), (test, operand) = subjects[0], tests[0]
     if isinstance(operand, float) and not math.isfinite(operand):
         return f"{test} must be a finite number"
+    if test == "one_of" and not operand:
+        return "one_of needs at least one value"
     if kind == "grade":
         grades = ("green", "amber", "red", "insufficient_data")
         chosen = operand if isinstance(operand, list) else [operand]
@@ -200,6 +206,14 @@ def compile_condition(spec: ConditionSpec) -> Condition | str:
         if name in ACCOUNT_TEXT_FIELDS:
             if test not in ("equals", "one_of") or not isinstance(operand, str | list):
                 return f"account field {name!r} is text: compare it with equals or one_of"
+            stages = operand if isinstance(operand, list) else [operand]
+            wrong = [stage for stage in stages if stage not in LIFECYCLE_STAGES]
+            if name == "lifecycle_stage" and wrong:
+                # A misspelt stage would make the rule silently never hold.
+                return (
+                    f"account field 'lifecycle_stage' is one of {', '.join(LIFECYCLE_STAGES)} "
+                    f"(got {wrong[0]!r})"
+                )
         elif name in ACCOUNT_NUMBER_FIELDS:
             if test == "one_of" or isinstance(operand, str):
                 return f"account field {name!r} is a number: compare it with a number"
@@ -222,13 +236,36 @@ def worst_status(statuses: Sequence[str]) -> HealthStatus:
 
 
 def _number(value: float) -> str:
-    return str(int(value)) if value == int(value) else f"{value:g}"
+    """``80``, ``0.35``, ``1234567.5``: every digit that matters, never an exponent's loss."""
+    return str(int(value)) if value == int(value) else f"{value:.15g}"
+
+
+def _shown_value(match: RuleMatch) -> str:
+    """The value to 4 decimals, or as many more as keep it on its side of the threshold.
+
+    ``0.49996`` rounded is ``0.5``, and "0.5 (below 0.5)" would contradict itself.
+    """
+    value = match.value
+    if isinstance(value, str):
+        return value
+    threshold: tuple[str, float] | None = None
+    for test, word in _WORDS.items():
+        if test not in ("equals", "one_of") and match.comparison.startswith(f"{word} "):
+            try:
+                threshold = test, float(match.comparison[len(word) + 1 :])
+            except ValueError:
+                threshold = None
+            break
+    for digits in range(4, 16):
+        rounded = round(value, digits)
+        if threshold is None or Condition("signal", "", *threshold).passes(rounded):
+            return _number(rounded)
+    return _number(value)
 
 
 def describe_match(match: RuleMatch) -> str:
     """``telemetry.seat_utilization_30d = 0.3 (below 0.5): 24 of 80 seats active ...``."""
-    value = match.value if isinstance(match.value, str) else _number(round(match.value, 4))
-    return f"{match.subject} = {value} ({match.comparison}): {match.evidence}"
+    return f"{match.subject} = {_shown_value(match)} ({match.comparison}): {match.evidence}"
 
 
 def describe_firing(firing: RuleFiring) -> str:

@@ -3,8 +3,10 @@
 An account's status changes only through a transition (from, to, when, which rules
 or which person, the evidence), and transitions are never updated or deleted (the
 database refuses it). The status as of any past day is the last transition on or
-before it. A person's override is a transition too; it pins the status until it
-expires, and the first run after that lets the rules speak again.
+before it, and history only goes forward: a run for a day before the last evaluated
+one leaves every account as it was (counted as skipped). A person's override is a
+transition too; it pins the status until it expires, and the first run after that
+lets the rules speak again.
 
 Everything here runs inside the engine's transaction for the day, with every
 account of the run read in a handful of queries (never one per account).
@@ -60,7 +62,8 @@ class StatusSummary:
     transitions: list[NewTransition] = field(default_factory=list)
     overrides_ended: int = 0
     skipped: int = 0
-    """Accounts whose status history already goes past the day: left as they were."""
+    """Accounts left as they were: a later day was already evaluated, or a person
+    overrode the status after this day. History goes forward only."""
 
 
 def moment(as_of: date, now: datetime) -> datetime:
@@ -95,23 +98,25 @@ def evaluate(
     current = current_statuses(db)
     overrides = _open_overrides(db)
     in_force = pilots_in_force(load_pilots(db), as_of)
+    (later_day,) = db.execute("SELECT max(as_of) FROM rule_days WHERE as_of > ?", [day]).fetchone()
     by_account: dict[str, dict[str, Score]] = {}
     for score in scores:
         by_account.setdefault(score.account_id, {})[score.scorer] = score
-    db.execute(
-        f"DELETE FROM rule_hits WHERE as_of = ? AND account_id IN (SELECT account_id FROM "
-        f"{BATCH_TABLE})",
-        [day],
-    )
     hits: list[tuple[object, ...]] = []
+    evaluated: list[str] = []
+    skipped: list[str] = []
     encode = msgspec.json.encode
     for account_id in sorted(accounts):
         account = accounts[account_id]
         status_now = current.get(account_id)
-        if status_now is not None and status_now[1] > day:
+        if later_day is not None or (status_now is not None and status_now[1] > day):
+            # A later day was evaluated (or a person overrode the status after this
+            # day): what this day would say is already history, and is left as it is.
             summary.skipped += 1
+            skipped.append(account_id)
             continue
         summary.evaluated += 1
+        evaluated.append(account_id)
         pilot = in_force.get(account.csm_group)
         cohort: Cohort = pilot.cohort_of(account_id) if pilot else "none"
         account_signals = {s.key: s for s in signals.get(account_id, ())}
@@ -182,7 +187,7 @@ def evaluate(
         from_status = status_now[0] if status_now else None
         if derived == from_status:
             continue
-        causes = tuple(f for f in active if f.status == derived) if derived != "healthy" else ()
+        causes = tuple(f for f in active if f.status == derived)
         evidence = (
             " | ".join(describe_firing(f) for f in causes)
             if causes
@@ -219,6 +224,15 @@ def evaluate(
                 at=at,
             )
         )
+    if not evaluated:
+        return summary
+    # The day's earlier hits are replaced for the accounts evaluated, and only for them:
+    # a skipped account keeps what its own run of the day recorded.
+    db.execute(
+        f"DELETE FROM rule_hits WHERE as_of = ? AND account_id IN (SELECT account_id FROM "
+        f"{BATCH_TABLE}) AND account_id NOT IN (SELECT value FROM json_each(?))",
+        [day, encode(skipped).decode()],
+    )
     db.conn.executemany(
         "INSERT INTO rule_hits (as_of, account_id, rule, state, held_since, status, severity, "
         "mode, cohort, pilot_id, owner, csm_group, segment, matches, run_id) "
@@ -386,6 +400,9 @@ def override_status(
         raise InputError("reason: say why the status is overridden")
     if not by.strip():
         raise InputError("by: say who overrides the status")
+    if until.utcoffset() is None:
+        raise InputError("until: give a time with its time zone (UTC)")
+    until = until.astimezone(UTC)
     if until <= now:
         raise InputError(f"until: {until:%Y-%m-%d %H:%M}Z is not in the future")
     if until - now > timedelta(days=MAX_OVERRIDE_DAYS):
