@@ -10,9 +10,8 @@ from typing import Any
 import click
 import msgspec
 
-from . import outbox, pilots, queries, statuses, tasks
+from . import outbox, pilots, playbook_runs, queries, statuses, tasks
 from .cli_base import DAY, App, day_of
-from .errors import InputError
 from .models import RunActions
 
 STATES = ("open", "done", "dismissed", "all")
@@ -41,7 +40,13 @@ BY = click.option("--by", required=True, help="Who does it (name or email).")
 
 
 def register_commands(cli: click.Group) -> None:
-    for command in (rules_command, status_command, override_command, worker_command):
+    for command in (
+        rules_command,
+        status_command,
+        override_command,
+        playbooks_command,
+        worker_command,
+    ):
         cli.add_command(command)
     for group in (tasks_group, pilots_group, outbox_group):
         cli.add_command(group)
@@ -163,6 +168,28 @@ def override_command(
     )
 
 
+@click.command(name="playbooks")
+@click.option("--mode", type=click.Choice(["live", "shadow", "held_back"]))
+@click.option("--state", type=click.Choice(["open", "completed", "closed", "shadow", "held_back"]))
+@click.option("--account", "account_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def playbooks_command(
+    app: App, mode: str | None, state: str | None, account_id: str | None, as_json: bool
+) -> None:
+    """List playbook runs, newest first: live, shadow ("would have started") and held back."""
+    with app.open() as store:
+        found = playbook_runs.list_runs(store, mode=mode, state=state, account_id=account_id)
+    if as_json:
+        _json(found)
+        return
+    for run in found:
+        click.echo(
+            f"{run.playbook_run_id}\t{run.as_of}\t{run.account_id}\t{run.playbook}\t{run.mode}\t"
+            f"{run.state}\t{run.owner or '-'}\t{run.note}"
+        )
+
+
 @click.command(name="worker")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option("--poll", default=5.0, show_default=True, help="Seconds between looks when idle.")
@@ -170,18 +197,23 @@ def override_command(
 def worker_command(app: App, once: bool, poll: float) -> None:
     """Deliver the outbox: emails, webhooks and CRM pushes, with retries and backoff."""
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     registry, plan = app.registry, app.plan
     total = outbox.WorkSummary()
-    with app.open() as store:
-        while not stop.is_set():
-            done = outbox.deliver_due(store, registry, plan, stop=stop)
-            total.delivered += done.delivered
-            total.retrying += done.retrying
-            total.failed += done.failed
-            if once:
-                break
-            stop.wait(poll)
+    # SIGTERM finishes the delivery at hand, then stops; the caller's handler comes back after.
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with app.open() as store:
+            while not stop.is_set():
+                done = outbox.deliver_due(store, registry, plan, stop=stop)
+                total.delivered += done.delivered
+                total.retrying += done.retrying
+                total.failed += done.failed
+                if once:
+                    break
+                stop.wait(poll)
+    finally:
+        if previous is not None:  # None: a handler not installed from Python, left alone
+            signal.signal(signal.SIGTERM, previous)
     click.echo(f"Delivered {total.delivered}, to retry {total.retrying}, failed {total.failed}")
 
 
@@ -376,22 +408,17 @@ def pilots_create(
     by: str,
 ) -> None:
     """Create a pilot (enabled unless --disabled)."""
-    try:
-        new = msgspec.convert(
-            {
-                "pilot_id": pilot_id,
-                "csm_groups": list(groups),
-                "rules": list(rules),
-                "playbooks": list(playbooks),
-                "starts_on": (day_of(starts_on) or datetime.now(UTC).date()),
-                "holdout_share": holdout,
-                "description": description,
-                "enabled": not disabled,
-            },
-            pilots.NewPilot,
-        )
-    except msgspec.ValidationError as error:
-        raise InputError(f"pilot: {error}") from error
+    # Click has typed every option; create_pilot checks the values and names the field.
+    new = pilots.NewPilot(
+        pilot_id=pilot_id,
+        csm_groups=list(groups),
+        rules=list(rules),
+        playbooks=list(playbooks),
+        starts_on=day_of(starts_on) or datetime.now(UTC).date(),
+        holdout_share=holdout,
+        description=description,
+        enabled=not disabled,
+    )
     with app.open() as store:
         pilot = pilots.create_pilot(store, app.plan, new, by=by)
     click.echo(

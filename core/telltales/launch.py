@@ -26,7 +26,7 @@ from .playbooks import Playbook, Step
 from .plugins import Entry, Registry
 from .rules import SEVERITY_RANK, describe_firing
 from .statuses import NewTransition
-from .tasks import SYSTEM, add_business_days, create_task, refresh_run
+from .tasks import RECORD_FAILED, SYSTEM, add_business_days, create_task, refresh_run
 
 APPROVAL_DUE_DAYS = 2
 
@@ -217,7 +217,10 @@ def _record_steps(
         summary.deliveries += 1
         if status == "awaiting_approval":
             assert cursor.lastrowid is not None
-            _approval_task(db, transition, playbook, step, run_id, cursor.lastrowid, payload)
+            reaches_customer = bool(entry.obj.reaches_customer)
+            _approval_task(
+                db, transition, playbook, step, run_id, cursor.lastrowid, payload, reaches_customer
+            )
 
 
 def _record(
@@ -238,7 +241,7 @@ def _record(
         summary.failures.append(
             RunFailure(plugin=plugin, component=f"action:{step.action}", error=message)
         )
-        return "failed", f"record failed: {message}"
+        return "failed", f"{RECORD_FAILED}{message}"
     return "delivered", str(detail or "")
 
 
@@ -250,8 +253,14 @@ def _approval_task(
     run_id: int,
     delivery_id: int,
     payload: DeliveryPayload,
+    reaches_customer: bool,
 ) -> None:
     account = transition.account
+    why = (
+        "It reaches the customer, so it waits for your approval"
+        if reaches_customer
+        else "The playbook asks for approval before it runs"
+    )
     create_task(
         db,
         account_id=account.account_id,
@@ -261,11 +270,12 @@ def _approval_task(
         title=f"Approve: {step.action} for {account.name} (playbook {playbook.name})",
         body=(
             f"Playbook {playbook.name} would run action {step.action!r} with "
-            f"{msgspec.json.encode(step.raw_params).decode()}. It reaches the customer, so it "
-            f"waits for your approval; dismiss it with a reason to cancel it.\n"
+            f"{msgspec.json.encode(step.raw_params).decode()}. {why}; dismiss it with a "
+            f"reason to cancel it.\n"
             f"Why: {payload.evidence}\nAccount: {payload.account_url}"
         ),
-        assignee=account.owner or SYSTEM,
+        # An unowned account's approval goes to its group's manager: someone must decide.
+        assignee=account.owner or payload.manager or SYSTEM,
         due_on=add_business_days(transition.as_of, APPROVAL_DUE_DAYS),
         at=transition.at,
         idempotency_key=f"{payload.idempotency_key}-approval",

@@ -371,12 +371,19 @@ def retry_failed(store: Store, delivery_id: int, *, now: datetime | None = None)
     stamp = _stamp(now or _utcnow())
     with store.transaction() as db:
         row = db.execute(
-            "SELECT status FROM deliveries WHERE delivery_id = ?", [delivery_id]
+            "SELECT status, attempts, detail FROM deliveries WHERE delivery_id = ?", [delivery_id]
         ).fetchone()
         if row is None:
             raise InputError(f"unknown delivery {delivery_id}")
-        if row[0] != "failed":
-            raise InputError(f"delivery {delivery_id} is {row[0]}; only a failed one is retried")
+        status, attempts, detail = row
+        if status != "failed":
+            raise InputError(f"delivery {delivery_id} is {status}; only a failed one is retried")
+        if attempts == 0:
+            # It failed while the run recorded it (its record step): nothing for the worker.
+            raise InputError(
+                f"delivery {delivery_id} failed when its run was recorded ({detail}); "
+                "the worker cannot redo that: fix the cause, the next entry starts a new run"
+            )
         db.execute(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
             "finished_at = NULL, detail = 'retry requested' WHERE delivery_id = ?",

@@ -86,6 +86,10 @@ def create_pilot(store: Store, plan: Plan, new: NewPilot, *, by: str) -> Pilot:
     problem = _problem(new, plan)
     if problem:
         raise InputError(problem)
+    # " apac-midmarket" would match no account: groups are kept as accounts spell them.
+    new = msgspec.structs.replace(
+        new, csm_groups=list(dict.fromkeys(group.strip() for group in new.csm_groups))
+    )
     with store.transaction() as db:
         if db.execute("SELECT 1 FROM pilots WHERE pilot_id = ?", [new.pilot_id]).fetchone():
             raise InputError(f"pilot_id: a pilot named {new.pilot_id!r} already exists")
@@ -123,6 +127,11 @@ def _problem(new: NewPilot, plan: Plan) -> str | None:
     groups = [group.strip() for group in new.csm_groups]
     if not groups or not all(groups):
         return "csm_groups: a pilot names at least one CSM group (and no empty name)"
+    if not 0 <= new.holdout_share < 1:
+        return (
+            f"holdout_share: {new.holdout_share:g} is not a share of accounts: give at least 0 "
+            "and less than 1 (0.2 holds a fifth of the accounts out as control)"
+        )
     if not new.playbooks:
         return "playbooks: a pilot enables at least one playbook"
     if not new.rules:

@@ -280,6 +280,13 @@ def _step(
             f"{label}: action {action_name!r} reaches the customer, so a CSM must approve it; "
             "remove approval = false",
         )
+    executes = callable(getattr(action, "execute", None))
+    if approval is True and not executes:
+        raise doc.error(
+            (*path, "approval"),
+            f"{label}: action {action_name!r} only writes in telltales (it sends nothing), "
+            "so there is nothing to approve; remove approval = true",
+        )
     params_type = getattr(action, "params_type", None)
     decoded: Any = params
     if params_type is not None:
@@ -294,7 +301,7 @@ def _step(
         raw_params=params,
         needs_approval=bool(action.reaches_customer or approval),
         records=callable(getattr(action, "record", None)),
-        executes=callable(getattr(action, "execute", None)),
+        executes=executes,
     )
 
 

@@ -23,6 +23,8 @@ TaskState = Literal["open", "done", "dismissed"]
 TaskKind = Literal["work", "approval"]
 SYSTEM = "telltales"
 """Who created a task: the system, on behalf of a playbook."""
+RECORD_FAILED = "record failed: "
+"""How the detail of a step whose local effect (a task, a flag) could not be written starts."""
 
 
 class Task(msgspec.Struct, kw_only=True, frozen=True):
@@ -198,13 +200,15 @@ def _change(
     when = at or datetime.now(UTC)
     if when.tzinfo is None:
         raise InputError("at: give a time zone (e.g. 2026-11-20T09:30:00Z)")
+    when = when.astimezone(UTC)
     with store.transaction() as db:
         task = get_task(store, task_id)
         if task.state != "open":
             raise InputError(f"task {task_id} is already {task.state}")
         if kind is not None and task.kind != kind:
+            kind_of = "an approval" if task.kind == "approval" else "a work"
             verb = "approve" if task.kind == "approval" else "complete"
-            raise InputError(f"task {task_id} is a {task.kind} task: {verb} or dismiss it")
+            raise InputError(f"task {task_id} is {kind_of} task: {verb} or dismiss it")
         if when < task.created_at:
             raise InputError(f"at: {when.isoformat()} is before the task was created")
         stamp = when.isoformat()
@@ -235,7 +239,12 @@ def _change(
 
 
 def refresh_run(db: Database, playbook_run_id: int, at: datetime) -> None:
-    """Bring a run's acknowledgement and state up to date with its tasks."""
+    """Bring a run's acknowledgement and state up to date with its tasks.
+
+    A run is ``completed`` when every task is done (a run with no task step is
+    complete at once), ``closed`` when one was dismissed, or when a step's task or
+    flag could not even be written: work that never existed was not done.
+    """
     rows: Sequence[tuple[int, str, str]] = db.execute(
         "SELECT task_id, state, updated_at FROM tasks WHERE playbook_run_id = ? "
         "ORDER BY step, task_id",
@@ -249,7 +258,13 @@ def refresh_run(db: Database, playbook_run_id: int, at: datetime) -> None:
         )
     if any(state == "open" for _, state, _ in rows):
         return
-    final = "completed" if all(state == "done" for _, state, _ in rows) else "closed"
+    unwritten = db.execute(
+        "SELECT 1 FROM deliveries WHERE playbook_run_id = ? AND status = 'failed' "
+        "AND detail LIKE ? LIMIT 1",
+        [playbook_run_id, f"{RECORD_FAILED}%"],
+    ).fetchone()
+    done = all(state == "done" for _, state, _ in rows) and unwritten is None
+    final = "completed" if done else "closed"
     db.execute(
         "UPDATE playbook_runs SET state = ?, closed_at = ? "
         "WHERE playbook_run_id = ? AND state = 'open'",

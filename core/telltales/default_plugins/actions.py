@@ -26,7 +26,7 @@ class TaskParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     title: str = ""
     """The task's title; empty gives "<account>: <status> - <rule description>"."""
     due_business_days: Annotated[int, msgspec.Meta(ge=0, le=60)] = 3
-    assignee: str = "owner"
+    assignee: Annotated[str, msgspec.Meta(min_length=1)] = "owner"
     """``owner`` (the account's CSM), ``manager`` (of its CSM group) or a name/address."""
 
 
