@@ -465,6 +465,29 @@ ONE = ("--group", "g", "--rule", "sponsor_left", "--playbook", "at_risk_response
             ),
             "reason: say why the status is overridden",
         ),
+        (
+            (
+                "override",
+                "ferrum",
+                "--status",
+                "healthy",
+                "--reason",
+                "x",
+                "--until",
+                "9999-12-31",
+                "--by",
+                "y",
+            ),
+            "until: 9999-12-31 is too far away",
+        ),
+        (
+            ("pilots", "disable", "apac", "--by", " "),
+            "by: say who makes the change (every change to a pilot is recorded)",
+        ),
+        (
+            ("pilots", "create", "x", *ONE[:-1], ""),
+            "by: say who makes the change (every change to a pilot is recorded)",
+        ),
     ],
 )
 def test_a_mistake_is_one_error_line_and_writes_nothing(
@@ -495,3 +518,20 @@ def test_a_bad_playbook_stops_the_run_before_anything_is_written(db: Path, tmp_p
     assert set(counts(db).values()) == {0}
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("SELECT count(*) FROM signals").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("tasks", "done", "99999999999999999999", "--by", "x"),
+        ("outbox", "retry", "0"),
+        ("worker", "--poll", "-1"),
+    ],
+)
+def test_out_of_range_numbers_are_usage_errors_not_tracebacks(
+    shared: Path, args: tuple[str, ...]
+) -> None:
+    result = invoke("--db", shared, *args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "is not in the range" in result.output

@@ -310,6 +310,10 @@ def test_deliveries_go_oldest_first_and_limit_and_stop_bound_the_work(
     assert [d.status for d in world.deliveries()] == ["delivered", "delivered", "pending"]
     assert world.deliver() == WorkSummary(delivered=1)
     assert [r.step for r in probe.requests] == [1, 2, 3]
+    # A listing cut by its limit keeps the newest: a fresh failure is never hidden.
+    everything = outbox.list_deliveries(world.store)
+    assert [d.step for d in outbox.list_deliveries(world.store, limit=2)] == [2, 3]
+    assert [d.delivery_id for d in everything] == sorted(d.delivery_id for d in everything)
 
 
 # --- retries and backoff ---------------------------------------------------------------

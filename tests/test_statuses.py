@@ -51,8 +51,11 @@ class Probe:
 
     def __init__(self) -> None:
         self.values: dict[date, dict[str, dict[str, float]]] = {}
+        self.fail_on: date | None = None
 
     def compute(self, batch: SignalBatch) -> list[Signal]:
+        if batch.as_of == self.fail_on:
+            raise ConnectionError("the probe's warehouse is down")
         today = self.values.get(batch.as_of, {})
         return [
             Signal(
@@ -712,3 +715,58 @@ def test_a_replayed_past_day_is_stamped_at_its_end(world: World) -> None:
     assert result.actions is not None
     (first,) = transitions_of(world.store, "a1")
     assert first.at == datetime(2026, 11, 2, 23, 59, 59, 999_999, tzinfo=UTC)
+
+
+def test_a_run_for_other_accounts_does_not_break_an_accounts_hold_or_state(
+    world: World,
+) -> None:
+    sticky = rule("sticky", hold_days=2, cooldown_days=30)
+    for n in range(1, 5):
+        world.set(n, "a1", x=0.4)
+        world.set(n, "a2", x=0.9)
+    world.run(1, sticky)
+    world.run(2, sticky)
+    # Day 3 runs for a2 only; a1's last evaluated day stays day 2.
+    partial = run(
+        world.store,
+        world.registry,
+        day(3),
+        plan=Plan(rules={"sticky": sticky}),
+        account_ids=["a2"],
+        now=clock(3),
+    )
+    assert partial.actions is not None
+    assert partial.actions.evaluated == 1
+    world.run(4, sticky)
+    assert world.hits("a1") == [
+        (day(1).isoformat(), "sticky", "pending", day(1).isoformat()),
+        (day(2).isoformat(), "sticky", "fired", day(1).isoformat()),
+        (day(4).isoformat(), "sticky", "active", day(1).isoformat()),
+    ]
+    assert [(t[1], t[2]) for t in world.transitions("a1")] == [
+        (None, "healthy"),
+        ("healthy", "concern"),
+    ]
+    # Day 3 again, for everyone: both were evaluated on day 4 since, so both are skipped.
+    again = run(
+        world.store, world.registry, day(3), plan=Plan(rules={"sticky": sticky}), now=clock(3)
+    )
+    assert again.actions is not None
+    assert (again.actions.evaluated, again.actions.skipped) == (0, 2)
+
+
+def test_a_failing_source_carries_its_rules_over_instead_of_recovering(
+    world: World,
+) -> None:
+    world.set(1, x=0.4)
+    world.run(1, LOW)
+    world.probe.fail_on = day(2)
+    failed = run(world.store, world.registry, day(2), plan=Plan(rules={"low": LOW}), now=clock(2))
+    assert failed.status == "degraded"
+    assert failed.actions is not None
+    assert failed.actions.transitions == 0
+    assert world.hits() == [
+        (day(1).isoformat(), "low", "fired", day(1).isoformat()),
+        (day(2).isoformat(), "low", "active", day(1).isoformat()),
+    ]
+    assert [t[2] for t in world.transitions()] == ["concern"]

@@ -12,6 +12,7 @@ import msgspec
 
 from . import outbox, pilots, playbook_runs, queries, statuses, tasks
 from .cli_base import DAY, App, day_of
+from .errors import InputError
 from .models import RunActions
 
 STATES = ("open", "done", "dismissed", "all")
@@ -36,6 +37,8 @@ def _json(value: Any) -> None:
     click.echo(msgspec.json.encode(value).decode())
 
 
+ID = click.IntRange(1, 2**63 - 1)
+"""Task and delivery ids: SQLite integers."""
 BY = click.option("--by", required=True, help="Who does it (name or email).")
 
 
@@ -156,7 +159,10 @@ def override_command(
     app: App, account_id: str, status: str, reason: str, until: datetime, by: str
 ) -> None:
     """Override an account's status until a day; the rules take over again after it."""
-    expires = datetime.combine(until.date() + timedelta(days=1), time.min, tzinfo=UTC)
+    try:
+        expires = datetime.combine(until.date() + timedelta(days=1), time.min, tzinfo=UTC)
+    except OverflowError as error:
+        raise InputError(f"until: {until.date()} is too far away") from error
     with app.open() as store:
         account = queries.get_account(store, account_id)
         transition = statuses.override_status(
@@ -192,7 +198,13 @@ def playbooks_command(
 
 @click.command(name="worker")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
-@click.option("--poll", default=5.0, show_default=True, help="Seconds between looks when idle.")
+@click.option(
+    "--poll",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0.05),
+    help="Seconds between looks when idle.",
+)
 @click.pass_obj
 def worker_command(app: App, once: bool, poll: float) -> None:
     """Deliver the outbox: emails, webhooks and CRM pushes, with retries and backoff."""
@@ -245,7 +257,7 @@ def outbox_list(app: App, status: str | None, account_id: str | None, as_json: b
 
 
 @outbox_group.command(name="retry")
-@click.argument("delivery_id", type=int)
+@click.argument("delivery_id", type=ID)
 @click.pass_obj
 def outbox_retry(app: App, delivery_id: int) -> None:
     """Give a failed delivery a new set of attempts (once its destination is fixed)."""
@@ -287,7 +299,7 @@ def tasks_list(
 
 
 @tasks_group.command(name="show")
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def tasks_show(app: App, task_id: int, as_json: bool) -> None:
@@ -307,7 +319,7 @@ def tasks_show(app: App, task_id: int, as_json: bool) -> None:
 
 
 @tasks_group.command(name="done")
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @BY
 @click.pass_obj
 def tasks_done(app: App, task_id: int, by: str) -> None:
@@ -318,7 +330,7 @@ def tasks_done(app: App, task_id: int, by: str) -> None:
 
 
 @tasks_group.command(name="dismiss")
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @click.option("--reason", required=True, help="Why it is not worth doing.")
 @BY
 @click.pass_obj
@@ -330,7 +342,7 @@ def tasks_dismiss(app: App, task_id: int, reason: str, by: str) -> None:
 
 
 @tasks_group.command(name="approve")
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @BY
 @click.pass_obj
 def tasks_approve(app: App, task_id: int, by: str) -> None:

@@ -431,7 +431,8 @@ def _act(
     """Rules, transitions and playbooks for the batch, in the transaction of its signals."""
     with tracer.start_as_current_span("telltales.rules") as span:
         accounts = batch_accounts(db)
-        statuses = evaluate(db, plan, as_of, accounts, by_account, scores, run_id, at)
+        failed = frozenset(f.component.split(":", 1)[1] for f in failures)
+        statuses = evaluate(db, plan, as_of, accounts, by_account, scores, run_id, at, failed)
         launched = start_playbooks(db, registry, plan, statuses.transitions, as_of)
         failures.extend(launched.failures)
         span.set_attribute("telltales.transitions", len(statuses.transitions))

@@ -332,6 +332,8 @@ _DELIVERY_COLUMNS = (
 def list_deliveries(
     store: Store, *, status: str | None = None, account_id: str | None = None, limit: int = 500
 ) -> list[Delivery]:
+    """The newest ``limit`` deliveries matching the filters, oldest of them first (a new
+    failure is never cut off)."""
     where, params = [], []
     if status is not None:
         where.append("d.status = ?")
@@ -341,9 +343,9 @@ def list_deliveries(
         params.append(account_id)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     rows = store.db.execute(
-        f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d "
+        f"SELECT * FROM (SELECT {_DELIVERY_COLUMNS} FROM deliveries d "
         f"JOIN playbook_runs r ON r.playbook_run_id = d.playbook_run_id {clause} "
-        "ORDER BY d.delivery_id LIMIT ?",
+        "ORDER BY d.delivery_id DESC LIMIT ?) ORDER BY delivery_id",
         [*params, limit],
     )
     names = [column.split(".", 1)[1] for column in _DELIVERY_COLUMNS.split(", ")]

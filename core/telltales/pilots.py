@@ -86,6 +86,7 @@ def create_pilot(store: Store, plan: Plan, new: NewPilot, *, by: str) -> Pilot:
     problem = _problem(new, plan)
     if problem:
         raise InputError(problem)
+    _check_by(by)
     # " apac-midmarket" would match no account: groups are kept as accounts spell them.
     new = msgspec.structs.replace(
         new, csm_groups=list(dict.fromkeys(group.strip() for group in new.csm_groups))
@@ -157,6 +158,7 @@ def set_state(
     store: Store, pilot_id: str, state: PilotState, *, by: str, reason: str = ""
 ) -> Pilot:
     """Enable, disable or end a pilot; an ended pilot stays ended."""
+    _check_by(by)
     with store.transaction():
         pilot = get_pilot(store, pilot_id)
         if pilot.state == "ended":
@@ -168,6 +170,11 @@ def set_state(
         store.db.execute("UPDATE pilots SET state = ? WHERE pilot_id = ?", [state, pilot_id])
         _event(store, pilot_id, state, by, _now(), reason)
     return get_pilot(store, pilot_id)
+
+
+def _check_by(by: str) -> None:
+    if not by.strip():
+        raise InputError("by: say who makes the change (every change to a pilot is recorded)")
 
 
 def _refuse_overlap(store: Store, pilot_id: str, groups: Sequence[str]) -> None:

@@ -21,12 +21,12 @@ from datetime import UTC, date, datetime, time, timedelta
 import msgspec
 from sqlite_utils import Database
 
-from .contracts import BATCH_TABLE, RuleFiring
+from .contracts import BATCH_TABLE, RuleFiring, RuleMatch
 from .errors import InputError
 from .models import Account, HealthStatus, Score, Signal, StatusTransition
 from .pilots import Cohort, Pilot, load_pilots, pilots_in_force
 from .plan import Plan
-from .rules import STATUSES, describe_firing, worst_status
+from .rules import STATUSES, Rule, describe_firing, worst_status
 from .store import Store
 
 RuleState = str
@@ -87,10 +87,18 @@ def evaluate(
     scores: Sequence[Score],
     run_id: int,
     at: datetime,
+    failed: frozenset[str] = frozenset(),
 ) -> StatusSummary:
-    """Evaluate every rule for the batch in ``BATCH_TABLE``; record hits and transitions."""
+    """Evaluate every rule for the batch in ``BATCH_TABLE``; record hits and transitions.
+
+    ``failed`` names the sources and scorers that failed in this run: a rule that
+    reads one of them cannot be evaluated, so what it said on the account's last
+    evaluated day is carried over rather than read as "no longer holds" (a day's
+    outage must not write a recovery into the history).
+    """
     summary = StatusSummary()
     day = as_of.isoformat()
+    evaluated_days = _evaluated_days(db)
     previous = _previous_hits(db, day)
     last_fired = _last_fired(
         db, day, max((r.cooldown_days for r in plan.rules.values()), default=0)
@@ -98,10 +106,10 @@ def evaluate(
     current = current_statuses(db)
     overrides = _open_overrides(db)
     in_force = pilots_in_force(load_pilots(db), as_of)
-    (later_day,) = db.execute("SELECT max(as_of) FROM rule_days WHERE as_of > ?", [day]).fetchone()
     by_account: dict[str, dict[str, Score]] = {}
     for score in scores:
         by_account.setdefault(score.account_id, {})[score.scorer] = score
+    carried = {name: _reads_failed(rule, failed) for name, rule in plan.rules.items()}
     hits: list[tuple[object, ...]] = []
     evaluated: list[str] = []
     skipped: list[str] = []
@@ -109,9 +117,12 @@ def evaluate(
     for account_id in sorted(accounts):
         account = accounts[account_id]
         status_now = current.get(account_id)
-        if later_day is not None or (status_now is not None and status_now[1] > day):
-            # A later day was evaluated (or a person overrode the status after this
-            # day): what this day would say is already history, and is left as it is.
+        last_day = evaluated_days.get(account_id)
+        if (last_day is not None and last_day > day) or (
+            status_now is not None and status_now[1] > day
+        ):
+            # A later day was evaluated for it (or a person overrode the status after
+            # this day): what this day would say is already history, and stays so.
             summary.skipped += 1
             skipped.append(account_id)
             continue
@@ -123,13 +134,23 @@ def evaluate(
         account_scores = by_account.get(account_id, {})
         active: list[RuleFiring] = []
         for rule in plan.rules.values():
-            matches = rule.matches(account, account_signals, account_scores)
-            if matches is None:
-                continue
             before = previous.get((account_id, rule.name))
-            held_since = date.fromisoformat(before[1]) if before else as_of
             state: RuleState
-            if (as_of - held_since).days + 1 < rule.hold_days:
+            if carried[rule.name]:
+                if before is None:
+                    continue
+                state = "active" if before[0] in ACTIVE_STATES else before[0]
+                held_since = date.fromisoformat(before[1])
+                matches = msgspec.json.decode(before[2], type=tuple[RuleMatch, ...])
+            else:
+                found = rule.matches(account, account_signals, account_scores)
+                if found is None:
+                    continue
+                matches = found
+                held_since = date.fromisoformat(before[1]) if before else as_of
+            if carried[rule.name]:
+                pass  # the state read above stands
+            elif (as_of - held_since).days + 1 < rule.hold_days:
                 state = "pending"
             elif before is not None and before[0] in ACTIVE_STATES:
                 state = "active"
@@ -239,28 +260,52 @@ def evaluate(
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         hits,
     )
-    db.execute(
-        "INSERT INTO rule_days (as_of, run_id, evaluated_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (as_of) DO UPDATE SET run_id = excluded.run_id, "
-        "evaluated_at = excluded.evaluated_at",
-        [day, run_id, datetime.now(UTC).isoformat()],
+    # Each account's last evaluated day, and the one before it (what a re-run of the
+    # last day compares with).
+    db.conn.executemany(
+        "INSERT INTO rule_accounts (account_id, last_day) VALUES (?, ?) "
+        "ON CONFLICT (account_id) DO UPDATE SET "
+        "previous_day = CASE WHEN last_day < excluded.last_day THEN last_day "
+        "ELSE previous_day END, last_day = max(last_day, excluded.last_day)",
+        [(account_id, day) for account_id in evaluated],
     )
     return summary
 
 
-def _previous_hits(db: Database, day: str) -> dict[tuple[str, str], tuple[str, str]]:
-    """(state, held_since) of each rule that held on the last evaluated day before ``day``."""
-    (previous_day,) = db.execute(
-        "SELECT max(as_of) FROM rule_days WHERE as_of < ?", [day]
-    ).fetchone()
-    if previous_day is None:
-        return {}
-    rows = db.execute(
-        f"SELECT h.account_id, h.rule, h.state, h.held_since FROM rule_hits h "
-        f"JOIN {BATCH_TABLE} b ON b.account_id = h.account_id WHERE h.as_of = ?",
-        [previous_day],
+def _reads_failed(rule: Rule, failed: frozenset[str]) -> bool:
+    """Whether one of the rule's conditions reads a source or scorer that failed."""
+    return any(
+        (c.name.split(".", 1)[0] if c.kind == "signal" else c.name) in failed
+        for c in rule.conditions
+        if c.kind != "account"
     )
-    return {(account_id, rule): (state, since) for account_id, rule, state, since in rows}
+
+
+def _evaluated_days(db: Database) -> dict[str, str]:
+    rows = db.execute(
+        f"SELECT s.account_id, s.last_day FROM rule_accounts s "
+        f"JOIN {BATCH_TABLE} b ON b.account_id = s.account_id"
+    )
+    return dict(rows.fetchall())
+
+
+def _previous_hits(db: Database, day: str) -> dict[tuple[str, str], tuple[str, str, str]]:
+    """(state, held_since, matches) of each rule that held on the account's own last
+    evaluated day before ``day``."""
+    rows = db.execute(
+        f"""
+        SELECT h.account_id, h.rule, h.state, h.held_since, h.matches
+        FROM {BATCH_TABLE} b
+        JOIN rule_accounts s ON s.account_id = b.account_id
+        JOIN rule_hits h ON h.account_id = b.account_id AND h.as_of =
+            CASE WHEN s.last_day < ? THEN s.last_day ELSE s.previous_day END
+        """,
+        [day],
+    )
+    return {
+        (account_id, rule): (state, since, matches)
+        for account_id, rule, state, since, matches in rows
+    }
 
 
 def _last_fired(db: Database, day: str, days: int) -> dict[tuple[str, str], date]:

@@ -173,10 +173,10 @@ def m004_statuses_playbooks_pilots(db: Database) -> None:
 
 _PLAYBOOKS_SCHEMA = """
         ALTER TABLE runs ADD COLUMN actions TEXT;
-        CREATE TABLE rule_days (
-            as_of TEXT PRIMARY KEY,
-            run_id INTEGER NOT NULL REFERENCES runs (run_id),
-            evaluated_at TEXT NOT NULL
+        CREATE TABLE rule_accounts (
+            account_id TEXT PRIMARY KEY REFERENCES accounts (account_id),
+            last_day TEXT NOT NULL,
+            previous_day TEXT
         );
         CREATE TABLE rule_hits (
             as_of TEXT NOT NULL,
@@ -197,6 +197,8 @@ _PLAYBOOKS_SCHEMA = """
             PRIMARY KEY (as_of, account_id, rule)
         ) WITHOUT ROWID;
         CREATE INDEX rule_hits_account ON rule_hits (account_id, rule, as_of);
+        CREATE INDEX rule_hits_fired ON rule_hits (account_id, rule, as_of)
+            WHERE state = 'fired';
         CREATE TABLE overrides (
             override_id INTEGER PRIMARY KEY,
             account_id TEXT NOT NULL REFERENCES accounts (account_id),
@@ -272,6 +274,8 @@ _PLAYBOOKS_SCHEMA = """
             UNIQUE (transition_id, playbook)
         );
         CREATE INDEX playbook_runs_account ON playbook_runs (account_id, playbook, state);
+        CREATE INDEX playbook_runs_open ON playbook_runs (account_id, playbook)
+            WHERE state = 'open';
         CREATE INDEX playbook_runs_owner ON playbook_runs (owner, mode, as_of);
         CREATE TABLE deliveries (
             delivery_id INTEGER PRIMARY KEY,
