@@ -152,7 +152,7 @@ def load_plan(config: LoadedConfig, registry: Registry) -> Plan:
                     )
                 del playbooks[name]
                 continue
-            playbook = _playbook(doc, path, name, table, registry, active_rules)
+            playbook = _playbook(doc, path, name, table, registry, active_rules, action_settings)
             if playbook is None:
                 playbooks.pop(name, None)
             else:
@@ -227,6 +227,7 @@ def _playbook(
     table: object,
     registry: Registry,
     rules: Mapping[str, Rule],
+    settings: Mapping[str, Any],
 ) -> Playbook | None:
     spec = _decode(doc, path, table, PlaybookSpec)
     if not spec.enabled:
@@ -239,7 +240,7 @@ def _playbook(
                 f"(known: {', '.join(sorted(rules)) or 'none'})",
             )
     steps = [
-        _step(doc, (*path, "steps", index), name, index + 1, table, registry)
+        _step(doc, (*path, "steps", index), name, index + 1, table, registry, settings)
         for index, table in enumerate(spec.steps)
     ]
     return Playbook(
@@ -258,6 +259,7 @@ def _step(
     number: int,
     table: dict[str, Any],
     registry: Registry,
+    settings: Mapping[str, Any],
 ) -> Step:
     label = f"[playbooks.{playbook}] step {number}"
     params = dict(table)
@@ -294,12 +296,18 @@ def _step(
             decoded = msgspec.convert(params, params_type)
         except msgspec.ValidationError as error:
             raise doc.invalid(path, error) from error
+    needs_approval = bool(action.reaches_customer or approval)
+    check_step = getattr(action, "check_step", None)
+    if callable(check_step):
+        problem = check_step(decoded, settings.get(action_name), needs_approval)
+        if problem:
+            raise doc.error(path, f"{label}: {problem}")
     return Step(
         number=number,
         action=action_name,
         params=decoded,
         raw_params=params,
-        needs_approval=bool(action.reaches_customer or approval),
+        needs_approval=needs_approval,
         records=callable(getattr(action, "record", None)),
         executes=executes,
     )

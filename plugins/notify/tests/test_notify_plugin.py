@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 import telltales_notify
+from telltales.config import load_config
+from telltales.errors import ConfigError
+from telltales.plan import load_plan
+from telltales.plugins import load_registry
 from telltales.testing import PluginHarness
 from telltales_notify.crm import HttpCrmAdapter
 from telltales_notify.mail import EmailAction
@@ -54,6 +59,7 @@ def test_every_setting_has_its_documented_default() -> None:
         "starttls": False,
         "ssl": False,
         "timeout_seconds": 10.0,
+        "internal_domains": [],
     }
     assert msgspec.to_builtins(WebhookSettings()) == {
         "secret_env": "TELLTALES_WEBHOOK_SECRET",
@@ -156,3 +162,34 @@ def test_valid_tables_decode() -> None:
         ).timeout_seconds
         == 10.0
     )
+
+
+CUSTOMER_STEP = """\
+[actions.email]
+internal_domains = ["Vendor.example"]
+
+[playbooks.reach_out]
+on_enter = "at_risk"
+steps = [{ action = "email", to = ["owner", "cfo@ferrum.example"]APPROVAL }]
+"""
+
+
+def test_an_email_outside_internal_domains_needs_approval(tmp_path: Path) -> None:
+    registry = load_registry(extra=[("notify", telltales_notify)], use_entry_points=False)
+    path = tmp_path / "telltales.toml"
+    path.write_text(CUSTOMER_STEP.replace("APPROVAL", ""))
+    with pytest.raises(ConfigError) as refused:
+        load_plan(load_config(path), registry)
+    assert str(refused.value) == (
+        f"{path}, line 6: [playbooks.reach_out] step 1: cfo@ferrum.example is outside "
+        "internal_domains (vendor.example): an email that reaches the customer needs "
+        "approval = true on its step"
+    )
+    path.write_text(CUSTOMER_STEP.replace("APPROVAL", ", approval = true"))
+    (step,) = load_plan(load_config(path), registry).playbooks["reach_out"].steps
+    assert step.needs_approval
+    path.write_text(
+        CUSTOMER_STEP.replace("cfo@ferrum.example", "boss@vendor.example").replace("APPROVAL", "")
+    )
+    (step,) = load_plan(load_config(path), registry).playbooks["reach_out"].steps
+    assert not step.needs_approval

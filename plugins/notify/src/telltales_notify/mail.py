@@ -17,7 +17,7 @@ from email.utils import format_datetime
 from telltales import ActionOutcome, ActionRequest
 
 from .outcomes import missing_secret, quote
-from .settings import EmailParams, EmailSettings, is_address
+from .settings import RECIPIENT_ROLES, EmailParams, EmailSettings, is_address
 from .summary import default_subject, email_body, one_line
 
 _ID_SAFE = frozenset(string.ascii_letters + string.digits + "-_")
@@ -81,6 +81,24 @@ class EmailAction:
     reaches_customer = False
     params_type = EmailParams
     settings_type = EmailSettings
+
+    def check_step(self, params: EmailParams, settings: EmailSettings, approval: bool) -> str:
+        """Refuse a step that emails outside ``internal_domains`` without approval."""
+        if not settings.internal_domains or approval:
+            return ""
+        outside = [
+            address
+            for address in params.to
+            if address not in RECIPIENT_ROLES
+            and address.rsplit("@", 1)[-1].lower() not in settings.internal_domains
+        ]
+        if not outside:
+            return ""
+        return (
+            f"{', '.join(outside)} is outside internal_domains "
+            f"({', '.join(settings.internal_domains)}): an email that reaches the customer "
+            "needs approval = true on its step"
+        )
 
     def execute(self, request: ActionRequest) -> ActionOutcome:
         params: EmailParams = request.params

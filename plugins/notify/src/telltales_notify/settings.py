@@ -65,8 +65,14 @@ class EmailSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Speak TLS from the first byte (implicit TLS, port 465)."""
     timeout_seconds: Seconds = 10.0
     """How long to wait for the server to connect or answer, per operation."""
+    internal_domains: list[str] = msgspec.field(default_factory=list)
+    """Your own company's mail domains. When set, a step that emails any other address
+    reaches the customer, so it must say ``approval = true`` (a CSM approves each one)."""
 
     def __post_init__(self) -> None:
+        self.internal_domains = [domain.strip().lower() for domain in self.internal_domains]
+        if not all(self.internal_domains):
+            raise ValueError("internal_domains: a domain cannot be empty")
         if not is_address(self.sender):
             raise ValueError(f"sender {self.sender!r} is not an email address")
         if self.ssl and self.starttls:
