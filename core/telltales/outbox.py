@@ -35,6 +35,7 @@ from .errors import InputError
 from .models import Account
 from .plan import Plan
 from .plugins import Entry, Registry
+from .queries import equality_filter
 from .store import Store
 
 DeliveryStatus = Literal["awaiting_approval", "pending", "delivered", "failed", "cancelled"]
@@ -334,14 +335,7 @@ def list_deliveries(
 ) -> list[Delivery]:
     """The newest ``limit`` deliveries matching the filters, oldest of them first (a new
     failure is never cut off)."""
-    where, params = [], []
-    if status is not None:
-        where.append("d.status = ?")
-        params.append(status)
-    if account_id is not None:
-        where.append("r.account_id = ?")
-        params.append(account_id)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    clause, params = equality_filter(**{"d.status": status, "r.account_id": account_id})
     rows = store.db.execute(
         f"SELECT * FROM (SELECT {_DELIVERY_COLUMNS} FROM deliveries d "
         f"JOIN playbook_runs r ON r.playbook_run_id = d.playbook_run_id {clause} "

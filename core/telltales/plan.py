@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from .config import LoadedConfig
     from .plugins import Registry
 
-T = TypeVar("T")
 
 DEFAULTS_FILE = "defaults.toml"
 RENEWAL_FLAG = "renewal.flag"
@@ -158,9 +157,9 @@ def load_plan(config: LoadedConfig, registry: Registry) -> Plan:
             else:
                 playbooks[name] = playbook
 
-    labels = _decode(user, ("statuses",), values.statuses, LabelsSpec)
+    labels = user.decode(("statuses",), values.statuses, LabelsSpec)
     groups = {
-        group: _decode(user, ("csm_groups", group), table, GroupSpec)
+        group: user.decode(("csm_groups", group), table, GroupSpec)
         for group, table in values.csm_groups.items()
     }
     crm = _crm(user, values.crm, registry)
@@ -170,8 +169,8 @@ def load_plan(config: LoadedConfig, registry: Registry) -> Plan:
         rules=active_rules,
         playbooks=playbooks,
         labels={status: getattr(labels, status) for status in STATUSES},
-        alerts=_decode(user, ("alerts",), values.alerts, AlertsSpec),
-        outbox=_decode(user, ("outbox",), values.outbox, OutboxSpec),
+        alerts=user.decode(("alerts",), values.alerts, AlertsSpec),
+        outbox=user.decode(("outbox",), values.outbox, OutboxSpec),
         links=_links(user, values.links),
         managers={group: spec.manager for group, spec in groups.items() if spec.manager},
         action_settings=action_settings,
@@ -188,7 +187,7 @@ def _rule(
     *,
     shipped: bool,
 ) -> Rule | None:
-    spec = _decode(doc, path, table, RuleSpec)
+    spec = doc.decode(path, table, RuleSpec)
     if not spec.enabled:
         return None
     conditions = []
@@ -229,7 +228,7 @@ def _playbook(
     rules: Mapping[str, Rule],
     settings: Mapping[str, Any],
 ) -> Playbook | None:
-    spec = _decode(doc, path, table, PlaybookSpec)
+    spec = doc.decode(path, table, PlaybookSpec)
     if not spec.enabled:
         return None
     for index, rule in enumerate(spec.rules):
@@ -328,15 +327,13 @@ def _action_settings(
         table = tables.get(name, {})
         settings_type = getattr(entry.obj, "settings_type", None)
         settings[name] = (
-            table
-            if settings_type is None
-            else _decode(doc, ("actions", name), table, settings_type)
+            table if settings_type is None else doc.decode(("actions", name), table, settings_type)
         )
     return settings
 
 
 def _crm(doc: TomlDocument, table: Mapping[str, Any], registry: Registry) -> Crm | None:
-    spec = _decode(doc, ("crm",), table, CrmSpec)
+    spec = doc.decode(("crm",), table, CrmSpec)
     if not spec.adapter:
         return None
     entry = registry.crm_adapters.get(spec.adapter)
@@ -349,7 +346,7 @@ def _crm(doc: TomlDocument, table: Mapping[str, Any], registry: Registry) -> Crm
     settings = (
         spec.settings
         if settings_type is None
-        else _decode(doc, ("crm", "settings"), spec.settings, settings_type)
+        else doc.decode(("crm", "settings"), spec.settings, settings_type)
     )
     return Crm(adapter=entry.obj, settings=settings)
 
@@ -358,14 +355,7 @@ _URL = re.compile(r"^https?://[^\s]+$")
 
 
 def _links(doc: TomlDocument, table: Mapping[str, Any]) -> LinksSpec:
-    links = _decode(doc, ("links",), table, LinksSpec)
+    links = doc.decode(("links",), table, LinksSpec)
     if not _URL.match(links.account_url):
         raise doc.error(("links", "account_url"), "[links] account_url: expected an http(s) URL")
     return links
-
-
-def _decode(doc: TomlDocument, path: TomlPath, value: object, kind: type[T]) -> T:
-    try:
-        return msgspec.convert(value, kind)
-    except msgspec.ValidationError as error:
-        raise doc.invalid(path, error) from error

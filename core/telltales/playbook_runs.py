@@ -8,6 +8,7 @@ from typing import Literal
 
 import msgspec
 
+from .queries import equality_filter
 from .store import Store
 
 RunMode = Literal["live", "shadow", "held_back"]
@@ -52,12 +53,7 @@ def list_runs(
     limit: int = 500,
 ) -> list[PlaybookRun]:
     """Runs matching every filter given, newest first."""
-    where, params = [], []
-    for column, value in (("mode", mode), ("state", state), ("account_id", account_id)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    clause, params = equality_filter(mode=mode, state=state, account_id=account_id)
     rows = store.db.execute(
         f"SELECT {_COLUMNS} FROM playbook_runs {clause} ORDER BY playbook_run_id DESC LIMIT ?",
         [*params, limit],

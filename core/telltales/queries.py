@@ -20,6 +20,13 @@ _ACCOUNT_FIELDS = Account.__struct_fields__
 _ACCOUNT_COLUMNS = ", ".join(_ACCOUNT_FIELDS)
 
 
+def equality_filter(**columns: object) -> tuple[str, list[object]]:
+    """``WHERE a = ? AND b = ?`` for the columns given a value (None leaves one out)."""
+    given = {column: value for column, value in columns.items() if value is not None}
+    clause = " AND ".join(f"{column} = ?" for column in given)
+    return (f"WHERE {clause}" if clause else ""), list(given.values())
+
+
 def get_account(store: Store, account_id: str) -> Account:
     """The account, or :class:`UnknownAccountError` naming the id."""
     row = store.db.execute(

@@ -17,6 +17,7 @@ import msgspec
 from sqlite_utils import Database
 
 from .errors import InputError
+from .queries import equality_filter
 from .store import Store
 
 TaskState = Literal["open", "done", "dismissed"]
@@ -136,17 +137,9 @@ def list_tasks(
     limit: int = 500,
 ) -> list[Task]:
     """Tasks matching every filter given, most urgent first (due date, then id)."""
-    where, params = [], []
-    for column, value in (
-        ("state", state),
-        ("assignee", assignee),
-        ("account_id", account_id),
-        ("kind", kind),
-    ):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    clause, params = equality_filter(
+        state=state, assignee=assignee, account_id=account_id, kind=kind
+    )
     rows = store.db.execute(
         f"SELECT {_COLUMNS} FROM tasks {clause} ORDER BY due_on, task_id LIMIT ?",
         [*params, limit],

@@ -15,10 +15,13 @@ import contextlib
 import re
 import tomllib
 from collections.abc import Sequence
+from typing import TypeVar
 
 import msgspec
 
 from .errors import ConfigError, split_validation_error
+
+T = TypeVar("T")
 
 TomlPath = tuple[str | int, ...]
 """Keys and array indexes from the top of the document: ``("scorecards", "dear",
@@ -45,6 +48,13 @@ class TomlDocument:
         line = self.line(path)
         where = f"{self.source}, line {line}" if line is not None else self.source
         return ConfigError(f"{where}: {message}")
+
+    def decode(self, path: Sequence[str | int], value: object, kind: type[T]) -> T:
+        """``value`` (the table at ``path``) converted into ``kind``, or the error at its line."""
+        try:
+            return msgspec.convert(value, kind)
+        except msgspec.ValidationError as error:
+            raise self.invalid(path, error) from error
 
     def invalid(self, base: Sequence[str | int], error: msgspec.ValidationError) -> ConfigError:
         """Turn msgspec's ``... - at `$.a[0].b``` into an error at the line of ``base.a[0].b``.

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
@@ -48,7 +48,6 @@ Points = Annotated[float, msgspec.Meta(ge=0, le=100)]
 Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
 Weight = Annotated[float, msgspec.Meta(gt=0, le=1)]
 
-T = TypeVar("T")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _MEASURE_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -152,7 +151,7 @@ def load_scoring(config: LoadedConfig, registry: Registry | None) -> Scoring:
                 f"[scorecards.{name}]: a scorecard name is lowercase letters, digits and _",
             )
         cards[name] = _compile(user_doc, name, table, config.config_id, registry, shipped=False)
-    scoring = _decode(user_doc, ("scoring",), config.values.scoring, ScoringSpec)
+    scoring = user_doc.decode(("scoring",), config.values.scoring, ScoringSpec)
 
     def card(path: TomlPath, name: object) -> Card:
         if isinstance(name, str) and name in cards:
@@ -202,13 +201,6 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 
 
-def _decode(document: TomlDocument, path: TomlPath, value: object, kind: type[T]) -> T:
-    try:
-        return msgspec.convert(value, kind)
-    except msgspec.ValidationError as error:
-        raise document.invalid(path, error) from error
-
-
 def _number(value: float) -> str:
     return f"{value:g}"
 
@@ -223,7 +215,7 @@ def _compile(
     shipped: bool,
 ) -> Card:
     base: TomlPath = ("scorecards", name)
-    spec = _decode(document, base, table, CardSpec)
+    spec = document.decode(base, table, CardSpec)
     where = f"scorecard {name!r}"
     weights = _component_weights(document, base, where, spec.components)
     bands = _bands(document, base, where, spec.grades)
@@ -309,7 +301,7 @@ def _component_weights(
                 (*path, component),
                 f"{where}: component name {component!r} must be lowercase letters, digits and _",
             )
-        weights[component] = _decode(document, (*path, component), weight, Weight)
+        weights[component] = document.decode((*path, component), weight, Weight)
     total = math.fsum(weights.values())
     if abs(total - 1) > WEIGHT_TOLERANCE:
         listed = ", ".join(f"{c} {_number(w)}" for c, w in weights.items())
