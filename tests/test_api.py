@@ -1,25 +1,36 @@
-"""The API package imports as ``telltales_api`` and its app answers its probe."""
+"""The API package imports as ``telltales_api`` and its app answers its probes."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import telltales
-from litestar.testing import TestClient
-from telltales_api import create_app
+from support.api import ApiHarness, api_harness
 
 
-def test_healthz_reports_versions() -> None:
-    with TestClient(app=create_app()) as client:
-        response = client.get("/healthz")
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[ApiHarness]:
+    yield from api_harness(tmp_path)
+
+
+def test_healthz_reports_versions(api: ApiHarness) -> None:
+    response = api.client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
         "version": telltales.__version__,
         "plugin_api_version": telltales.PLUGIN_API_VERSION,
     }
+
+
+def test_readyz_answers_once_the_database_does(api: ApiHarness) -> None:
+    response = api.client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
 
 
 def test_installed_names_are_distinctive(tmp_path: Path) -> None:

@@ -2,16 +2,60 @@
 
 from __future__ import annotations
 
-from litestar import Litestar, get
-from telltales import PLUGIN_API_VERSION, __version__
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from telltales import __version__
+
+from .auth import COMPONENTS, authorize, current_key
+from .context import ApiContext, ApiSettings
+from .problems import EXCEPTION_HANDLERS
+from .routes import ROUTE_HANDLERS
+
+DESCRIPTION = """\
+Accounts, health with its reasons, tasks, pilots, renewals and the metrics that show
+whether the program works. Every `/v1` route needs an API key (`telltales keys
+create`) sent as `Authorization: Bearer tt_...`; errors are RFC 9457 problem details.
+"""
 
 
-@get("/healthz", sync_to_thread=False)
-def healthz() -> dict[str, str]:
-    """Liveness: the process answers."""
-    return {"status": "ok", "version": __version__, "plugin_api_version": PLUGIN_API_VERSION}
+def _context(state: State) -> ApiContext:
+    context: ApiContext = state.telltales
+    return context
 
 
-def create_app() -> Litestar:
-    """Build the app; routes for accounts, health and metrics arrive with the API issue."""
-    return Litestar(route_handlers=[healthz])
+def create_app(settings: ApiSettings | None = None) -> Litestar:
+    """Build the app; the store, plugins and configuration open when it starts."""
+    settings = settings or ApiSettings.from_env()
+
+    def open_context(app: Litestar) -> None:
+        app.state.telltales = ApiContext.open(settings)
+
+    def close_context(app: Litestar) -> None:
+        context: ApiContext | None = app.state.get("telltales")
+        if context is not None:
+            context.close()
+
+    return Litestar(
+        route_handlers=ROUTE_HANDLERS,
+        on_startup=[open_context],
+        on_shutdown=[close_context],
+        guards=[authorize],
+        dependencies={
+            "context": Provide(_context, sync_to_thread=False),
+            "key": Provide(current_key, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="telltales",
+            version=__version__,
+            description=DESCRIPTION,
+            components=COMPONENTS,
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
+        ),
+        debug=False,
+    )

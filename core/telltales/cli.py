@@ -18,7 +18,7 @@ from typing import Any
 import click
 import msgspec
 
-from . import engine, queries
+from . import cli_history, cli_keys, cli_metrics, cli_serve, engine, queries
 from .cli_base import DAY, App, ErrorLines, day_of
 from .cli_playbooks import describe_actions, register_commands
 from .config import scorer_settings, source_settings
@@ -325,6 +325,8 @@ def _percent(share: float) -> str:
 
 
 register_commands(cli)
+for module in (cli_keys, cli_serve, cli_history, cli_metrics):
+    module.register_commands(cli)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The core schema: accounts, engine runs, signals and scores; statuses, playbooks, pilots."""
+"""The core schema: accounts, runs, signals, scores; statuses, playbooks, pilots; the API's."""
 
 from __future__ import annotations
 
@@ -344,6 +344,86 @@ _PLAYBOOKS_SCHEMA = """
             idempotency_key TEXT NOT NULL UNIQUE
         );
         CREATE INDEX renewal_flags_account ON renewal_flags (account_id, renewal_date)
+"""
+
+
+@migrations()
+def m005_renewals_keys_requests(db: Database) -> None:
+    """Renewal outcomes, API keys and the replay record of idempotent API requests.
+
+    ``renewal_revisions`` keeps every version of a renewal ever recorded (append-only);
+    ``renewals`` holds the one in force. Imported transitions get a partial unique
+    index so re-importing the same history adds nothing.
+    """
+    _execute(db, _API_SCHEMA)
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER renewal_revisions_no_{verb.lower()} BEFORE {verb} "
+            f"ON renewal_revisions "
+            f"BEGIN SELECT RAISE(ABORT, 'renewal_revisions is append-only history'); END"
+        )
+
+
+_API_SCHEMA = """
+        CREATE TABLE renewals (
+            account_id TEXT NOT NULL REFERENCES accounts (account_id),
+            renewal_date TEXT NOT NULL,
+            arr_before REAL NOT NULL,
+            arr_after REAL NOT NULL,
+            discount_percent REAL NOT NULL,
+            outcome TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            csm_group TEXT NOT NULL,
+            segment TEXT NOT NULL,
+            cohort TEXT NOT NULL,
+            pilot_id TEXT,
+            source TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            PRIMARY KEY (account_id, renewal_date)
+        );
+        CREATE INDEX renewals_date ON renewals (renewal_date);
+        CREATE TABLE renewal_revisions (
+            revision_id INTEGER PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts (account_id),
+            renewal_date TEXT NOT NULL,
+            arr_before REAL NOT NULL,
+            arr_after REAL NOT NULL,
+            discount_percent REAL NOT NULL,
+            outcome TEXT NOT NULL,
+            source TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            recorded_by TEXT NOT NULL
+        );
+        CREATE INDEX renewal_revisions_account ON renewal_revisions (account_id, renewal_date);
+        CREATE UNIQUE INDEX transitions_imported ON transitions (account_id, as_of, at, to_status)
+            WHERE cause = 'imported';
+        CREATE INDEX transitions_to_status ON transitions (to_status, as_of);
+        CREATE INDEX playbook_runs_as_of ON playbook_runs (as_of);
+        CREATE TABLE api_keys (
+            key_id TEXT PRIMARY KEY,
+            secret_hash TEXT NOT NULL,
+            name TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            csm_groups TEXT,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT,
+            revoked_by TEXT
+        );
+        CREATE TABLE api_requests (
+            key_id TEXT NOT NULL REFERENCES api_keys (key_id),
+            idempotency_key TEXT NOT NULL,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            request_hash TEXT NOT NULL,
+            status_code INTEGER,
+            content_type TEXT,
+            body BLOB,
+            created_at TEXT NOT NULL,
+            finished_at TEXT,
+            PRIMARY KEY (key_id, idempotency_key)
+        ) WITHOUT ROWID
 """
 
 
