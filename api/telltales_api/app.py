@@ -8,11 +8,12 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from telltales import __version__
+from telltales.plugins import load_registry
 
 from .auth import COMPONENTS, authorize, current_key
 from .context import ApiContext, ApiSettings
 from .problems import EXCEPTION_HANDLERS
-from .routes import ROUTE_HANDLERS
+from .routes import route_handlers
 
 DESCRIPTION = """\
 Accounts, health with its reasons, tasks, pilots, renewals and the metrics that show
@@ -27,11 +28,12 @@ def _context(state: State) -> ApiContext:
 
 
 def create_app(settings: ApiSettings | None = None) -> Litestar:
-    """Build the app; the store, plugins and configuration open when it starts."""
+    """Build the app for the installed plugins; the store and configuration open at startup."""
     settings = settings or ApiSettings.from_env()
+    registry = load_registry()
 
     def open_context(app: Litestar) -> None:
-        app.state.telltales = ApiContext.open(settings)
+        app.state.telltales = ApiContext.open(settings, registry)
 
     def close_context(app: Litestar) -> None:
         context: ApiContext | None = app.state.get("telltales")
@@ -39,7 +41,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             context.close()
 
     return Litestar(
-        route_handlers=ROUTE_HANDLERS,
+        route_handlers=route_handlers(registry),
         on_startup=[open_context],
         on_shutdown=[close_context],
         guards=[authorize],

@@ -13,7 +13,7 @@ from pathlib import Path
 from litestar.di import NamedDependency
 from telltales.config import LoadedConfig, config_path, load_config
 from telltales.plan import Plan, load_plan
-from telltales.plugins import Registry, load_registry
+from telltales.plugins import Registry
 from telltales.store import Store, default_path, open_store
 
 MAX_BODY_ENV = "TELLTALES_API_MAX_BODY"
@@ -49,8 +49,7 @@ class ApiContext:
     store: Store
 
     @classmethod
-    def open(cls, settings: ApiSettings) -> ApiContext:
-        registry = load_registry()
+    def open(cls, settings: ApiSettings, registry: Registry) -> ApiContext:
         config = load_config(config_path(settings.config))
         plan = load_plan(config, registry)
         migrations = [entry.obj for entry in registry.migrations.values()]

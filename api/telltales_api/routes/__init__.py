@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
+from telltales.plugins import Registry
 
 from . import (
     accounts,
@@ -18,16 +19,19 @@ from . import (
     tasks,
 )
 
-ROUTE_HANDLERS: list[ControllerRouterHandler] = [
-    probes.router,
-    plugins.router,
-    accounts.router,
-    health.router,
-    ingest.router,
-    runs.router,
-    tasks.router,
-    pilots.router,
-    renewals.router,
-    history.router,
-    metrics.router,
-]
+
+def route_handlers(registry: Registry) -> list[ControllerRouterHandler]:
+    """Every router; ingestion serves one route per record type the plugins declare."""
+    return [
+        probes.router,
+        plugins.router,
+        accounts.router,
+        health.router,
+        ingest.router_for(registry),
+        runs.router,
+        tasks.router,
+        pilots.router,
+        renewals.router,
+        history.router,
+        metrics.router,
+    ]

@@ -1,0 +1,50 @@
+"""Cursor pagination for every list: ``limit`` and an opaque ``cursor``.
+
+A cursor is the sort key of the last item served, so a page is one indexed range
+read however deep the client goes, and rows added meanwhile are neither skipped
+nor served twice. Clients treat it as opaque text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+import msgspec
+from litestar.params import Parameter
+
+from telltales_api.problems import FieldError, ProblemError
+
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 100
+
+Limit = Annotated[
+    int,
+    Parameter(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}."),
+]
+Cursor = Annotated[
+    str | None,
+    Parameter(max_length=400, description="`next_cursor` of the previous page."),
+]
+
+
+def encode_cursor(values: list[Any]) -> str:
+    """The cursor that resumes after a row whose sort key is ``values``."""
+    return base64.urlsafe_b64encode(msgspec.json.encode(values)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[Any]:
+    """The sort key in ``cursor``; a cursor that is not one of ours is a 400."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = msgspec.json.decode(raw)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        values = None
+    if not isinstance(values, list) or len(values) != size:
+        raise ProblemError(
+            400,
+            "the cursor is not one this API gave out",
+            errors=[FieldError(field="query.cursor", reason="not a cursor from a previous page")],
+        )
+    return values
