@@ -9,6 +9,8 @@
 2. A full daily run (``telltales run``: every installed source and scorer) over 90
    days of usage, at three sizes, against the bare SQL that computes the same
    telemetry figures (benchmarks/baseline.py); with each one's peak memory.
+3. The API under load on loopback: ``GET /v1/accounts/{id}/health`` against a bare
+   litestar endpoint reading one row, on the same server (benchmarks/api_load.py).
 
 Every measurement runs in a fresh process, so peak memory is its own.
 """
@@ -32,6 +34,7 @@ import msgspec
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import api_load  # noqa: E402
 import baseline  # noqa: E402
 import book  # noqa: E402
 
@@ -260,22 +263,34 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a tenth of the size")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--workdir", type=Path, help="where the databases go [a temp dir]")
-    parser.add_argument("--only", choices=("ingest", "runs"), help="run one part only [both]")
+    parser.add_argument(
+        "--only", choices=("ingest", "runs", "api"), help="run one part only [all three]"
+    )
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
-        report: dict[str, Any] = {"quick": args.quick, "ingest": None, "runs": []}
-        if args.only != "runs":
+        report: dict[str, Any] = {"quick": args.quick, "ingest": None, "runs": [], "api": None}
+        if args.only in (None, "ingest"):
             print("ingest ...", flush=True)
             report["ingest"] = bench_ingest(work, 50_000 // scale, 1_000_000 // scale)
             print(json.dumps(report["ingest"]), flush=True)
         sizes = ((12_500, 5_000_000), (25_000, 10_000_000), (50_000, 20_000_000))
-        for accounts, rows in sizes if args.only != "ingest" else ():
+        for accounts, rows in sizes if args.only in (None, "runs") else ():
             print(f"run over {rows // scale:,} rows ...", flush=True)
             result = bench_run(work, accounts // scale, rows // scale)
             report["runs"].append(result)
             print(json.dumps(result), flush=True)
+        if args.only in (None, "api"):
+            print("API load ...", flush=True)
+            report["api"] = api_load.bench_api(
+                work,
+                5_000 // scale,
+                1_000_000 // scale,
+                seconds=1.0 if args.quick else 10.0,
+                rounds=1 if args.quick else 3,
+            )
+            print(json.dumps(report["api"]), flush=True)
     print(summary(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
@@ -300,6 +315,8 @@ def summary(report: dict[str, Any]) -> str:
             f"{run['signals']:,} signals, {run['scores']:,} scores, status {run['status']}, "
             f"figures mismatched {run['figures_mismatched']}/{run['figures_checked']}"
         )
+    if report.get("api"):
+        lines.append(api_load.summary(report["api"]))
     return "\n".join(lines)
 
 

@@ -38,3 +38,11 @@ def test_quick_benchmark_runs_and_matches_bare_sql(tmp_path: Path) -> None:
         assert run["figures_mismatched"] == 0
         assert run["ratio"] > 0
         assert run["run_peak_mb"] > 0
+    # Every request of the load runs answered 2xx: the health route, with its key, and
+    # the bare baseline on the same server, with the health cache on and off.
+    for mode in ("cached", "uncached"):
+        api = report["api"][mode]
+        for name in ("health", "bare"):
+            assert api[name]["requests"] > 0
+            assert api[name]["non_2xx"] == 0
+        assert api["ratio"] > 0

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
+from typing import Any
+
+from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.enums import RequestEncodingType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.params import BodyKwarg
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import TracerProvider
 from telltales import __version__
-from telltales.plugins import load_registry
+from telltales.plugins import Registry, load_registry
 
-from .auth import COMPONENTS, authorize, current_key
+from .auth import COMPONENTS, SCOPE_OPT, Authorize, current_key
 from .context import ApiContext, ApiSettings
-from .problems import EXCEPTION_HANDLERS
+from .idempotency import METHODS as IDEMPOTENT_METHODS
+from .idempotency import Idempotency
+from .problems import EXCEPTION_HANDLERS, ApiRequest, FieldError, ProblemError, problem_responses
 from .routes import route_handlers
+from .tracing import RequestSpans
 
 DESCRIPTION = """\
 Accounts, health with its reasons, tasks, pilots, renewals and the metrics that show
@@ -27,10 +36,74 @@ def _context(state: State) -> ApiContext:
     return context
 
 
-def create_app(settings: ApiSettings | None = None) -> Litestar:
-    """Build the app for the installed plugins; the store and configuration open at startup."""
+SQLITE_INTEGER = range(-(2**63), 2**63)
+
+
+async def check_request(request: Request[Any, Any, Any]) -> None:
+    """Refuse, before any handler runs, what no handler should have to think of.
+
+    An integer path parameter too large for SQLite would fail deep in a query as an
+    OverflowError (a 500); a body sent as something other than JSON to a route that
+    decodes JSON would come back as "malformed JSON" and send the caller looking in
+    the wrong place (415 says what to send instead).
+    """
+    for name, value in request.path_params.items():
+        if isinstance(value, int) and value not in SQLITE_INTEGER:
+            raise ProblemError(
+                400,
+                f"path.{name}: out of range",
+                errors=[FieldError(field=f"path.{name}", reason="out of range")],
+            )
+    parameter = request.route_handler.parsed_fn_signature.parameters.get("data")
+    if parameter is None:
+        return
+    body = parameter.kwarg_definition
+    if isinstance(body, BodyKwarg) and body.media_type != RequestEncodingType.JSON:
+        return
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise ProblemError(
+            415,
+            f"send the body as JSON with 'Content-Type: application/json', not {media_type!r}",
+            errors=[FieldError(field="header.Content-Type", reason="must be application/json")],
+        )
+
+
+def _document_platform_errors(app: Litestar) -> None:
+    """Add to each route's schema the errors the app answers before its handler does.
+
+    A body can be too large (413) or not JSON (415) on any route that takes one, and
+    an Idempotency-Key can be malformed (400), in flight (409) or reused (422) on any
+    POST or PUT; the route's own declarations, if any, take precedence.
+    """
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if handler.opt.get(SCOPE_OPT) is None:
+                continue
+            statuses = []
+            if "data" in handler.parsed_fn_signature.parameters:
+                statuses += [413, 415]
+            if handler.http_methods & IDEMPOTENT_METHODS:
+                statuses += [400, 409, 422]
+            if statuses:
+                handler.responses = {**problem_responses(*statuses), **(handler.responses or {})}
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    *,
+    registry: Registry | None = None,
+    tracer_provider: TracerProvider | None = None,
+    meter_provider: MeterProvider | None = None,
+) -> Litestar:
+    """Build the app; the store and configuration open at startup.
+
+    ``registry`` defaults to the installed plugins (``telltales.testing`` passes the
+    plugins a test registered); the providers default to the global ones, which
+    :func:`telltales.telemetry.configure` installs.
+    """
     settings = settings or ApiSettings.from_env()
-    registry = load_registry()
+    registry = load_registry() if registry is None else registry
 
     def open_context(app: Litestar) -> None:
         app.state.telltales = ApiContext.open(settings, registry)
@@ -40,16 +113,18 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         if context is not None:
             context.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=route_handlers(registry),
         on_startup=[open_context],
         on_shutdown=[close_context],
-        guards=[authorize],
+        middleware=[Authorize(), Idempotency()],
+        before_request=check_request,
         dependencies={
             "context": Provide(_context, sync_to_thread=False),
             "key": Provide(current_key, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=ApiRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="telltales",
@@ -61,3 +136,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    _document_platform_errors(app)
+    # Outside litestar's own exception handling, so a 404 or a 405 has its span too.
+    app.asgi_handler = RequestSpans(app.asgi_handler, tracer_provider, meter_provider)
+    return app

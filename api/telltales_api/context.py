@@ -12,13 +12,20 @@ from pathlib import Path
 
 from litestar.di import NamedDependency
 from telltales.config import LoadedConfig, config_path, load_config
+from telltales.errors import ConfigError
 from telltales.plan import Plan, load_plan
 from telltales.plugins import Registry
+from telltales.scorecards import Scoring, load_scoring
 from telltales.store import Store, default_path, open_store
+
+from telltales_api.health_cache import DEFAULT_MAX_BYTES as DEFAULT_HEALTH_CACHE
+from telltales_api.health_cache import HealthCache
+from telltales_api.key_cache import KeyCache
 
 MAX_BODY_ENV = "TELLTALES_API_MAX_BODY"
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 """Bytes a request body may hold: room for an ingest batch of ~50,000 usage rows."""
+HEALTH_CACHE_ENV = "TELLTALES_API_HEALTH_CACHE"
 
 
 @dataclass(frozen=True)
@@ -29,32 +36,67 @@ class ApiSettings:
     config: Path | None = None
     """None: ``$TELLTALES_CONFIG``, else ``telltales.toml`` if present, else defaults."""
     max_body_bytes: int = DEFAULT_MAX_BODY
+    health_cache_bytes: int = DEFAULT_HEALTH_CACHE
+    """Per server thread; 0 turns the health cache off."""
     create_db: bool = False
     """Create (and migrate) the database if it does not exist."""
 
     @classmethod
     def from_env(cls) -> ApiSettings:
-        max_body = os.environ.get(MAX_BODY_ENV)
-        return cls(max_body_bytes=int(max_body) if max_body else DEFAULT_MAX_BODY)
+        """``$TELLTALES_DB``, ``$TELLTALES_CONFIG``, ``$TELLTALES_API_MAX_BODY`` and
+        ``$TELLTALES_API_HEALTH_CACHE``."""
+        return cls(
+            max_body_bytes=_bytes(MAX_BODY_ENV, DEFAULT_MAX_BODY, least=1),
+            health_cache_bytes=_bytes(HEALTH_CACHE_ENV, DEFAULT_HEALTH_CACHE, least=0),
+        )
 
 
-@dataclass
+def _bytes(variable: str, default: int, *, least: int) -> int:
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < least:
+        raise ConfigError(f"{variable}={text!r}: give a number of bytes, at least {least}")
+    return int(text)
+
+
 class ApiContext:
-    """The open store, the loaded plugins and the plan, for the app's lifetime."""
+    """The open store, the loaded plugins and the plan, for the app's lifetime.
 
-    settings: ApiSettings
-    registry: Registry
-    config: LoadedConfig
-    plan: Plan
-    store: Store
+    A plain class, not a dataclass: litestar checks a dependency's value against its
+    annotation, and for a dataclass that means converting every field on every
+    request.
+    """
+
+    __slots__ = ("config", "health", "keys", "plan", "registry", "scoring", "settings", "store")
+
+    def __init__(
+        self,
+        settings: ApiSettings,
+        registry: Registry,
+        config: LoadedConfig,
+        plan: Plan,
+        scoring: Scoring,
+        store: Store,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.config = config
+        self.plan = plan
+        self.scoring = scoring
+        """The checked scorecards, for health's "compared with what"."""
+        self.store = store
+        self.keys = KeyCache()
+        self.health = HealthCache(settings.health_cache_bytes)
 
     @classmethod
     def open(cls, settings: ApiSettings, registry: Registry) -> ApiContext:
         config = load_config(config_path(settings.config))
         plan = load_plan(config, registry)
+        scoring = load_scoring(config, registry)
         migrations = [entry.obj for entry in registry.migrations.values()]
         store = open_store(settings.db, migrations, create=settings.create_db)
-        return cls(settings=settings, registry=registry, config=config, plan=plan, store=store)
+        return cls(settings, registry, config, plan, scoring, store)
 
     def close(self) -> None:
         self.store.close()

@@ -34,17 +34,30 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(values)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, size: int) -> list[Any]:
-    """The sort key in ``cursor``; a cursor that is not one of ours is a 400."""
+def bad_cursor(reason: str = "not a cursor from a previous page") -> ProblemError:
+    """The 400 for a cursor this API did not give out (or not for this list)."""
+    return ProblemError(
+        400,
+        "the cursor is not one this API gave out",
+        errors=[FieldError(field="query.cursor", reason=reason)],
+    )
+
+
+def decode_cursor(cursor: str, *kinds: type[Any]) -> list[Any]:
+    """The sort key in ``cursor``, one value of each of ``kinds``; anything else is a 400.
+
+    Types are checked exactly (``True`` is not an ``int`` here), so a forged cursor
+    never reaches a query with a value of the wrong type.
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = msgspec.json.decode(raw)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         values = None
-    if not isinstance(values, list) or len(values) != size:
-        raise ProblemError(
-            400,
-            "the cursor is not one this API gave out",
-            errors=[FieldError(field="query.cursor", reason="not a cursor from a previous page")],
-        )
+    if (
+        not isinstance(values, list)
+        or len(values) != len(kinds)
+        or any(type(value) is not kind for value, kind in zip(values, kinds, strict=True))
+    ):
+        raise bad_cursor()
     return values

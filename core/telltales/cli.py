@@ -18,7 +18,7 @@ from typing import Any
 import click
 import msgspec
 
-from . import cli_history, cli_keys, cli_metrics, cli_serve, engine, queries
+from . import cli_history, cli_keys, cli_metrics, cli_serve, engine, queries, telemetry
 from .cli_base import DAY, App, ErrorLines, day_of
 from .cli_playbooks import describe_actions, register_commands
 from .config import scorer_settings, source_settings
@@ -88,6 +88,7 @@ def run_command(
     app: App, as_of: datetime | None, through: datetime | None, accounts: tuple[str, ...]
 ) -> None:
     """Compute signals and scores for every account as of a day (or a range, to replay history)."""
+    telemetry.configure()
     first = day_of(as_of) or datetime.now(UTC).date()
     last = day_of(through) or first
     if last < first:

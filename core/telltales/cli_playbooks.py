@@ -10,7 +10,7 @@ from typing import Any
 import click
 import msgspec
 
-from . import outbox, pilots, playbook_runs, queries, statuses, tasks
+from . import outbox, pilots, playbook_runs, queries, statuses, tasks, telemetry
 from .cli_base import DAY, App, day_of
 from .errors import InputError
 from .models import RunActions
@@ -208,6 +208,7 @@ def playbooks_command(
 @click.pass_obj
 def worker_command(app: App, once: bool, poll: float) -> None:
     """Deliver the outbox: emails, webhooks and CRM pushes, with retries and backoff."""
+    telemetry.configure()
     stop = threading.Event()
     registry, plan = app.registry, app.plan
     total = outbox.WorkSummary()

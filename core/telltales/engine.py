@@ -38,6 +38,7 @@ from .plugins import Registry
 from .queries import batch_accounts
 from .statuses import evaluate, moment
 from .store import Store
+from .telemetry import SIGNALS_COMPUTED
 
 tracer = trace.get_tracer("telltales")
 
@@ -183,9 +184,9 @@ def _compute(
             )
             with _guard(entry.plugin, f"source:{name}", failures):
                 declared = getattr(entry.obj, "signals", None)
-                signals.extend(
-                    _checked_signals(name, entry.obj.compute(batch), wanted, as_of, declared)
-                )
+                computed = _checked_signals(name, entry.obj.compute(batch), wanted, as_of, declared)
+                signals.extend(computed)
+                SIGNALS_COMPUTED.add(len(computed), {"telltales.source": name})
             if progress:
                 progress(f"source {name}")
         by_account: dict[str, list[Signal]] = {}

@@ -16,6 +16,7 @@ import msgspec
 from .errors import InputError, describe_validation_error
 from .plugins import Registry
 from .store import Store
+from .telemetry import ROWS_INGESTED
 
 
 def decode_records(registry: Registry, name: str, data: bytes) -> list[Any]:
@@ -155,6 +156,7 @@ def ingest_chunks(
                 _check_account_ids(db.conn, records, offset)
             stored += ingester.store(db, records)
             offset += len(records)
+    ROWS_INGESTED.add(stored, {"telltales.ingester": name})
     return stored
 
 

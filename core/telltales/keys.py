@@ -25,6 +25,16 @@ from .store import Store
 Scope = Literal["read", "ingest", "act", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "ingest", "act", "admin")
 PREFIX = "tt_"
+MAX_NAME = 100
+MAX_GROUP = 200
+
+
+class UnknownKeyError(InputError):
+    """A key id that the store does not hold."""
+
+
+class KeyRevokedError(InputError):
+    """The key was revoked already: revoking twice is refused, so a typo is noticed."""
 
 
 class ApiKey(msgspec.Struct, kw_only=True, frozen=True):
@@ -44,6 +54,31 @@ class ApiKey(msgspec.Struct, kw_only=True, frozen=True):
 
     def sees(self, csm_group: str) -> bool:
         return self.csm_groups is None or csm_group in self.csm_groups
+
+
+class KeyDescription(msgspec.Struct, kw_only=True):
+    """A key as the CLI and the API show it: sorted lists, so the output is stable."""
+
+    key_id: str
+    name: str
+    scopes: list[Scope]
+    csm_groups: list[str] | None
+    """The groups the key is limited to; null for every group."""
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def describe(key: ApiKey) -> KeyDescription:
+    return KeyDescription(
+        key_id=key.key_id,
+        name=key.name,
+        scopes=sorted(key.scopes),
+        csm_groups=None if key.csm_groups is None else sorted(key.csm_groups),
+        created_by=key.created_by,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
 
 
 def _hash(secret: str) -> str:
@@ -71,9 +106,13 @@ def create_key(
         raise InputError(f"unknown scope {unknown[0]!r}: use read, ingest, act or admin")
     groups = sorted(set(csm_groups)) if csm_groups else None
     if groups is not None and "admin" in wanted:
-        raise InputError("an admin key sees every CSM group: leave out --csm-group")
+        raise InputError("an admin key sees every CSM group: give it no CSM groups")
     if groups is not None and any(not g.strip() for g in groups):
         raise InputError("a CSM group name cannot be empty")
+    if groups is not None and any(len(g) > MAX_GROUP for g in groups):
+        raise InputError(f"a CSM group name is at most {MAX_GROUP} characters")
+    if len(name) > MAX_NAME or not name.isprintable():
+        raise InputError(f"a key's name is at most {MAX_NAME} printable characters")
     if not by.strip():
         raise InputError("say who creates the key")
     key_id = secrets.token_hex(6)
@@ -137,19 +176,29 @@ def verify_token(store: Store, token: str) -> ApiKey | None:
     return _key(row[:7])
 
 
-def list_keys(store: Store) -> list[ApiKey]:
-    rows = store.db.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at, key_id")
+def list_keys(
+    store: Store, *, after: tuple[str, str] | None = None, limit: int | None = None
+) -> list[ApiKey]:
+    """Keys in the order they were made, revoked ones included (they say when).
+
+    ``after`` is the ``(created_at, key_id)`` of the last key of the previous page.
+    """
+    where, params = ("WHERE (created_at, key_id) > (?, ?)", list(after)) if after else ("", [])
+    rows = store.db.execute(
+        f"SELECT {_COLUMNS} FROM api_keys {where} ORDER BY created_at, key_id LIMIT ?",
+        [*params, -1 if limit is None else limit],
+    )
     return [_key(row) for row in rows.fetchall()]
 
 
 def revoke_key(store: Store, key_id: str, *, by: str) -> ApiKey:
-    """Revoke a key at once; revoking twice is refused, so a typo is noticed."""
+    """Revoke a key; the next request made with it is refused."""
     with store.transaction() as db:
         row = db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
         if row is None:
-            raise InputError(f"no API key {key_id!r}")
+            raise UnknownKeyError(f"no API key {key_id!r}")
         if row[6] is not None:
-            raise InputError(f"API key {key_id!r} was already revoked at {row[6]}")
+            raise KeyRevokedError(f"API key {key_id!r} was already revoked at {row[6]}")
         at = _now().isoformat()
         db.execute(
             "UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE key_id = ?",

@@ -204,7 +204,7 @@ class StatusTransition(msgspec.Struct, kw_only=True, frozen=True):
     at: datetime
     from_status: HealthStatus | None
     to_status: HealthStatus
-    cause: Literal["rules", "override", "override_ended", "import"]
+    cause: Literal["rules", "override", "override_ended", "imported"]
     rules: tuple[str, ...]
     """The rules behind it (for ``rules``): every active rule that sets the new status."""
     evidence: str

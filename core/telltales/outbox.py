@@ -37,6 +37,7 @@ from .plan import Plan
 from .plugins import Entry, Registry
 from .queries import equality_filter
 from .store import Store
+from .telemetry import ACTIONS_DELIVERED, ACTIONS_FAILED
 
 DeliveryStatus = Literal["awaiting_approval", "pending", "delivered", "failed", "cancelled"]
 
@@ -245,6 +246,8 @@ def _attempt(registry: Registry, plan: Plan, claim: _Claim) -> ActionOutcome:
         except Exception as error:
             span.record_exception(error)
             outcome = ActionOutcome(delivered=False, detail=f"{type(error).__name__}: {error}")
+        counter = ACTIONS_DELIVERED if outcome.delivered else ACTIONS_FAILED
+        counter.add(1, {"telltales.action": claim.action})
         if not outcome.delivered:
             span.set_status(Status(StatusCode.ERROR, outcome.detail))
     return outcome

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
@@ -178,15 +178,27 @@ def _check_by(by: str) -> None:
 
 
 def _refuse_overlap(store: Store, pilot_id: str, groups: Sequence[str]) -> None:
-    for other in list_pilots(store):
-        if other.pilot_id == pilot_id or other.state != "enabled":
-            continue
-        shared = sorted(set(groups) & set(other.csm_groups))
-        if shared:
-            raise InputError(
-                f"csm_groups: {shared[0]!r} is already in enabled pilot {other.pilot_id!r}; "
-                "one pilot per CSM group at a time (disable or end it first)"
-            )
+    overlap = overlapping_pilot(store, pilot_id, groups)
+    if overlap is not None:
+        shared, other = overlap
+        raise InputError(
+            f"csm_groups: {shared!r} is already in enabled pilot {other.pilot_id!r}; "
+            "one pilot per CSM group at a time (disable or end it first)"
+        )
+
+
+def overlapping_pilot(
+    store: Store, pilot_id: str, groups: Collection[str]
+) -> tuple[str, Pilot] | None:
+    """The first group that another enabled pilot already covers, and that pilot.
+
+    One pilot per CSM group at a time, so that an account's cohort is never in doubt:
+    enabling ``pilot_id`` for ``groups`` must wait until this answers None.
+    """
+    for other in page_pilots(store, csm_groups=groups, state="enabled", limit=None):
+        if other.pilot_id != pilot_id:
+            return sorted(set(groups) & set(other.csm_groups))[0], other
+    return None
 
 
 def _event(store: Store, pilot_id: str, event: str, by: str, at: datetime, detail: str) -> None:
@@ -210,16 +222,67 @@ def pilot_from_row(row: Sequence[object]) -> Pilot:
 
 
 def get_pilot(store: Store, pilot_id: str) -> Pilot:
-    row = store.db.execute(
-        f"SELECT {COLUMNS} FROM pilots WHERE pilot_id = ?", [pilot_id]
-    ).fetchone()
-    if row is None:
+    pilot = find_pilot(store, pilot_id)
+    if pilot is None:
         raise InputError(f"unknown pilot {pilot_id!r}")
-    return pilot_from_row(row)
+    return pilot
+
+
+def find_pilot(
+    store: Store, pilot_id: str, *, csm_groups: Collection[str] | None = None
+) -> Pilot | None:
+    """The pilot, if it exists and covers one of ``csm_groups`` (None: any group).
+
+    One answer for "no such pilot" and "a pilot of other groups", so a caller limited
+    to some groups cannot tell them apart.
+    """
+    found = page_pilots(store, pilot_id=pilot_id, csm_groups=csm_groups, limit=1)
+    return found[0] if found else None
 
 
 def list_pilots(store: Store) -> list[Pilot]:
     return load_pilots(store.db)
+
+
+def page_pilots(
+    store: Store,
+    *,
+    pilot_id: str | None = None,
+    csm_groups: Collection[str] | None = None,
+    state: PilotState | None = None,
+    after: str | None = None,
+    limit: int | None = 100,
+) -> list[Pilot]:
+    """One page of the pilots matching every filter, by id.
+
+    ``csm_groups`` keeps the pilots covering at least one of those groups (None:
+    every pilot); ``after`` is the id of the last pilot of the previous page;
+    ``limit`` None reads them all.
+    """
+    conditions: list[str] = []
+    params: list[object] = []
+    if pilot_id is not None:
+        conditions.append("pilot_id = ?")
+        params.append(pilot_id)
+    if csm_groups is not None:
+        groups = sorted(csm_groups)
+        conditions.append(
+            "EXISTS (SELECT 1 FROM json_each(pilots.csm_groups) "
+            f"WHERE value IN ({', '.join('?' for _ in groups)}))"
+        )
+        params.extend(groups)
+    if state is not None:
+        conditions.append("state = ?")
+        params.append(state)
+    if after is not None:
+        conditions.append("pilot_id > ?")
+        params.append(after)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = store.db.execute(
+        f"SELECT {COLUMNS} FROM pilots {where} ORDER BY pilot_id LIMIT ?",
+        [*params, -1 if limit is None else limit],
+    )
+    return [pilot_from_row(row) for row in rows]
 
 
 def load_pilots(db: Database) -> list[Pilot]:

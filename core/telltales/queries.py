@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import date, timedelta
 from typing import NamedTuple
 
@@ -10,7 +11,16 @@ from sqlite_utils import Database
 
 from .contracts import BATCH_TABLE
 from .errors import UnknownAccountError
-from .models import Account, Grade, MeasureResult, RunResult, Score, ScoreTrend, Signal
+from .models import (
+    Account,
+    Grade,
+    HealthStatus,
+    MeasureResult,
+    RunResult,
+    Score,
+    ScoreTrend,
+    Signal,
+)
 from .store import Store
 
 TREND_DAYS = (7, 30)
@@ -40,6 +50,114 @@ def get_account(store: Store, account_id: str) -> Account:
 def list_accounts(store: Store) -> list[Account]:
     rows = store.db.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY account_id")
     return [_account(row) for row in rows]
+
+
+def accounts_by_id(db: Database, account_ids: Collection[str]) -> dict[str, Account]:
+    """The stored accounts among ``account_ids``, by id, in one query (absent ids are left out)."""
+    columns = ", ".join(f"a.{field}" for field in _ACCOUNT_FIELDS)
+    rows = db.execute(
+        f"SELECT {columns} FROM json_each(?) j JOIN accounts a ON a.account_id = j.value",
+        [msgspec.json.encode(list(account_ids)).decode()],
+    )
+    return {row[0]: _account(row) for row in rows}
+
+
+class AccountOverview(msgspec.Struct, kw_only=True, frozen=True):
+    """An account with its current status and its latest health grade: one line of a list."""
+
+    account: Account
+    status: HealthStatus | None
+    """The status set by the account's latest transition; None before any."""
+    status_label: str | None
+    status_since: date | None
+    """The day (``as_of``) of the transition that set the status."""
+    score: float | None
+    """The latest health score (None when it had too little data, or before any)."""
+    grade: Grade | None
+    grade_label: str | None
+    scored_on: date | None
+    """The day of that score."""
+
+
+def account_overviews(
+    store: Store,
+    *,
+    scorer: str,
+    labels: Mapping[str, str],
+    csm_groups: Collection[str] | None = None,
+    account_id: str | None = None,
+    csm_group: str | None = None,
+    segment: str | None = None,
+    grade: str | None = None,
+    status: str | None = None,
+    renewal_between: tuple[date, date] | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> list[AccountOverview]:
+    """Accounts matching every filter given, by ``account_id``, each with status and grade.
+
+    One query for the whole page: each account's latest transition and latest
+    ``scorer`` score are found through their per-account indexes, and only for the
+    accounts the page reaches. ``csm_groups`` limits the rows to those groups (None:
+    every group); ``after`` resumes after that ``account_id``; ``renewal_between``
+    keeps accounts renewing within the two days, both included.
+    """
+    where: list[str] = []
+    params: list[object] = [scorer, scorer]
+    if csm_groups is not None:
+        where.append("a.csm_group IN (SELECT value FROM json_each(?))")
+        params.append(msgspec.json.encode(sorted(csm_groups)).decode())
+    for column, value in (
+        ("a.account_id", account_id),
+        ("a.csm_group", csm_group),
+        ("a.segment", segment),
+        ("s.grade", grade),
+        ("t.to_status", status),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if renewal_between is not None:
+        where.append("a.renewal_date BETWEEN ? AND ?")
+        params.extend(day.isoformat() for day in renewal_between)
+    if after is not None:
+        where.append("a.account_id > ?")
+        params.append(after)
+    columns = ", ".join(f"a.{field}" for field in _ACCOUNT_FIELDS)
+    rows = store.db.execute(
+        f"""
+        SELECT {columns}, t.to_status, t.as_of, s.value, s.grade, s.label, s.as_of
+        FROM accounts a
+        LEFT JOIN transitions t ON t.transition_id = (
+            SELECT l.transition_id FROM transitions l WHERE l.account_id = a.account_id
+            ORDER BY l.as_of DESC, l.at DESC, l.transition_id DESC LIMIT 1
+        )
+        LEFT JOIN scores s ON s.account_id = a.account_id AND s.scorer = ? AND s.as_of = (
+            SELECT l.as_of FROM scores l WHERE l.account_id = a.account_id AND l.scorer = ?
+            ORDER BY l.as_of DESC LIMIT 1
+        )
+        {"WHERE " + " AND ".join(where) if where else ""}
+        ORDER BY a.account_id LIMIT ?
+        """,
+        [*params, limit],
+    )
+    width = len(_ACCOUNT_FIELDS)
+    overviews = []
+    for row in rows:
+        to_status, since, value, grade_of, grade_label, scored_on = row[width:]
+        overviews.append(
+            AccountOverview(
+                account=_account(row[:width]),
+                status=to_status,
+                status_label=labels.get(to_status) if to_status else None,
+                status_since=date.fromisoformat(since) if since else None,
+                score=value,
+                grade=grade_of,
+                grade_label=grade_label,
+                scored_on=date.fromisoformat(scored_on) if scored_on else None,
+            )
+        )
+    return overviews
 
 
 def batch_accounts(db: Database) -> dict[str, Account]:
@@ -114,8 +232,11 @@ def scores_for(store: Store, account_id: str, as_of: date) -> list[Score]:
     The trend is read from the scores stored 7 and 30 days before, so re-running an
     earlier day is reflected here.
     """
+    # Without the hint SQLite walks the day's whole key range (every account's score and
+    # breakdown) for one account's: 7 ms instead of 0.15 ms with 2,000 accounts scored.
     rows = store.db.execute(
-        "SELECT scorer, value, grade, label, coverage, breakdown, config_id FROM scores "
+        "SELECT scorer, value, grade, label, coverage, breakdown, config_id "
+        "FROM scores INDEXED BY scores_account "
         "WHERE account_id = ? AND as_of = ? ORDER BY scorer",
         [account_id, as_of.isoformat()],
     ).fetchall()

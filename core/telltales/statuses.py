@@ -28,6 +28,7 @@ from .pilots import Cohort, Pilot, load_pilots, pilots_in_force
 from .plan import Plan
 from .rules import STATUSES, Rule, describe_firing, worst_status
 from .store import Store
+from .telemetry import RULES_FIRED
 
 RuleState = str
 """``pending`` (holding, not yet for hold_days), ``fired`` (became active today),
@@ -162,6 +163,8 @@ def evaluate(
             if state == "fired":
                 summary.fired += 1
                 summary.fired_live += live
+                mode = "live" if live else "shadow"
+                RULES_FIRED.add(1, {"telltales.rule": rule.name, "telltales.mode": mode})
             hits.append(
                 (
                     day,

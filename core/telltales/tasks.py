@@ -9,7 +9,7 @@ the risk that started it, and a run whose tasks are all closed is closed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
@@ -17,7 +17,6 @@ import msgspec
 from sqlite_utils import Database
 
 from .errors import InputError
-from .queries import equality_filter
 from .store import Store
 
 TaskState = Literal["open", "done", "dismissed"]
@@ -121,10 +120,22 @@ def create_task(
 
 
 def get_task(store: Store, task_id: int) -> Task:
-    row = store.db.execute(f"SELECT {_COLUMNS} FROM tasks WHERE task_id = ?", [task_id]).fetchone()
-    if row is None:
+    task = find_task(store, task_id)
+    if task is None:
         raise InputError(f"unknown task {task_id}")
-    return _task(row)
+    return task
+
+
+def find_task(
+    store: Store, task_id: int, *, csm_groups: Collection[str] | None = None
+) -> Task | None:
+    """The task, if it exists and its account is in ``csm_groups`` (None: any group).
+
+    One answer for "no such task" and "another group's task", so a caller limited to
+    some groups cannot tell them apart.
+    """
+    found = page_tasks(store, task_id=task_id, csm_groups=csm_groups, limit=1)
+    return found[0] if found else None
 
 
 def list_tasks(
@@ -137,11 +148,56 @@ def list_tasks(
     limit: int = 500,
 ) -> list[Task]:
     """Tasks matching every filter given, most urgent first (due date, then id)."""
-    clause, params = equality_filter(
-        state=state, assignee=assignee, account_id=account_id, kind=kind
+    return page_tasks(
+        store, state=state, assignee=assignee, account_id=account_id, kind=kind, limit=limit
     )
+
+
+def page_tasks(
+    store: Store,
+    *,
+    task_id: int | None = None,
+    state: str | None = None,
+    assignee: str | None = None,
+    account_id: str | None = None,
+    kind: str | None = None,
+    csm_groups: Collection[str] | None = None,
+    due_before: date | None = None,
+    after: tuple[date, int] | None = None,
+    limit: int = 100,
+) -> list[Task]:
+    """One page of the tasks matching every filter, most urgent first (due date, then id).
+
+    ``csm_groups`` keeps the tasks of those groups' accounts (None: every group), so
+    a reader limited to some groups gets their tasks from the same single query.
+    ``after`` is the (due date, id) of the last task of the previous page: the next
+    page starts right after it even if tasks were added or closed meanwhile.
+    """
+    equal = {
+        "task_id": task_id,
+        "state": state,
+        "assignee": assignee,
+        "account_id": account_id,
+        "kind": kind,
+    }
+    conditions = [f"t.{column} = ?" for column, value in equal.items() if value is not None]
+    params: list[object] = [value for value in equal.values() if value is not None]
+    join = ""
+    if csm_groups is not None:
+        groups = sorted(csm_groups)
+        join = "JOIN accounts a ON a.account_id = t.account_id"
+        conditions.append(f"a.csm_group IN ({', '.join('?' for _ in groups)})")
+        params.extend(groups)
+    if due_before is not None:
+        conditions.append("t.due_on < ?")
+        params.append(due_before.isoformat())
+    if after is not None:
+        conditions.append("(t.due_on, t.task_id) > (?, ?)")
+        params.extend([after[0].isoformat(), after[1]])
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    columns = ", ".join(f"t.{column}" for column in _COLUMNS.split(", "))
     rows = store.db.execute(
-        f"SELECT {_COLUMNS} FROM tasks {clause} ORDER BY due_on, task_id LIMIT ?",
+        f"SELECT {columns} FROM tasks t {join} {where} ORDER BY t.due_on, t.task_id LIMIT ?",
         [*params, limit],
     )
     return [_task(row) for row in rows]

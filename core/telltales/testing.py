@@ -7,6 +7,10 @@ Fixtures:
     module for this test only, ingest records, run the engine, read signals back.
 ``telltales_store``
     Just a migrated store on a temporary file (the core schema only).
+``telltales_api``
+    An :class:`ApiClient`: the REST API, in-process (no server, no port), over
+    ``telltales_env``'s database and the plugins the test registered there. It starts
+    on first use, so register plugins first; mint keys with ``key("read")``.
 
 Installed plugins are *not* loaded, so a test sees only the core and what it
 registers.
@@ -14,10 +18,10 @@ registers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -25,11 +29,23 @@ from . import engine, queries
 from .config import LoadedConfig, load_config, scorer_settings, source_settings
 from .errors import PluginError
 from .ingest import convert_records, ingest
+from .keys import create_key
 from .models import Account, RunResult, Score, Signal
 from .plugins import Registry, load_registry
 from .store import Store, open_store
 
-__all__ = ["PluginHarness", "telltales_env", "telltales_store"]
+if TYPE_CHECKING:
+    from litestar import Litestar
+    from litestar.testing import TestClient
+    from telltales_api.context import ApiContext
+
+__all__ = [
+    "ApiClient",
+    "PluginHarness",
+    "telltales_api",
+    "telltales_env",
+    "telltales_store",
+]
 
 
 class PluginHarness:
@@ -41,6 +57,7 @@ class PluginHarness:
         self._registry: Registry | None = None
         self._store: Store | None = None
         self.config: LoadedConfig = load_config(None)
+        self.config_path: Path | None = None
 
     def register(self, plugin: object, name: str | None = None) -> None:
         """Register a plugin (a module or an object with ``@hookimpl`` methods).
@@ -60,8 +77,9 @@ class PluginHarness:
         self._registry = registry
 
     def configure(self, path: Path) -> None:
-        """Use a TOML configuration file for the runs of this test."""
+        """Use a TOML configuration file for the runs (and the API) of this test."""
         self.config = load_config(path)
+        self.config_path = path
 
     @property
     def registry(self) -> Registry:
@@ -110,6 +128,54 @@ class PluginHarness:
             self._store.close()
 
 
+class ApiClient:
+    """The REST API in-process: a litestar ``TestClient`` and a way to mint API keys.
+
+    ``client`` speaks HTTP to the app without a socket; the app is built and started
+    on first use (so a test registers its plugins first). Every ``/v1`` route wants
+    a key: send ``headers=api.headers(api.key("read"))`` (scopes ``read``,
+    ``ingest``, ``act``, ``admin``; ``groups=[...]`` limits a key to CSM groups).
+    """
+
+    def __init__(self, build: Callable[[], Litestar]) -> None:
+        self._build = build
+        self._client: TestClient[Litestar] | None = None
+
+    @property
+    def client(self) -> TestClient[Litestar]:
+        if self._client is None:
+            from litestar.testing import TestClient
+
+            self._client = TestClient(app=self._build()).__enter__()
+        return self._client
+
+    @property
+    def context(self) -> ApiContext:
+        """The app's store, plugins and plan."""
+        context: ApiContext = self.client.app.state.telltales
+        return context
+
+    def key(self, *scopes: str, groups: Sequence[str] | None = None, name: str = "") -> str:
+        """A new key's token with these scopes (and, if given, only these CSM groups)."""
+        _, token = create_key(
+            self.context.store, scopes=scopes, csm_groups=groups, name=name, by="tests"
+        )
+        return token
+
+    def headers(self, token: str) -> dict[str, str]:
+        """The headers that send ``token``."""
+        return {"Authorization": f"Bearer {token}"}
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop the app (its shutdown closes its store) if it was started."""
+        if self._client is not None:
+            self._client.__exit__(None, None, None)
+            self._client = None
+
+
 @pytest.fixture
 def telltales_env(tmp_path: Path) -> Iterator[PluginHarness]:
     """A harness on a fresh database for registering and running one plugin."""
@@ -126,3 +192,19 @@ def telltales_store(tmp_path: Path) -> Iterator[Store]:
     store = open_store(tmp_path / "telltales.db", migrations, create=True)
     yield store
     store.close()
+
+
+@pytest.fixture
+def telltales_api(telltales_env: PluginHarness) -> Iterator[ApiClient]:
+    """The REST API over ``telltales_env`` (its database and registered plugins)."""
+
+    def build() -> Litestar:
+        from telltales_api import create_app
+        from telltales_api.context import ApiSettings
+
+        telltales_env.store  # noqa: B018 - migrates the database and closes registration
+        settings = ApiSettings(db=telltales_env.path, config=telltales_env.config_path)
+        return create_app(settings, registry=telltales_env.registry)
+
+    with ApiClient(build) as api:
+        yield api

@@ -1,52 +1,53 @@
-"""An API on a fresh database for tests: the app, a client, and keys of every kind."""
+"""An API on a fresh database for tests: the app, a client, and keys of every kind.
+
+The same :class:`telltales.testing.ApiClient` that plugin vendors get, over the
+installed plugins instead of the ones a test registers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
-from litestar.testing import TestClient
-from telltales.keys import create_key
+from telltales.ingest import convert_records, ingest
+from telltales.testing import ApiClient
 from telltales_api import create_app
-from telltales_api.context import ApiContext, ApiSettings
+from telltales_api.context import DEFAULT_MAX_BODY, ApiSettings
+
+ApiHarness = ApiClient
+"""A running app (in-process) over ``tmp_path/api.db``: ``client``, ``context``,
+``key(*scopes, groups=..., name=...)`` and ``headers(token)``."""
 
 
-@dataclass
-class ApiHarness:
-    """A running app (in-process) over ``tmp_path/api.db``."""
-
-    client: TestClient  # type: ignore[type-arg]
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def context(self) -> ApiContext:
-        context: ApiContext = self.client.app.state.telltales
-        return context
-
-    def key(self, *scopes: str, groups: Sequence[str] | None = None, name: str = "") -> str:
-        """A new key's token with these scopes (and CSM groups)."""
-        _, token = create_key(
-            self.context.store, scopes=scopes, csm_groups=groups, name=name, by="tests"
-        )
-        return token
-
-    def headers(self, token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
+def api_settings(
+    tmp_path: Path, config: str | None = None, max_body_bytes: int | None = None
+) -> ApiSettings:
+    """Settings for ``tmp_path/api.db``; ``config`` is TOML text for ``telltales.toml``."""
+    config_file = None
+    if config is not None:
+        config_file = tmp_path / "telltales.toml"
+        config_file.write_text(config)
+    return ApiSettings(
+        db=tmp_path / "api.db",
+        config=config_file,
+        create_db=True,
+        max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY,
+    )
 
 
 def api_harness(
     tmp_path: Path, config: str | None = None, max_body_bytes: int | None = None
 ) -> Iterator[ApiHarness]:
-    """Yield a harness; ``config`` is TOML text written to ``telltales.toml``."""
-    config_file = None
-    if config is not None:
-        config_file = tmp_path / "telltales.toml"
-        config_file.write_text(config)
-    settings = ApiSettings(db=tmp_path / "api.db", config=config_file, create_db=True)
-    if max_body_bytes is not None:
-        settings = ApiSettings(
-            db=settings.db, config=config_file, create_db=True, max_body_bytes=max_body_bytes
-        )
-    with TestClient(app=create_app(settings)) as client:
-        yield ApiHarness(client=client)
+    """Yield a started harness; ``config`` is TOML text written to ``telltales.toml``."""
+    settings = api_settings(tmp_path, config, max_body_bytes)
+    with ApiClient(lambda: create_app(settings)) as api:
+        api.client  # noqa: B018 - start the app now, as tests expect
+        yield api
+
+
+def add_accounts(harness: ApiHarness, path: Path) -> None:
+    """Store the accounts of a JSON file (``examples/data/accounts.json``) directly."""
+    context = harness.context
+    records = convert_records(context.registry, "accounts", json.loads(path.read_text()))
+    ingest(context.store, context.registry, "accounts", records)

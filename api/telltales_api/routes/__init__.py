@@ -10,6 +10,7 @@ from . import (
     health,
     history,
     ingest,
+    keys,
     metrics,
     pilots,
     plugins,
@@ -34,4 +35,5 @@ def route_handlers(registry: Registry) -> list[ControllerRouterHandler]:
         renewals.router,
         history.router,
         metrics.router,
+        keys.router,
     ]

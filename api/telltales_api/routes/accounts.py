@@ -1,7 +1,253 @@
-"""Routes for accounts (being built under issue 5)."""
+"""Accounts: bulk upsert, a filtered list with status and grade, and one account.
+
+``PUT /v1/accounts`` stores through the ``accounts`` ingester, as ``telltales ingest
+accounts`` does, in one transaction: an invalid item, or one outside the key's CSM
+groups, stores nothing. Accounts sent unchanged are not written at all, so they
+leave every cached health document valid.
+"""
 
 from __future__ import annotations
 
-from litestar import Router
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
 
-router = Router(path="/v1", route_handlers=[])
+import msgspec
+from litestar import Router, get, put
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
+from telltales.ingest import ingest
+from telltales.keys import ApiKey
+from telltales.models import Account, Grade, HealthStatus
+from telltales.queries import AccountOverview, account_overviews, accounts_by_id
+from telltales.scorecards import HEALTH_SCORER
+
+from telltales_api.account_access import unknown_account
+from telltales_api.auth import SECURITY, Key, check_groups, needs
+from telltales_api.context import ApiContext, Context
+from telltales_api.paging import Cursor, Limit, decode_cursor, encode_cursor
+from telltales_api.problems import FieldError, ProblemError, problem_responses
+
+AccountId = Annotated[str, PathParameter(min_length=1, max_length=200, description="The account.")]
+
+
+class AccountsUpsert(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Accounts to create or replace, each whole (a field left out takes its default)."""
+
+    accounts: list[Account]
+
+
+class UpsertReport(msgspec.Struct, kw_only=True):
+    """What the upsert did; unchanged accounts were not written."""
+
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+
+
+class AccountsPage(msgspec.Struct, kw_only=True):
+    """Accounts by ``account_id``; pass ``next_cursor`` as ``cursor`` for the next page."""
+
+    items: list[AccountOverview]
+    next_cursor: str | None
+
+
+@put(
+    "/accounts",
+    opt=needs("ingest"),
+    sync_to_thread=True,
+    tags=["accounts"],
+    security=SECURITY,
+    responses=problem_responses(400, 401, 403, 413, 422),
+)
+def upsert_accounts(context: Context, key: Key, data: JSONBody[AccountsUpsert]) -> UpsertReport:
+    """Create or replace accounts by ``account_id``, all or nothing.
+
+    A key limited to CSM groups may only write accounts of its groups, and may not
+    move or overwrite an account of another group.
+    """
+    accounts = data.accounts
+    _refuse_repeats(accounts)
+    _refuse_other_groups(key, accounts)
+    store = context.store
+    with store.transaction() as db:
+        existing = accounts_by_id(db, [a.account_id for a in accounts])
+        _refuse_others_accounts(key, accounts, existing)
+        changed = [a for a in accounts if existing.get(a.account_id) != a]
+        if changed:
+            ingest(store, context.registry, "accounts", changed)
+    created = sum(1 for a in changed if a.account_id not in existing)
+    return UpsertReport(
+        received=len(accounts),
+        created=created,
+        updated=len(changed) - created,
+        unchanged=len(accounts) - len(changed),
+    )
+
+
+def _refuse_repeats(accounts: list[Account]) -> None:
+    """An id twice in one batch: which of the two was meant is anyone's guess."""
+    first: dict[str, int] = {}
+    for index, account in enumerate(accounts):
+        earlier = first.setdefault(account.account_id, index)
+        if earlier != index:
+            raise ProblemError(
+                422,
+                f"account {account.account_id!r} is in the batch twice; nothing was stored",
+                errors=[
+                    FieldError(
+                        field=f"body.accounts[{index}].account_id",
+                        reason=f"repeats accounts[{earlier}]; send each account once",
+                    )
+                ],
+            )
+
+
+def _refuse_other_groups(key: ApiKey, accounts: list[Account]) -> None:
+    """Every account sent must be in one of the key's groups."""
+    for index, account in enumerate(accounts):
+        if not key.sees(account.csm_group):
+            raise ProblemError(
+                403,
+                f"this key may not write accounts of CSM group {account.csm_group!r}",
+                errors=[
+                    FieldError(
+                        field=f"body.accounts[{index}].csm_group",
+                        reason="outside the key's CSM groups",
+                    )
+                ],
+            )
+
+
+def _refuse_others_accounts(
+    key: ApiKey, accounts: list[Account], existing: Mapping[str, Account]
+) -> None:
+    """An account stored under another group is neither moved nor overwritten; the
+    refusal does not say which group holds it."""
+    for index, account in enumerate(accounts):
+        stored = existing.get(account.account_id)
+        if stored is not None and not key.sees(stored.csm_group):
+            raise ProblemError(
+                403,
+                f"this key may not write account {account.account_id!r}",
+                errors=[
+                    FieldError(
+                        field=f"body.accounts[{index}].account_id",
+                        reason="not an account this key may write",
+                    )
+                ],
+            )
+
+
+@get(
+    "/accounts",
+    opt=needs("read"),
+    sync_to_thread=True,
+    tags=["accounts"],
+    security=SECURITY,
+    responses=problem_responses(400, 401, 403),
+)
+def list_accounts(
+    context: Context,
+    key: Key,
+    csm_group: FromQuery[str | None] = None,
+    segment: FromQuery[str | None] = None,
+    grade: Annotated[
+        Grade | None, QueryParameter(description="The latest health score's grade.")
+    ] = None,
+    status: Annotated[
+        HealthStatus | None,
+        QueryParameter(description="The current status (its latest transition)."),
+    ] = None,
+    renewal_within_days: Annotated[
+        int | None,
+        QueryParameter(ge=0, le=3650, description="Renewing within this many days of `as_of`."),
+    ] = None,
+    as_of: Annotated[
+        date | None,
+        QueryParameter(
+            description="The day `renewal_within_days` counts from. [default: today, UTC]"
+        ),
+    ] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> AccountsPage:
+    """Accounts with their current status and latest grade, by ``account_id``.
+
+    A key limited to CSM groups lists its groups' accounts only; filtering on
+    another group is refused.
+    """
+    if csm_group is not None:
+        check_groups(key, [csm_group])
+    after = None
+    if cursor is not None:
+        (after,) = decode_cursor(cursor, str)
+    window = None
+    if renewal_within_days is not None:
+        start = as_of or datetime.now(UTC).date()
+        window = (start, start + timedelta(days=renewal_within_days))
+    found = _overviews(
+        context,
+        key,
+        csm_group=csm_group,
+        segment=segment,
+        grade=grade,
+        status=status,
+        renewal_between=window,
+        after=after,
+        limit=limit + 1,
+    )
+    more = len(found) > limit
+    items = found[:limit]
+    return AccountsPage(
+        items=items,
+        next_cursor=encode_cursor([items[-1].account.account_id]) if more else None,
+    )
+
+
+@get(
+    "/accounts/{account_id:str}",
+    opt=needs("read"),
+    sync_to_thread=False,
+    tags=["accounts"],
+    security=SECURITY,
+    responses=problem_responses(400, 401, 403, 404),
+)
+def get_account(context: Context, key: Key, account_id: AccountId) -> AccountOverview:
+    """The account with its current status and latest grade."""
+    found = _overviews(context, key, account_id=account_id, limit=1)
+    if not found:
+        raise unknown_account(account_id)
+    return found[0]
+
+
+def _overviews(
+    context: ApiContext,
+    key: ApiKey,
+    *,
+    account_id: str | None = None,
+    csm_group: str | None = None,
+    segment: str | None = None,
+    grade: str | None = None,
+    status: str | None = None,
+    renewal_between: tuple[date, date] | None = None,
+    after: str | None = None,
+    limit: int,
+) -> list[AccountOverview]:
+    return account_overviews(
+        context.store,
+        scorer=HEALTH_SCORER,
+        labels=context.plan.labels,
+        csm_groups=key.csm_groups,
+        account_id=account_id,
+        csm_group=csm_group,
+        segment=segment,
+        grade=grade,
+        status=status,
+        renewal_between=renewal_between,
+        after=after,
+        limit=limit,
+    )
+
+
+router = Router(path="/v1", route_handlers=[upsert_accounts, list_accounts, get_account])

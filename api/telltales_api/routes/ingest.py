@@ -1,11 +1,273 @@
-"""Routes for ingest (being built under issue 5)."""
+"""``POST /v1/ingest/{source}``: the plugins' raw records, one route per record type.
+
+Each ingester a plugin registers declares its record type; the core serves a route
+for it, so the OpenAPI schema documents every source's records field by field. A
+batch is all or nothing: one invalid record, or one naming an account the key may
+not write to, stores nothing, and the answer names every such record by index and
+field (``body.records[3].day``). Re-sending a batch stores nothing twice: ingesters
+upsert or replace (a day of usage re-sent replaces that day).
+
+Accounts are not ingested here: ``PUT /v1/accounts`` is the one way to write them,
+so that creating an account and moving it between CSM groups go through the route
+that checks the key's groups for both.
+"""
 
 from __future__ import annotations
 
-from litestar import Router
+import inspect
+import re
+from collections.abc import Generator, Sequence
+from typing import Any, ClassVar
+
+import msgspec
+from litestar import Router, post
+from litestar.dto import AbstractDTO
+from litestar.dto.data_structures import DTOFieldDefinition
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.spec import Reference, Schema
+from litestar.params import JSONBody
+from litestar.typing import FieldDefinition
+from sqlite_utils import Database
+from telltales.errors import split_validation_error
+from telltales.ingest import ingest
+from telltales.keys import ApiKey
 from telltales.plugins import Registry
+
+from telltales_api.auth import SECURITY, Key, group_clause, needs
+from telltales_api.context import ApiContext, Context
+from telltales_api.problems import FieldError, ProblemError, problem_responses
+
+SERVED_ELSEWHERE = frozenset({"accounts"})
+"""Ingesters with a route of their own (``PUT /v1/accounts``)."""
+MAX_FIELD_ERRORS = 100
+"""Records named one by one in a refusal; the detail gives the total."""
+
+
+class IngestReport(msgspec.Struct, kw_only=True):
+    """What a batch did."""
+
+    source: str
+    received: int
+    """Records in the batch."""
+    stored: int
+    """Rows the ingester wrote or replaced: re-sending a batch replaces the same rows."""
 
 
 def router_for(registry: Registry) -> Router:
     """One ``POST /v1/ingest/{source}`` route per ingester the plugins registered."""
-    return Router(path="/v1", route_handlers=[])
+    handlers = [
+        _route(name, entry.obj.record_type, entry.plugin)
+        for name, entry in sorted(registry.ingesters.items())
+        if name not in SERVED_ELSEWHERE
+    ]
+    return Router(path="/v1", route_handlers=handlers)
+
+
+def _route(name: str, record_type: type[msgspec.Struct], plugin: str) -> HTTPRouteHandler:
+    """The route for one ingester: its body type is built here, from its record type."""
+    slug = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_")
+    batch_type = msgspec.defstruct(
+        "".join(part.capitalize() for part in slug.split("_")) + "Batch",
+        [("records", list[record_type])],  # type: ignore[valid-type]
+        kw_only=True,
+        forbid_unknown_fields=True,
+        module=__name__,
+    )
+    decoder = type(f"{batch_type.__name__}Body", (_StrictBody,), {"batch_type": batch_type})
+
+    def handler(data: Any, context: ApiContext, key: ApiKey) -> IngestReport:
+        return _ingest(context, key, name, record_type, data.records)
+
+    # Litestar reads the signature for the body's schema and the injected parameters.
+    handler.__annotations__ = {
+        "data": JSONBody[batch_type],  # type: ignore[misc, valid-type]
+        "context": Context,
+        "key": Key,
+        "return": IngestReport,
+    }
+    handler.__name__ = handler.__qualname__ = f"ingest_{slug}"
+    record_doc = inspect.cleandoc(record_type.__doc__ or "")
+    return post(
+        f"/ingest/{name}",
+        opt=needs("ingest"),
+        sync_to_thread=True,
+        status_code=200,
+        dto=decoder,
+        return_dto=None,
+        tags=["ingest"],
+        security=SECURITY,
+        responses=problem_responses(400, 401, 403, 413, 422),
+        summary=f"Ingest {name} records (plugin {plugin})",
+        description=(
+            f"{record_doc}\n\nAll or nothing: one invalid record, or one naming an account "
+            "this key may not write to, stores nothing; every such record is named by index "
+            "and field. Re-sending a batch stores nothing twice."
+        ),
+    )(handler)
+
+
+def _ingest(
+    context: ApiContext,
+    key: ApiKey,
+    name: str,
+    record_type: type[msgspec.Struct],
+    records: Sequence[Any],
+) -> IngestReport:
+    store = context.store
+    limited = key.csm_groups is not None
+    by_account = "account_id" in record_type.__struct_fields__
+    if limited and not by_account:
+        raise ProblemError(
+            403,
+            f"{name} records belong to no account, so a key limited to CSM groups may not "
+            "ingest them",
+        )
+    # An ingester may take records of accounts it creates (checks_account_ids = False);
+    # a key limited to groups still writes only to accounts it can see.
+    ingester = context.registry.ingesters[name].obj
+    checks = by_account and (limited or getattr(ingester, "checks_account_ids", True))
+    try:
+        with store.transaction() as db:
+            if checks:
+                _refuse_unknown_accounts(db, key, records)
+            stored = ingest(store, context.registry, name, records)
+    except OverflowError as error:
+        raise _too_large(records) from error
+    return IngestReport(source=name, received=len(records), stored=stored)
+
+
+LARGEST = 2**63 - 1
+"""SQLite's largest integer; JSON and msgspec allow larger ones."""
+
+
+def _too_large(records: Sequence[Any]) -> ProblemError:
+    """422 naming the first integer SQLite cannot hold (looked for only once one failed)."""
+    found = (
+        _first_too_large(msgspec.to_builtins(record), f"body.records[{index}]")
+        for index, record in enumerate(records)
+    )
+    path = next((p for p in found if p is not None), None)
+    return ProblemError(
+        422,
+        "nothing was stored: a number is too large",
+        errors=[
+            FieldError(
+                field=path or "body.records",
+                reason=f"an integer beyond {-LARGEST - 1}..{LARGEST}",
+            )
+        ],
+    )
+
+
+def _first_too_large(value: Any, path: str) -> str | None:
+    if isinstance(value, int) and not -LARGEST - 1 <= value <= LARGEST:
+        return path
+    if isinstance(value, dict):
+        items: Any = ((f"{path}.{k}", v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for inner_path, inner in items:
+        found = _first_too_large(inner, inner_path)
+        if found is not None:
+            return found
+    return None
+
+
+def _refuse_unknown_accounts(db: Database, key: ApiKey, records: Sequence[Any]) -> None:
+    """422 naming each record whose account is missing or outside the key's groups.
+
+    Both read the same, so a key limited to some groups learns nothing about the
+    accounts of others.
+    """
+    ids = sorted({record.account_id for record in records})
+    clause, params = group_clause(key, "a.csm_group")
+    missing = {
+        row[0]
+        for row in db.execute(
+            "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS (SELECT 1 FROM accounts a "
+            f"WHERE a.account_id = j.value AND {clause})",
+            [msgspec.json.encode(ids).decode(), *params],
+        )
+    }
+    if not missing:
+        return
+    limited = key.csm_groups is not None
+    bad = [i for i, record in enumerate(records) if record.account_id in missing]
+    raise ProblemError(
+        422,
+        f"{len(bad)} record(s) name an unknown account"
+        + (" (or one this key may not write to)" if limited else "")
+        + "; nothing was stored (accounts are created with PUT /v1/accounts)",
+        errors=[
+            FieldError(
+                field=f"body.records[{i}].account_id",
+                reason=f"no account {records[i].account_id!r}"
+                + (" that this key may write to" if limited else ""),
+            )
+            for i in bad[:MAX_FIELD_ERRORS]
+        ],
+    )
+
+
+_NAMED_FIELD = re.compile(r"^object (?:contains unknown|missing required) field `([^`]+)`$")
+
+
+class _StrictBody(AbstractDTO[Any]):
+    """Decodes an ingest body straight into its record type, strictly.
+
+    Litestar's own decoding converts loosely (``"5"`` would pass as ``5``) and names
+    the record, not the field, of an unknown or missing key; the CLI and the core
+    decode strictly, and a client fixing a batch needs the exact field. The schema is
+    the batch type's, as litestar documents any msgspec struct.
+    """
+
+    batch_type: ClassVar[type[msgspec.Struct]]
+
+    @classmethod
+    def generate_field_definitions(
+        cls, model_type: type[Any]
+    ) -> Generator[DTOFieldDefinition, None, None]:
+        yield from ()
+
+    @classmethod
+    def detect_nested_field(cls, field_definition: FieldDefinition) -> bool:
+        return False
+
+    @classmethod
+    def create_for_field_definition(
+        cls, field_definition: FieldDefinition, handler_id: str, backend_cls: Any = None
+    ) -> None:
+        """Nothing to prepare: ``decode_bytes`` decodes with msgspec directly."""
+
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: Any
+    ) -> Reference | Schema:
+        schema: Reference | Schema = schema_creator.for_field_definition(field_definition)
+        return schema
+
+    def decode_bytes(self, value: bytes) -> Any:
+        try:
+            return msgspec.json.decode(value, type=self.batch_type)
+        except msgspec.ValidationError as error:
+            message, path = split_validation_error(error)
+            named = _NAMED_FIELD.match(message)
+            if named is not None:
+                path = f"{path}.{named[1]}"
+            path = path.lstrip(".")
+            status = 422 if path.startswith("records[") else 400
+            raise ProblemError(
+                status,
+                "nothing was stored: a record is invalid"
+                if status == 422
+                else 'the body must be {"records": [...]}',
+                errors=[FieldError(field=f"body{'.' if path else ''}{path}", reason=message)],
+            ) from error
+        except msgspec.DecodeError as error:
+            raise ProblemError(
+                400,
+                f"the body is not valid JSON: {error}",
+                errors=[FieldError(field="body", reason="not valid JSON")],
+            ) from error

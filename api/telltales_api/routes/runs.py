@@ -1,7 +1,206 @@
-"""Routes for runs (being built under issue 5)."""
+"""``POST /v1/runs`` runs the engine as of a day (or a range); ``GET /v1/runs/{run_id}``.
+
+A run computes signals and scores, evaluates the rules and starts playbooks, as
+``telltales run`` does, with the configuration the server started with. A run
+covers every CSM group and its counts are totals over all of them, so a key
+limited to some groups may not read runs (403): it reads its own accounts' health,
+signals and tasks instead. Only an admin key, which sees every group, starts one.
+"""
 
 from __future__ import annotations
 
-from litestar import Router
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
 
-router = Router(path="/v1", route_handlers=[])
+import msgspec
+from litestar import Router, get, post
+from litestar.params import JSONBody, PathParameter
+from telltales import engine
+from telltales.config import scorer_settings, source_settings
+from telltales.errors import PluginError
+from telltales.keys import ApiKey
+from telltales.models import RunResult
+from telltales.queries import get_run
+from telltales.store import Store
+
+from telltales_api.auth import SECURITY, Key, needs
+from telltales_api.context import Context
+from telltales_api.problems import FieldError, ProblemError, problem_responses
+
+MAX_DAYS = 92
+"""Days one request may compute: a run answers when it is done, so a longer replay is split."""
+
+AccountId = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class RunRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What to compute."""
+
+    as_of: date
+    """The day to compute: today (UTC) or earlier; tomorrow is allowed for time zones ahead."""
+    through: date | None = None
+    """Also compute every day after ``as_of`` up to this one, to replay history."""
+    accounts: Annotated[list[AccountId], msgspec.Meta(min_length=1)] | None = None
+    """Only these accounts; null for every account."""
+    strict: bool = False
+    """Store nothing for a day on which a source or scorer fails: that run is ``failed``
+    and the days after it are not run. Without it the run is ``degraded`` and the
+    failed component's output is missing (never read as healthy)."""
+
+
+class RunsReport(msgspec.Struct, kw_only=True):
+    """One result per day computed, in order."""
+
+    runs: list[RunResult]
+
+
+@post(
+    "/runs",
+    opt=needs("admin"),
+    sync_to_thread=True,
+    status_code=201,
+    tags=["runs"],
+    security=SECURITY,
+    responses=problem_responses(400, 401, 403, 422),
+)
+def start_run(data: JSONBody[RunRequest], context: Context) -> RunsReport:
+    """Compute signals, scores, rules and playbooks for every account as of a day (or range)."""
+    days = _days(data)
+    store = context.store
+    _refuse_unknown_accounts(store, data.accounts)
+    registry = context.registry
+    if data.strict and not registry.strict:
+        registry = dataclasses.replace(registry, strict=True)
+    settings = source_settings(context.config, registry)
+    scorers = scorer_settings(context.config, registry)
+    results: list[RunResult] = []
+    for day in days:
+        before = _last_run_id(store)
+        try:
+            run_id = engine.run(
+                store,
+                registry,
+                day,
+                settings=settings,
+                scorer_settings=scorers,
+                account_ids=data.accounts,
+                plan=context.plan,
+            ).run_id
+        except PluginError:
+            failed = _failed_run_id(store, day, before)
+            if failed is None:
+                raise
+            run_id = failed
+        # As stored, so that this answer and GET /v1/runs/{run_id} agree to the microsecond.
+        result = get_run(store, run_id)
+        assert result is not None
+        results.append(result)
+        if result.status == "failed":
+            break
+    return RunsReport(runs=results)
+
+
+@get(
+    "/runs/{run_id:int}",
+    opt=needs("read"),
+    sync_to_thread=False,
+    tags=["runs"],
+    security=SECURITY,
+    responses=problem_responses(400, 401, 403, 404),
+)
+def read_run(
+    run_id: Annotated[
+        int, PathParameter(ge=1, le=2**63 - 1, description="The id `POST /v1/runs` returned.")
+    ],
+    context: Context,
+    key: Key,
+) -> RunResult:
+    """A stored run: its status, counts, failures and what its rules and playbooks did."""
+    _refuse_limited(key)
+    found = get_run(context.store, run_id)
+    if found is None:
+        raise ProblemError(404, f"no run {run_id}")
+    return found
+
+
+def _days(data: RunRequest) -> list[date]:
+    last = data.through or data.as_of
+    latest = datetime.now(UTC).date() + timedelta(days=1)
+    for field, day in (("as_of", data.as_of), ("through", last)):
+        if day > latest:
+            raise _invalid(
+                field,
+                f"{day} is in the future: a run computes a day whose data has arrived "
+                f"(at the latest {latest}, tomorrow in UTC)",
+            )
+    if last < data.as_of:
+        raise _invalid("through", f"{last} is before as_of {data.as_of}")
+    count = (last - data.as_of).days + 1
+    if count > MAX_DAYS:
+        raise _invalid(
+            "through",
+            f"{count} days from {data.as_of} to {last}: at most {MAX_DAYS} per request; "
+            "split a longer replay",
+        )
+    return [data.as_of + timedelta(days=n) for n in range(count)]
+
+
+def _invalid(field: str, reason: str) -> ProblemError:
+    return ProblemError(
+        422,
+        f"{field}: {reason}; nothing was run",
+        errors=[FieldError(field=f"body.{field}", reason=reason)],
+    )
+
+
+def _refuse_unknown_accounts(store: Store, accounts: list[str] | None) -> None:
+    if accounts is None:
+        return
+    known = {
+        row[0]
+        for row in store.db.execute(
+            "SELECT a.account_id FROM accounts a "
+            "WHERE a.account_id IN (SELECT value FROM json_each(?))",
+            [msgspec.json.encode(accounts).decode()],
+        )
+    }
+    unknown = [(i, account) for i, account in enumerate(accounts) if account not in known]
+    if unknown:
+        raise ProblemError(
+            422,
+            f"{len(unknown)} unknown account(s), first {unknown[0][1]!r}; nothing was run",
+            errors=[
+                FieldError(field=f"body.accounts[{i}]", reason=f"no account {account!r}")
+                for i, account in unknown
+            ],
+        )
+
+
+def _last_run_id(store: Store) -> int:
+    row = store.db.execute("SELECT coalesce(max(run_id), 0) FROM runs").fetchone()
+    last: int = row[0]
+    return last
+
+
+def _failed_run_id(store: Store, day: date, after: int) -> int | None:
+    """The run a strict failure just recorded: the engine marks it failed, then raises."""
+    row = store.db.execute(
+        "SELECT min(run_id) FROM runs WHERE run_id > ? AND as_of = ? AND status = 'failed'",
+        [after, day.isoformat()],
+    ).fetchone()
+    found: int | None = row[0]
+    return found
+
+
+def _refuse_limited(key: ApiKey) -> None:
+    if key.csm_groups is not None:
+        raise ProblemError(
+            403,
+            "a run covers every CSM group and its counts are totals over all of them; "
+            "this key is limited to "
+            f"{', '.join(sorted(key.csm_groups))}: read its accounts' health instead",
+        )
+
+
+router = Router(path="/v1", route_handlers=[start_run, read_run])

@@ -1,0 +1,316 @@
+"""``Idempotency-Key`` on POST and PUT: a retried request does not act twice.
+
+The first request with a key claims ``(API key, Idempotency-Key)`` in
+``api_requests`` (committed before the handler runs), the handler acts, and its
+status and body are stored. A retry of the same request (same method, path, query
+and body) then gets the stored answer, marked ``Idempotency-Replayed: true``,
+without the handler running again. While the first is still in flight a retry gets
+409; the same Idempotency-Key on a different request gets 422. An answer of 500 or
+more is not stored: it may not have acted, so a retry may.
+
+Keys are per API key, and the API key is checked before anything is replayed: one
+caller's Idempotency-Key never answers another's request. Records are kept 24
+hours. A request without a live key or without the route's scope passes through
+untouched, to be refused by the guard.
+
+What is not guaranteed: if the process dies after the handler committed but before
+the answer was stored, the claim stays in flight and retries get 409 until it
+expires; the caller must check whether the first request took effect (and may then
+retry with a new key). Nothing is ever done twice for one key while its record lives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import anyio
+import anyio.to_thread
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
+from telltales.keys import ApiKey
+from telltales.store import Store
+
+from .auth import SCOPE_OPT, request_key
+from .context import ApiContext
+from .problems import FieldError, ProblemError
+
+HEADER = "Idempotency-Key"
+REPLAYED = "Idempotency-Replayed"
+METHODS = frozenset({"POST", "PUT"})
+MAX_LENGTH = 200
+KEEP = timedelta(hours=24)
+PURGE_EVERY_SECONDS = 600.0
+NO_IDEMPOTENCY_OPT = "no_idempotency"
+"""A route's ``opt`` key: its answer must not be stored (it holds a secret); the
+value says why, and a request to it with an Idempotency-Key is refused with 400."""
+
+_FIELD = f"header.{HEADER}"
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    status: int
+    content_type: str | None
+    body: bytes
+
+
+Claim = Literal["claimed", "in_flight", "mismatch"] | StoredAnswer
+
+
+def request_hash(method: str, path: str, query: bytes, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), query):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def claim(
+    store: Store,
+    key_id: str,
+    idempotency_key: str,
+    method: str,
+    path: str,
+    digest: str,
+    now: datetime,
+) -> Claim:
+    """Claim the key for this request, or say what an earlier request with it left."""
+    with store.transaction() as db:
+        row = db.execute(
+            "SELECT method, path, request_hash, status_code, content_type, body, created_at "
+            "FROM api_requests WHERE key_id = ? AND idempotency_key = ?",
+            [key_id, idempotency_key],
+        ).fetchone()
+        if row is not None and row[6] < _stamp(now - KEEP):
+            db.execute(
+                "DELETE FROM api_requests WHERE key_id = ? AND idempotency_key = ?",
+                [key_id, idempotency_key],
+            )
+            row = None
+        if row is None:
+            db.execute(
+                "INSERT INTO api_requests (key_id, idempotency_key, method, path, request_hash, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [key_id, idempotency_key, method, path, digest, _stamp(now)],
+            )
+            return "claimed"
+    if row[2] != digest:
+        return "mismatch"
+    if row[3] is None:
+        return "in_flight"
+    return StoredAnswer(status=row[3], content_type=row[4], body=bytes(row[5] or b""))
+
+
+def finish(
+    store: Store, key_id: str, idempotency_key: str, answer: StoredAnswer | None, now: datetime
+) -> None:
+    """Store the answer to replay, or (None: a 5xx or no answer) free the key for a retry."""
+    with store.transaction() as db:
+        if answer is None:
+            db.execute(
+                "DELETE FROM api_requests WHERE key_id = ? AND idempotency_key = ?",
+                [key_id, idempotency_key],
+            )
+            return
+        db.execute(
+            "UPDATE api_requests SET status_code = ?, content_type = ?, body = ?, finished_at = ? "
+            "WHERE key_id = ? AND idempotency_key = ?",
+            [
+                answer.status,
+                answer.content_type,
+                answer.body,
+                _stamp(now),
+                key_id,
+                idempotency_key,
+            ],
+        )
+
+
+def purge(store: Store, now: datetime) -> int:
+    """Forget records older than :data:`KEEP`; returns how many."""
+    with store.transaction() as db:
+        cursor = db.execute("DELETE FROM api_requests WHERE created_at < ?", [_stamp(now - KEEP)])
+        return cursor.rowcount
+
+
+def _header(scope: Scope, name: bytes) -> list[str]:
+    return [value.decode("latin-1") for key, value in scope["headers"] if key.lower() == name]
+
+
+def _idempotency_key(scope: Scope) -> str | None:
+    values = _header(scope, b"idempotency-key")
+    if not values:
+        return None
+    if len(values) > 1:
+        raise ProblemError(
+            400,
+            f"send one {HEADER} header",
+            errors=[FieldError(field=_FIELD, reason="given more than once")],
+        )
+    value = values[0]
+    if not 1 <= len(value) <= MAX_LENGTH or not all("!" <= c <= "~" for c in value):
+        raise ProblemError(
+            400,
+            f"the {HEADER} header must be 1 to {MAX_LENGTH} visible ASCII characters",
+            errors=[FieldError(field=_FIELD, reason="1 to 200 visible ASCII characters")],
+        )
+    return value
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[list[ReceiveMessage], bytes | None]:
+    """The request's messages, and its body unless it is over ``limit`` (then None)."""
+    messages: list[ReceiveMessage] = []
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, None
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > limit:
+            return messages, None
+        if not message.get("more_body", False):
+            return messages, b"".join(chunks)
+
+
+def _replaying(messages: list[ReceiveMessage], receive: Receive) -> Receive:
+    """A ``receive`` that gives back what was read, then the rest of the stream."""
+    pending = list(messages)
+
+    async def replay() -> Any:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
+
+
+class Idempotency(ASGIMiddleware):
+    """The app-wide middleware (route level: it knows the route's scope and options)."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self) -> None:
+        self._next_purge = 0.0
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        handler = scope["route_handler"]
+        if scope.get("method") not in METHODS or handler.opt.get(SCOPE_OPT) is None:
+            await next_app(scope, receive, send)
+            return
+        idempotency_key = _idempotency_key(scope)
+        if idempotency_key is None:
+            await next_app(scope, receive, send)
+            return
+        refused = handler.opt.get(NO_IDEMPOTENCY_OPT)
+        if refused:
+            raise ProblemError(
+                400,
+                f"this route takes no {HEADER}: {refused}",
+                errors=[FieldError(field=_FIELD, reason="not accepted by this route")],
+            )
+        context: ApiContext = scope["litestar_app"].state.telltales
+        key = request_key(scope)
+        messages, body = await _read_body(receive, context.settings.max_body_bytes)
+        receive = _replaying(messages, receive)
+        if body is None:  # too large, or the client left: litestar answers that
+            await next_app(scope, receive, send)
+            return
+        await self._once(context.store, key, idempotency_key, scope, body, receive, send, next_app)
+
+    async def _once(
+        self,
+        store: Store,
+        key: ApiKey,
+        idempotency_key: str,
+        scope: Scope,
+        body: bytes,
+        receive: Receive,
+        send: Send,
+        next_app: ASGIApp,
+    ) -> None:
+        method, path = str(scope.get("method")), scope["path"]
+        digest = request_hash(method, path, scope.get("query_string", b""), body)
+        await self._purge(store)
+        found = await anyio.to_thread.run_sync(
+            claim, store, key.key_id, idempotency_key, method, path, digest, _now()
+        )
+        if found == "mismatch":
+            raise ProblemError(
+                422,
+                f"this {HEADER} was used for a different request (method, path, query or "
+                "body); use a new key for a new request",
+                errors=[FieldError(field=_FIELD, reason="reused for a different request")],
+            )
+        if found == "in_flight":
+            raise ProblemError(
+                409,
+                f"a request with this {HEADER} has not finished yet; retry later. If the "
+                "server stopped meanwhile, check whether it took effect, then use a new key",
+                errors=[FieldError(field=_FIELD, reason="its first request is in flight")],
+            )
+        if isinstance(found, StoredAnswer):
+            await _send_replay(found, send)
+            return
+        status = 0
+        content_type: str | None = None
+        parts: list[bytes] = []
+        complete = False
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status, content_type, complete
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"content-type":
+                        content_type = value.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                parts.append(message.get("body", b""))
+                complete = not message.get("more_body", False)
+            await send(message)
+
+        try:
+            await next_app(scope, receive, recording_send)
+        finally:
+            answer = (
+                StoredAnswer(status=status, content_type=content_type, body=b"".join(parts))
+                if complete and status < 500
+                else None
+            )
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(
+                    finish, store, key.key_id, idempotency_key, answer, _now()
+                )
+
+    async def _purge(self, store: Store) -> None:
+        """Lazily, at most every ten minutes per process: the table has no date index."""
+        if time.monotonic() < self._next_purge:
+            return
+        self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+        await anyio.to_thread.run_sync(purge, store, _now())
+
+
+async def _send_replay(answer: StoredAnswer, send: Send) -> None:
+    headers = [
+        (b"content-length", str(len(answer.body)).encode()),
+        (REPLAYED.lower().encode(), b"true"),
+    ]
+    if answer.content_type:
+        headers.append((b"content-type", answer.content_type.encode("latin-1")))
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body, "more_body": False})

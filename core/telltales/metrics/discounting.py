@@ -1,0 +1,95 @@
+"""Discounting on at-risk renewals: the average discount of flagged renewals vs the others."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import msgspec
+
+from telltales.store import Store
+
+from .common import MetricFilter, ratio, resolve, summarize_groups, today_utc
+from .flags import (
+    DEFAULT_LOOKBACK_DAYS,
+    FLAG_DEFINITION,
+    FlaggedRenewal,
+    check_lookback,
+    flagged_renewals,
+)
+
+DEFINITION = (
+    "Over the renewals due in the period that renewed (a churned account got no deal, so "
+    "its discount means nothing and it is left out, counted), the mean discount percent of "
+    "flagged renewals and of the others, unweighted, and the difference in points. "
+    + FLAG_DEFINITION
+)
+
+
+class DiscountNumbers(msgspec.Struct, kw_only=True):
+    renewals: int
+    """Renewed renewals in the set: the denominator."""
+    discount_percent_total: float
+    mean_discount_percent: float | None
+    """discount_percent_total / renewals; null when there is none."""
+
+
+class DiscountRow(msgspec.Struct, kw_only=True):
+    group: str | None
+    """The group's value under ``group_by``; None on the overall row."""
+    flagged: DiscountNumbers
+    not_flagged: DiscountNumbers
+    difference_points: float | None
+    """flagged mean minus not_flagged mean, in percentage points."""
+    churned_left_out: int
+
+
+class Discounting(msgspec.Struct, kw_only=True):
+    metric: str = "discounting"
+    definition: str = DEFINITION
+    lookback_days: int
+    filters: MetricFilter
+    overall: DiscountRow
+    groups: list[DiscountRow]
+
+
+def _numbers(found: Sequence[FlaggedRenewal]) -> DiscountNumbers:
+    total = sum(r.discount_percent for r in found)
+    return DiscountNumbers(
+        renewals=len(found),
+        discount_percent_total=total,
+        mean_discount_percent=ratio(total, len(found)),
+    )
+
+
+def discounting(
+    store: Store,
+    metric_filter: MetricFilter,
+    *,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    today: date | None = None,
+) -> Discounting:
+    check_lookback(lookback_days)
+    applied = resolve(metric_filter, today or today_utc())
+    renewals = flagged_renewals(store, applied, lookback_days)
+
+    def summarize(found: Sequence[FlaggedRenewal], group: str | None) -> DiscountRow:
+        renewed = [r for r in found if r.outcome == "renewed"]
+        flagged = _numbers([r for r in renewed if r.flagged])
+        others = _numbers([r for r in renewed if not r.flagged])
+        difference = (
+            flagged.mean_discount_percent - others.mean_discount_percent
+            if flagged.mean_discount_percent is not None
+            and others.mean_discount_percent is not None
+            else None
+        )
+        return DiscountRow(
+            group=group,
+            flagged=flagged,
+            not_flagged=others,
+            difference_points=difference,
+            churned_left_out=len(found) - len(renewed),
+        )
+
+    overall, groups = summarize_groups(renewals, applied.group_by, summarize)
+    return Discounting(lookback_days=lookback_days, filters=applied, overall=overall, groups=groups)

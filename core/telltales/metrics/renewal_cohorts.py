@@ -1,0 +1,89 @@
+"""Renewal rate by risk cohort: flagged and treated, flagged and not, never flagged."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Literal
+
+import msgspec
+
+from telltales.store import Store
+
+from .common import MetricFilter, resolve, summarize_groups, today_utc
+from .flags import (
+    DEFAULT_LOOKBACK_DAYS,
+    FLAG_DEFINITION,
+    PLAYBOOK_RAN_DEFINITION,
+    FlaggedRenewal,
+    check_lookback,
+    flagged_renewals,
+)
+from .retention import RenewalNumbers, renewal_numbers
+
+RiskCohort = Literal["flagged_with_playbook", "flagged_without_playbook", "not_flagged"]
+RISK_COHORTS: tuple[RiskCohort, ...] = (
+    "flagged_with_playbook",
+    "flagged_without_playbook",
+    "not_flagged",
+)
+DEFINITION = (
+    "Renewals due in the period, split into (a) flagged_with_playbook, (b) "
+    "flagged_without_playbook (control group, shadow mode, held back) and (c) not_flagged; "
+    "for each, the logo renewal rate (renewed / renewals), GRR and NRR as in retention. "
+    + FLAG_DEFINITION
+    + " "
+    + PLAYBOOK_RAN_DEFINITION
+)
+
+
+class RenewalCohortRow(RenewalNumbers, kw_only=True):
+    risk_cohort: RiskCohort
+
+
+class RenewalByCohort(msgspec.Struct, kw_only=True):
+    metric: str = "renewal-by-cohort"
+    definition: str = DEFINITION
+    lookback_days: int
+    filters: MetricFilter
+    overall: list[RenewalCohortRow]
+    """One row per risk cohort, always all three, in the order (a), (b), (c)."""
+    groups: list[RenewalCohortRow]
+    """Three rows per group under ``group_by``."""
+
+
+def risk_cohort(renewal: FlaggedRenewal) -> RiskCohort:
+    if renewal.treated:
+        return "flagged_with_playbook"
+    return "flagged_without_playbook" if renewal.flagged else "not_flagged"
+
+
+def renewal_by_cohort(
+    store: Store,
+    metric_filter: MetricFilter,
+    *,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    today: date | None = None,
+) -> RenewalByCohort:
+    check_lookback(lookback_days)
+    applied = resolve(metric_filter, today or today_utc())
+    renewals = flagged_renewals(store, applied, lookback_days)
+
+    def summarize(found: Sequence[FlaggedRenewal], group: str | None) -> list[RenewalCohortRow]:
+        return [
+            renewal_numbers(
+                [r for r in found if risk_cohort(r) == cohort],
+                RenewalCohortRow,
+                group=group,
+                risk_cohort=cohort,
+            )
+            for cohort in RISK_COHORTS
+        ]
+
+    overall, groups = summarize_groups(renewals, applied.group_by, summarize)
+    return RenewalByCohort(
+        lookback_days=lookback_days,
+        filters=applied,
+        overall=overall,
+        groups=[row for rows in groups for row in rows],
+    )

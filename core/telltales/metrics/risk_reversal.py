@@ -1,0 +1,122 @@
+"""Risk status reversal rate: how many risk episodes ended back at Healthy within W days."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import NamedTuple
+
+import msgspec
+
+from telltales.store import Store
+
+from .common import (
+    ENTERED_AT_RISK,
+    MetricFilter,
+    MetricInputError,
+    conditions,
+    group_column,
+    ratio,
+    resolve,
+    summarize_groups,
+    today_utc,
+)
+
+WINDOWS = (30, 60)
+DEFINITION = (
+    "Of the risk episodes that began in the period (a transition into At-Risk from any other "
+    "status; an override At-Risk -> At-Risk is none) and are at least W days old on as_of, "
+    "the share whose account had a transition to Healthy within W days of entering At-Risk. "
+    "At-Risk -> Concern is no reversal; a later Concern -> Healthy within the W days is."
+)
+
+
+class ReversalCounts(msgspec.Struct, kw_only=True):
+    group: str | None
+    """The group's value under ``group_by``; None on the overall row."""
+    episodes: int
+    """Entries into At-Risk in the period."""
+    old_enough: int
+    """Episodes that began at least W days before as_of: the denominator."""
+    too_young: int
+    """Episodes less than W days old: not counted yet."""
+    reversed: int
+    """Old-enough episodes back at Healthy within W days: the numerator."""
+    not_reversed: int
+    rate: float | None
+    """reversed / old_enough; null when no episode is old enough."""
+
+
+class RiskReversal(msgspec.Struct, kw_only=True):
+    metric: str = "risk-reversal"
+    definition: str = DEFINITION
+    window_days: int
+    as_of: date
+    filters: MetricFilter
+    overall: ReversalCounts
+    groups: list[ReversalCounts]
+
+
+class _Episode(NamedTuple):
+    group: str | None
+    entered: date
+    healthy_on: date | None
+
+
+def risk_reversal(
+    store: Store,
+    metric_filter: MetricFilter,
+    *,
+    window_days: int = 30,
+    as_of: date | None = None,
+    today: date | None = None,
+) -> RiskReversal:
+    """The reversal rate over ``window_days`` (30 or 60) of the episodes in the period."""
+    if window_days not in WINDOWS:
+        raise MetricInputError("window_days", f"must be 30 or 60, got {window_days}")
+    today = today or today_utc()
+    as_of = as_of or today
+    applied = resolve(metric_filter, today)
+    where, params = conditions(applied, "e", "as_of")
+    # The first later transition to Healthy, in the order transitions happened: read
+    # through the account's own transitions (left to itself, SQLite would scan every
+    # account's later Healthy transitions by the status index, once per episode).
+    rows = store.reader.execute(
+        f"""
+        SELECT {group_column(applied, "e")}, e.as_of, (
+            SELECT min(h.as_of) FROM transitions h INDEXED BY transitions_account
+            WHERE h.account_id = e.account_id AND h.to_status = 'healthy'
+              AND (h.as_of, h.at, h.transition_id) > (e.as_of, e.at, e.transition_id)
+        )
+        FROM transitions e
+        WHERE {ENTERED_AT_RISK.format(t="e")} AND {where}
+        """,
+        params,
+    ).fetchall()
+    episodes = [
+        _Episode(group, date.fromisoformat(entered), _day(healthy))
+        for group, entered, healthy in rows
+    ]
+    window = timedelta(days=window_days)
+
+    def summarize(found: Sequence[_Episode], group: str | None) -> ReversalCounts:
+        old = [e for e in found if e.entered + window <= as_of]
+        back = sum(1 for e in old if e.healthy_on and e.healthy_on - e.entered <= window)
+        return ReversalCounts(
+            group=group,
+            episodes=len(found),
+            old_enough=len(old),
+            too_young=len(found) - len(old),
+            reversed=back,
+            not_reversed=len(old) - back,
+            rate=ratio(back, len(old)),
+        )
+
+    overall, groups = summarize_groups(episodes, applied.group_by, summarize)
+    return RiskReversal(
+        window_days=window_days, as_of=as_of, filters=applied, overall=overall, groups=groups
+    )
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None

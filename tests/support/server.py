@@ -1,0 +1,102 @@
+"""A real ``telltales serve`` process on 127.0.0.1 for tests, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+TELLTALES = Path(sys.executable).parent / "telltales"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELLTALES_", "OTEL_", "HTTP"))}
+    env.pop("http_proxy", None)
+    env.update(extra)
+    return env
+
+
+def telltales(
+    *args: str | Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(TELLTALES), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env or environment(),
+        timeout=120,
+    )
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
+        self.process = process
+        self.url = f"http://127.0.0.1:{port}"
+        self.http = httpx.Client(base_url=self.url, trust_env=False, timeout=10)
+        """Straight to the server, whatever proxy the environment names."""
+
+    def wait_ready(self, seconds: float = 60) -> None:
+        """Poll /readyz until it answers (the bound is generous: CI machines are slow)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the server exited: {self.process.communicate()}")
+            try:
+                if self.http.get("/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError("the server did not become ready")
+
+    def stop(self) -> tuple[int, str]:
+        self.http.close()
+        self.process.send_signal(signal.SIGTERM)
+        _, err = self.process.communicate(timeout=60)
+        return self.process.returncode, err
+
+
+def start_server(db: Path, *options: str, env: dict[str, str] | None = None) -> Server:
+    """``telltales --db DB serve --port <free> [options]``, not yet waited for."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(TELLTALES), "--db", str(db), "serve", "--port", str(port), *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env or environment(),
+        start_new_session=True,
+    )
+    return Server(process, port)
+
+
+def stop_server(server: Server) -> None:
+    """Stop the server if a test left it running: SIGTERM, then SIGKILL to its workers too.
+
+    The server runs in its own session, so its process group holds granian's workers,
+    which would otherwise outlive a killed main process and hold its pipes open.
+    """
+    server.http.close()
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.communicate(timeout=30)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGKILL)
+    server.process.communicate(timeout=30)

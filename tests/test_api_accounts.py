@@ -1,0 +1,287 @@
+"""PUT and GET /v1/accounts, and GET /v1/accounts/{id}, on the example book after two runs.
+
+Statuses and grades are those test_health_report reads off the example by hand:
+after the runs of the 13th and the 20th, bluepeak, ferrum and tidewater are At-Risk;
+ferrum (14.6) and tidewater (31.5) are graded red, bluepeak (44.7) amber, the other
+three green.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.api import ApiHarness, api_harness
+from test_health_report import ingested_example, run_example
+
+ALL = ["bluepeak", "ferrum", "northwind", "quillworks", "solstice", "tidewater"]
+
+
+@pytest.fixture(scope="module")
+def example_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ingested_example(tmp_path_factory)
+
+
+@pytest.fixture
+def api(example_template: Path, tmp_path: Path) -> Iterator[ApiHarness]:
+    """The API over a copy of the example, run for both Fridays through its context."""
+    shutil.copy(example_template, tmp_path / "api.db")
+    for harness in api_harness(tmp_path):
+        context = harness.context
+        run_example(context.store, context.registry, context.config)
+        yield harness
+
+
+def ids(page: dict[str, Any]) -> list[str]:
+    return [item["account"]["account_id"] for item in page["items"]]
+
+
+def account(account_id: str, **fields: Any) -> dict[str, Any]:
+    return {"account_id": account_id, "name": account_id.title(), **fields}
+
+
+def stored(api: ApiHarness, account_id: str) -> tuple[Any, ...] | None:
+    row: tuple[Any, ...] | None = api.context.store.db.execute(
+        "SELECT name, owner, csm_group, seats_purchased, updated_at FROM accounts "
+        "WHERE account_id = ?",
+        [account_id],
+    ).fetchone()
+    return row
+
+
+# PUT /v1/accounts
+
+
+def test_upsert_counts_created_updated_and_unchanged_and_leaves_unchanged_rows_alone(
+    api: ApiHarness,
+) -> None:
+    headers = api.headers(api.key("ingest"))
+    first = [
+        account("acme", csm_group="emea-smb", seats_purchased=20),
+        account("zenith", csm_group="na-smb"),
+    ]
+    response = api.client.put("/v1/accounts", json={"accounts": first}, headers=headers)
+    assert response.status_code == 200
+    assert response.json() == {"received": 2, "created": 2, "updated": 0, "unchanged": 0}
+    before = stored(api, "zenith")
+
+    again = [account("acme", csm_group="emea-smb", seats_purchased=25), first[1]]
+    response = api.client.put("/v1/accounts", json={"accounts": again}, headers=headers)
+
+    assert response.json() == {"received": 2, "created": 0, "updated": 1, "unchanged": 1}
+    assert stored(api, "acme")[:4] == ("Acme", "", "emea-smb", 25)  # type: ignore[index]
+    assert stored(api, "zenith") == before  # not rewritten: same updated_at
+
+
+def test_an_invalid_account_stores_nothing_and_is_named_by_index_and_field(
+    api: ApiHarness,
+) -> None:
+    batch = [account("acme"), account("bad", seats_purchased=-3)]
+
+    response = api.client.put(
+        "/v1/accounts", json={"accounts": batch}, headers=api.headers(api.key("ingest"))
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "body.accounts[1].seats_purchased"
+    assert stored(api, "acme") is None
+
+
+def test_an_account_twice_in_a_batch_is_refused(api: ApiHarness) -> None:
+    batch = [account("acme"), account("other"), account("acme", owner="x")]
+
+    response = api.client.put(
+        "/v1/accounts", json={"accounts": batch}, headers=api.headers(api.key("ingest"))
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "field": "body.accounts[2].account_id",
+            "reason": "repeats accounts[0]; send each account once",
+        }
+    ]
+    assert stored(api, "acme") is None
+
+
+def test_a_group_limited_key_writes_its_groups_only(api: ApiHarness) -> None:
+    headers = api.headers(api.key("ingest", groups=["emea-smb"]))
+
+    # Its own group: fine, and quillworks (emea-smb) may be updated.
+    ok = [account("acme", csm_group="emea-smb"), account("quillworks", csm_group="emea-smb")]
+    response = api.client.put("/v1/accounts", json={"accounts": ok}, headers=headers)
+    assert response.json() == {"received": 2, "created": 1, "updated": 1, "unchanged": 0}
+
+    # A new account in another group.
+    batch = [account("beta", csm_group="emea-smb"), account("gamma", csm_group="na-smb")]
+    response = api.client.put("/v1/accounts", json={"accounts": batch}, headers=headers)
+    assert response.status_code == 403
+    assert response.json()["errors"] == [
+        {"field": "body.accounts[1].csm_group", "reason": "outside the key's CSM groups"}
+    ]
+
+    # An existing account of another group may not be moved into the key's group.
+    batch = [account("beta", csm_group="emea-smb"), account("ferrum", csm_group="emea-smb")]
+    response = api.client.put("/v1/accounts", json={"accounts": batch}, headers=headers)
+    assert response.status_code == 403
+    body = response.json()
+    assert body["errors"] == [
+        {"field": "body.accounts[1].account_id", "reason": "not an account this key may write"}
+    ]
+    assert "apac" not in body["detail"]  # the other account's group is not revealed
+    assert stored(api, "beta") is None
+    assert stored(api, "ferrum")[2] == "apac-midmarket"  # type: ignore[index]
+
+
+def test_upsert_needs_the_ingest_scope(api: ApiHarness) -> None:
+    body = {"accounts": [account("acme")]}
+    assert api.client.put("/v1/accounts", json=body).status_code == 401
+    response = api.client.put("/v1/accounts", json=body, headers=api.headers(api.key("read")))
+    assert response.status_code == 403
+    assert stored(api, "acme") is None
+
+
+# GET /v1/accounts
+
+
+def test_the_list_gives_each_account_its_status_and_latest_grade(api: ApiHarness) -> None:
+    response = api.client.get("/v1/accounts", headers=api.headers(api.key("read")))
+
+    assert response.status_code == 200
+    page = response.json()
+    assert page["next_cursor"] is None
+    assert [
+        (
+            i["account"]["account_id"],
+            i["status"],
+            i["status_label"],
+            i["status_since"],
+            i["score"],
+            i["grade"],
+            i["grade_label"],
+            i["scored_on"],
+        )
+        for i in page["items"]
+    ] == [
+        ("bluepeak", "at_risk", "At-Risk", "2026-11-13", 44.7, "amber", "Concern", "2026-11-20"),
+        ("ferrum", "at_risk", "At-Risk", "2026-11-13", 14.6, "red", "At-Risk", "2026-11-20"),
+        ("northwind", "healthy", "Healthy", "2026-11-13", 94.8, "green", "Healthy", "2026-11-20"),
+        ("quillworks", "healthy", "Healthy", "2026-11-13", 90.9, "green", "Healthy", "2026-11-20"),
+        ("solstice", "healthy", "Healthy", "2026-11-13", 88.0, "green", "Healthy", "2026-11-20"),
+        ("tidewater", "at_risk", "At-Risk", "2026-11-13", 31.5, "red", "At-Risk", "2026-11-20"),
+    ]
+    assert page["items"][1]["account"]["renewal_date"] == "2026-12-20"
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"grade": "red"}, ["ferrum", "tidewater"]),
+        ({"status": "at_risk"}, ["bluepeak", "ferrum", "tidewater"]),
+        ({"status": "healthy", "segment": "enterprise"}, ["solstice"]),
+        ({"csm_group": "na-enterprise"}, ["bluepeak", "solstice"]),
+        # ferrum renews 2026-12-20 (30 days after the 20th), bluepeak 2027-01-15 (56).
+        ({"renewal_within_days": 30, "as_of": "2026-11-20"}, ["ferrum"]),
+        ({"renewal_within_days": 56, "as_of": "2026-11-20"}, ["bluepeak", "ferrum"]),
+        ({"renewal_within_days": 29, "as_of": "2026-11-20"}, []),
+        ({"grade": "amber", "status": "healthy"}, []),
+    ],
+)
+def test_filters(api: ApiHarness, params: dict[str, Any], expected: list[str]) -> None:
+    response = api.client.get("/v1/accounts", params=params, headers=api.headers(api.key("read")))
+    assert response.status_code == 200
+    assert ids(response.json()) == expected
+
+
+@pytest.mark.parametrize(("limit", "params"), [(1, {}), (2, {}), (4, {}), (1, {"grade": "red"})])
+def test_pages_serve_every_account_once_in_order(
+    api: ApiHarness, limit: int, params: dict[str, Any]
+) -> None:
+    headers = api.headers(api.key("read"))
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        page = api.client.get("/v1/accounts", params=query, headers=headers).json()
+        assert len(page["items"]) <= limit
+        seen += ids(page)
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    expected = ["ferrum", "tidewater"] if params else ALL
+    assert seen == expected
+    assert pages == -(-len(expected) // limit)
+
+
+def test_a_group_limited_key_lists_its_groups_only(api: ApiHarness) -> None:
+    headers = api.headers(api.key("read", groups=["na-enterprise", "na-smb"]))
+
+    assert ids(api.client.get("/v1/accounts", headers=headers).json()) == [
+        "bluepeak",
+        "solstice",
+        "tidewater",
+    ]
+    red = api.client.get("/v1/accounts", params={"grade": "red"}, headers=headers).json()
+    assert ids(red) == ["tidewater"]
+    response = api.client.get("/v1/accounts", params={"csm_group": "emea-smb"}, headers=headers)
+    assert response.status_code == 403
+    assert response.json()["errors"] == [
+        {"field": "query.csm_group", "reason": "outside the key's CSM groups"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": 0}, "query.limit"),
+        ({"limit": 501}, "query.limit"),
+        ({"grade": "purple"}, "query.grade"),
+        ({"status": "fine"}, "query.status"),
+        ({"renewal_within_days": -1}, "query.renewal_within_days"),
+        ({"as_of": "2026-02-30"}, "query.as_of"),
+        ({"cursor": "not-a-cursor"}, "query.cursor"),
+        ({"cursor": "WzFd"}, "query.cursor"),  # [1]: a list, but not an account id
+    ],
+)
+def test_bad_parameters_are_a_400_naming_the_field(
+    api: ApiHarness, params: dict[str, Any], field: str
+) -> None:
+    response = api.client.get("/v1/accounts", params=params, headers=api.headers(api.key("read")))
+    assert response.status_code == 400
+    assert field in [error["field"] for error in response.json()["errors"]]
+
+
+def test_reading_accounts_needs_the_read_scope(api: ApiHarness) -> None:
+    for path in ("/v1/accounts", "/v1/accounts/ferrum"):
+        assert api.client.get(path).status_code == 401
+        response = api.client.get(path, headers=api.headers(api.key("ingest")))
+        assert response.status_code == 403
+
+
+# GET /v1/accounts/{account_id}
+
+
+def test_one_account_with_its_status_and_grade(api: ApiHarness) -> None:
+    response = api.client.get("/v1/accounts/ferrum", headers=api.headers(api.key("read")))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["account"]["name"] == "Ferrum Manufacturing"
+    assert (body["status"], body["grade"], body["score"]) == ("at_risk", "red", 14.6)
+
+
+def test_an_account_of_another_group_is_as_missing_as_an_unknown_one(api: ApiHarness) -> None:
+    headers = api.headers(api.key("read", groups=["emea-smb"]))
+
+    hidden = api.client.get("/v1/accounts/ferrum", headers=headers)
+    missing = api.client.get("/v1/accounts/nobody", headers=headers)
+
+    assert (hidden.status_code, missing.status_code) == (404, 404)
+    assert hidden.json()["detail"] == "unknown account 'ferrum'"
+    assert missing.json()["detail"] == "unknown account 'nobody'"
+    assert api.client.get("/v1/accounts/quillworks", headers=headers).status_code == 200

@@ -1,0 +1,330 @@
+"""``POST /v1/ingest/{source}``: one route per ingester, all or nothing, idempotent, by group."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from sqlite_utils import Database
+from support.api import ApiHarness, api_harness, api_settings
+from telltales import hookimpl
+from telltales.ingest import convert_records, ingest
+from telltales.plugins import load_registry
+from telltales.testing import ApiClient
+from telltales_api import create_app
+
+EXAMPLE_DATA = Path(__file__).parent.parent / "examples" / "data"
+EMEA = "emea-midmarket"  # northwind's group; ferrum is in apac-midmarket
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[ApiHarness]:
+    """The API over a database holding the example accounts (written by the core)."""
+    for harness in api_harness(tmp_path):
+        context = harness.context
+        accounts = json.loads((EXAMPLE_DATA / "accounts.json").read_text())
+        ingest(
+            context.store,
+            context.registry,
+            "accounts",
+            convert_records(context.registry, "accounts", accounts),
+        )
+        yield harness
+
+
+def rows(api: ApiHarness, table: str) -> int:
+    count: int = api.context.store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return count
+
+
+def usage(**changes: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "account_id": "northwind",
+        "user_id": "u1@northwind.example",
+        "day": "2026-11-02",
+        "feature": "reporting",
+        "events": 3,
+        "logins": 1,
+    }
+    return {**row, **changes}
+
+
+def post(api: ApiHarness, source: str, body: Any, token: str) -> Any:
+    return api.client.post(f"/v1/ingest/{source}", json=body, headers=api.headers(token))
+
+
+def test_every_ingester_but_accounts_has_a_route_documenting_its_record_type(
+    api: ApiHarness,
+) -> None:
+    schema = api.client.get("/schema/openapi.json").json()
+    routes = sorted(p.removeprefix("/v1/ingest/") for p in schema["paths"] if "/ingest/" in p)
+    assert routes == sorted(set(api.context.registry.ingesters) - {"accounts"})
+    operation = schema["paths"]["/v1/ingest/telemetry.usage"]["post"]
+    assert operation["security"] == [{"apiKey": []}]
+    assert {"200", "400", "401", "403", "413", "422"} <= set(operation["responses"])
+    body_ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    batch = schema["components"]["schemas"][body_ref.rsplit("/", 1)[1]]
+    assert batch["required"] == ["records"]
+    record = schema["components"]["schemas"][batch["properties"]["records"]["items"]["$ref"][21:]]
+    assert record["required"] == ["account_id", "day", "feature", "user_id"]
+    assert record["properties"]["events"] == {"type": "integer", "minimum": 0.0, "default": 0}
+    # Accounts are written through PUT /v1/accounts only.
+    token = api.key("ingest")
+    assert post(api, "accounts", {"records": []}, token).status_code == 404
+
+
+def test_the_example_files_are_stored_and_sending_them_again_stores_nothing_twice(
+    api: ApiHarness,
+) -> None:
+    token = api.key("ingest", name="crm-sync")
+    tickets = json.loads((EXAMPLE_DATA / "support.tickets.json").read_text())
+    lines = (EXAMPLE_DATA / "telemetry.usage.jsonl").read_text().splitlines()
+    usage_rows = [json.loads(line) for line in lines if line.strip()]
+
+    for _ in range(2):
+        answer = post(api, "support.tickets", {"records": tickets}, token)
+        assert answer.status_code == 200
+        assert answer.json() == {"source": "support.tickets", "received": 45, "stored": 45}
+        answer = post(api, "telemetry.usage", {"records": usage_rows}, token)
+        assert answer.status_code == 200
+        assert answer.json() == {"source": "telemetry.usage", "received": 4623, "stored": 4623}
+        assert rows(api, "support_tickets") == 45
+        assert rows(api, "telemetry_usage") == 4623
+
+
+@pytest.mark.parametrize(
+    ("bad", "field", "reason"),
+    [
+        (usage(day="2026-11-31"), "body.records[2].day", "invalid RFC3339 encoded date"),
+        (usage(events="5"), "body.records[2].events", "expected `int`, got `str`"),
+        (usage(events=-1), "body.records[2].events", "expected `int` >= 0"),
+        (usage(colour="red"), "body.records[2].colour", "object contains unknown field `colour`"),
+        (
+            {k: v for k, v in usage().items() if k != "feature"},
+            "body.records[2].feature",
+            "object missing required field `feature`",
+        ),
+        (
+            usage(events=0, logins=0),
+            "body.records[2]",
+            "a usage row must count at least one event or login",
+        ),
+    ],
+)
+def test_one_invalid_record_in_the_middle_stores_nothing_and_is_named(
+    api: ApiHarness, bad: dict[str, Any], field: str, reason: str
+) -> None:
+    token = api.key("ingest")
+    post(api, "telemetry.usage", {"records": [usage(day="2026-11-01")]}, token)
+    batch = [usage(user_id="u2@northwind.example"), usage(user_id="u3@northwind.example"), bad]
+    batch += [usage(user_id="u4@northwind.example")]
+    answer = post(api, "telemetry.usage", {"records": batch}, token)
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["errors"] == [{"field": field, "reason": reason}]
+    assert answer.json()["detail"] == "nothing was stored: a record is invalid"
+    assert rows(api, "telemetry_usage") == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "field", "reason"),
+    [
+        (b'{"records": [', "body", "not valid JSON"),
+        (b"", "body", "a JSON body is required"),
+        (b"[]", "body", "expected `object`, got `array`"),
+        (b'{"rows": []}', "body.rows", "object contains unknown field `rows`"),
+        (b"{}", "body.records", "object missing required field `records`"),
+        (b'{"records": {}}', "body.records", "expected `array`, got `object`"),
+    ],
+)
+def test_a_body_that_is_not_a_batch_is_a_400_naming_the_problem(
+    api: ApiHarness, content: bytes, field: str, reason: str
+) -> None:
+    headers = {**api.headers(api.key("ingest")), "Content-Type": "application/json"}
+    answer = api.client.post("/v1/ingest/news.items", content=content, headers=headers)
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == [{"field": field, "reason": reason}]
+
+
+def test_an_integer_too_large_for_the_database_is_named_and_nothing_is_stored(
+    api: ApiHarness,
+) -> None:
+    batch = [usage(), usage(user_id="u2@northwind.example", events=2**63)]
+    answer = post(api, "telemetry.usage", {"records": batch}, api.key("ingest"))
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == [
+        {
+            "field": "body.records[1].events",
+            "reason": "an integer beyond -9223372036854775808..9223372036854775807",
+        }
+    ]
+    assert rows(api, "telemetry_usage") == 0
+
+
+def test_records_of_unknown_accounts_are_each_named_and_nothing_is_stored(api: ApiHarness) -> None:
+    token = api.key("ingest")
+    batch = [usage(), usage(account_id="nope"), usage(user_id="u2@northwind.example")]
+    batch += [usage(account_id="gone"), usage(account_id="nope", user_id="u5@x.example")]
+    answer = post(api, "telemetry.usage", {"records": batch}, token)
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == (
+        "3 record(s) name an unknown account; nothing was stored "
+        "(accounts are created with PUT /v1/accounts)"
+    )
+    assert answer.json()["errors"] == [
+        {"field": "body.records[1].account_id", "reason": "no account 'nope'"},
+        {"field": "body.records[3].account_id", "reason": "no account 'gone'"},
+        {"field": "body.records[4].account_id", "reason": "no account 'nope'"},
+    ]
+    assert rows(api, "telemetry_usage") == 0
+
+
+def test_a_group_limited_key_writes_its_groups_only_and_learns_nothing_of_others(
+    api: ApiHarness,
+) -> None:
+    token = api.key("ingest", groups=[EMEA])
+    answer = post(api, "telemetry.usage", {"records": [usage()]}, token)
+    assert answer.status_code == 200
+    assert answer.json()["stored"] == 1
+
+    other_group = post(api, "telemetry.usage", {"records": [usage(account_id="ferrum")]}, token)
+    missing = post(api, "telemetry.usage", {"records": [usage(account_id="nobody")]}, token)
+    assert other_group.status_code == missing.status_code == 422
+    field = "body.records[0].account_id"
+    assert other_group.json()["errors"] == [
+        {"field": field, "reason": "no account 'ferrum' that this key may write to"}
+    ]
+    assert missing.json()["errors"] == [
+        {"field": field, "reason": "no account 'nobody' that this key may write to"}
+    ]
+    assert other_group.json()["detail"] == (
+        "1 record(s) name an unknown account (or one this key may not write to); nothing "
+        "was stored (accounts are created with PUT /v1/accounts)"
+    )
+    assert other_group.json()["detail"] == missing.json()["detail"]
+    assert rows(api, "telemetry_usage") == 1
+
+
+def test_the_route_needs_an_ingest_key(api: ApiHarness) -> None:
+    body = {"records": [usage()]}
+    assert api.client.post("/v1/ingest/telemetry.usage", json=body).status_code == 401
+    answer = post(api, "telemetry.usage", body, api.key("read", "act"))
+    assert answer.status_code == 403
+    assert answer.json()["detail"] == "this key lacks the 'ingest' scope (it has act, read)"
+    assert post(api, "telemetry.usage", body, api.key("admin")).status_code == 200
+    assert rows(api, "telemetry_usage") == 1
+
+
+def test_a_body_over_the_size_limit_is_a_413(tmp_path: Path) -> None:
+    for api in api_harness(tmp_path, max_body_bytes=2_000):
+        records = [usage(user_id=f"u{i}@northwind.example") for i in range(40)]
+        answer = post(api, "telemetry.usage", {"records": records}, api.key("ingest"))
+        assert answer.status_code == 413
+        assert rows(api, "telemetry_usage") == 0
+
+
+class Product(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A product of the vendor's catalogue: it belongs to no account."""
+
+    sku: str
+    price: float
+
+
+class Catalogue:
+    name = "vendor.catalogue"
+    record_type = Product
+
+    def store(self, db: Database, records: Sequence[Product]) -> int:
+        db.execute("CREATE TABLE IF NOT EXISTS catalogue (sku TEXT PRIMARY KEY, price REAL)")
+        db.conn.executemany(
+            "INSERT INTO catalogue VALUES (?, ?) "
+            "ON CONFLICT (sku) DO UPDATE SET price = excluded.price",
+            [(r.sku, r.price) for r in records],
+        )
+        return len(records)
+
+
+class Lead(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A prospect's fit score: its account need not exist yet."""
+
+    account_id: str
+    fit: float
+
+
+class Leads:
+    name = "vendor.leads"
+    record_type = Lead
+    checks_account_ids = False
+
+    def store(self, db: Database, records: Sequence[Lead]) -> int:
+        db.execute("CREATE TABLE IF NOT EXISTS leads (account_id TEXT PRIMARY KEY, fit REAL)")
+        db.conn.executemany(
+            "INSERT INTO leads VALUES (?, ?) "
+            "ON CONFLICT (account_id) DO UPDATE SET fit = excluded.fit",
+            [(r.account_id, r.fit) for r in records],
+        )
+        return len(records)
+
+
+class VendorPlugin:
+    @hookimpl
+    def register_ingesters(self, register: Callable[[object], None]) -> None:
+        register(Catalogue())
+        register(Leads())
+
+
+@pytest.fixture
+def vendor(tmp_path: Path) -> Iterator[ApiClient]:
+    """The API with a vendor plugin's two ingesters (and the example accounts)."""
+    registry = load_registry(extra=[("vendor", VendorPlugin())], use_entry_points=False)
+    with ApiClient(lambda: create_app(api_settings(tmp_path), registry=registry)) as api:
+        accounts = json.loads((EXAMPLE_DATA / "accounts.json").read_text())
+        context = api.context
+        ingest(
+            context.store,
+            context.registry,
+            "accounts",
+            convert_records(context.registry, "accounts", accounts),
+        )
+        yield api
+
+
+def test_a_vendor_ingester_gets_its_route_and_records_of_no_account_need_an_unlimited_key(
+    vendor: ApiClient,
+) -> None:
+    schema = vendor.client.get("/schema/openapi.json").json()
+    assert schema["components"]["schemas"]["Product"]["required"] == ["price", "sku"]
+    body = {"records": [{"sku": "rpt-pro", "price": 12.5}]}
+    limited = post(vendor, "vendor.catalogue", body, vendor.key("ingest", groups=[EMEA]))
+    assert limited.status_code == 403
+    assert limited.json()["detail"] == (
+        "vendor.catalogue records belong to no account, so a key limited to CSM groups "
+        "may not ingest them"
+    )
+    answer = post(vendor, "vendor.catalogue", body, vendor.key("ingest"))
+    assert answer.json() == {"source": "vendor.catalogue", "received": 1, "stored": 1}
+    assert rows(vendor, "catalogue") == 1
+
+
+def test_an_ingester_taking_new_accounts_still_keeps_a_limited_key_to_its_groups(
+    vendor: ApiClient,
+) -> None:
+    body = {"records": [{"account_id": "prospect-1", "fit": 0.8}]}
+    answer = post(vendor, "vendor.leads", body, vendor.key("ingest"))
+    assert answer.json() == {"source": "vendor.leads", "received": 1, "stored": 1}
+    limited = vendor.key("ingest", groups=[EMEA])
+    refused = post(vendor, "vendor.leads", body, limited)
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {
+            "field": "body.records[0].account_id",
+            "reason": "no account 'prospect-1' that this key may write to",
+        }
+    ]
+    mine = {"records": [{"account_id": "northwind", "fit": 0.4}]}
+    assert post(vendor, "vendor.leads", mine, limited).status_code == 200
+    assert rows(vendor, "leads") == 2

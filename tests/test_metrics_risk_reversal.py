@@ -1,0 +1,160 @@
+"""Risk status reversal rate, against a history worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from support.metric_history import MetricHistory, documented_example, rounded
+from telltales.metrics import MetricFilter, MetricInputError, risk_reversal
+from telltales.store import Store
+
+QUARTER = MetricFilter(from_=date(2026, 1, 1), to=date(2026, 3, 31))
+AS_OF = date(2026, 3, 31)
+
+
+def write_history(history: MetricHistory) -> None:
+    """Six risk episodes begin in Q1 2026; as of 31 March (W = 30):
+
+    a1  At-Risk 5 Jan -> Healthy 17 Jan (12 days)                  old enough, reversed
+    a2  At-Risk 10 Jan -> Concern 20 Jan -> Healthy 5 Feb (26 days) old enough, reversed
+        (At-Risk -> Concern is no reversal; the later Concern -> Healthy is)
+    a3  At-Risk 15 Jan -> Concern 25 Jan, and stays                 old enough, not reversed
+    a4  At-Risk 1 Feb, an override At-Risk -> At-Risk 10 Feb (no new episode),
+        Healthy 20 Mar (47 days)                                    old enough, not reversed
+    a5  At-Risk 10 Mar -> Healthy 15 Mar (21 days before as_of)     too young
+    b1  (group amer) At-Risk 8 Jan -> Healthy 20 Jan (12 days)      old enough, reversed
+    c1  At-Risk 20 Dec 2025 -> Healthy 2 Jan: began before the period, not counted
+
+    6 episodes, 5 old enough, 1 too young, 3 reversed -> 3/5 = 0.6.
+    W = 60: old enough if entered by 30 Jan: a1, a2, a3, b1 -> 4 (a4, a5 too young),
+    reversed a1, a2, b1 -> 3/4 = 0.75.
+    emea only (W = 30): a1..a5: 5 episodes, 4 old enough, 2 reversed -> 0.5.
+    """
+    for account in ("a1", "a2", "a3", "a4", "a5", "c1"):
+        history.account(account)
+    history.account("b1", csm_group="amer", owner="bob")
+    history.transition("a1", "2025-12-01", "healthy")
+    history.transition("a1", "2026-01-05", "at_risk")
+    history.transition("a1", "2026-01-17", "healthy")
+    history.transition("a2", "2026-01-10", "at_risk")
+    history.transition("a2", "2026-01-20", "concern")
+    history.transition("a2", "2026-02-05", "healthy")
+    history.transition("a3", "2026-01-15", "at_risk")
+    history.transition("a3", "2026-01-25", "concern")
+    history.transition("a4", "2026-02-01", "at_risk")
+    history.transition("a4", "2026-02-10", "at_risk", cause="override")
+    history.transition("a4", "2026-03-20", "healthy")
+    history.transition("a5", "2026-03-10", "at_risk")
+    history.transition("a5", "2026-03-15", "healthy")
+    history.transition("b1", "2026-01-08", "at_risk")
+    history.transition("b1", "2026-01-20", "healthy")
+    history.transition("c1", "2025-12-20", "at_risk")
+    history.transition("c1", "2026-01-02", "healthy")
+
+
+@pytest.fixture
+def history(store: Store) -> MetricHistory:
+    history = MetricHistory(store)
+    write_history(history)
+    return history
+
+
+def test_thirty_days(history: MetricHistory) -> None:
+    report = risk_reversal(history.store, QUARTER, window_days=30, as_of=AS_OF)
+    overall = report.overall
+    assert (overall.episodes, overall.old_enough, overall.too_young) == (6, 5, 1)
+    assert (overall.reversed, overall.not_reversed) == (3, 2)
+    assert overall.rate == pytest.approx(0.6)
+    assert report.window_days == 30
+    assert report.as_of == AS_OF
+
+
+def test_sixty_days(history: MetricHistory) -> None:
+    overall = risk_reversal(history.store, QUARTER, window_days=60, as_of=AS_OF).overall
+    assert (overall.episodes, overall.old_enough, overall.too_young) == (6, 4, 2)
+    assert overall.reversed == 3
+    assert overall.rate == pytest.approx(0.75)
+
+
+def test_cut_by_group_and_grouped(history: MetricHistory) -> None:
+    emea = MetricFilter(csm_group="emea", from_=date(2026, 1, 1), to=date(2026, 3, 31))
+    overall = risk_reversal(history.store, emea, as_of=AS_OF).overall
+    assert (overall.episodes, overall.old_enough, overall.reversed) == (5, 4, 2)
+    assert overall.rate == pytest.approx(0.5)
+    grouped = MetricFilter(group_by="csm_group", from_=date(2026, 1, 1), to=date(2026, 3, 31))
+    rows = risk_reversal(history.store, grouped, as_of=AS_OF).groups
+    assert [(r.group, r.episodes, r.old_enough, r.reversed, r.rate) for r in rows] == [
+        ("amer", 1, 1, 1, 1.0),
+        ("emea", 5, 4, 2, 0.5),
+    ]
+
+
+def test_a_key_limited_to_a_group_counts_that_group_only(history: MetricHistory) -> None:
+    limited = MetricFilter(limited_to=("amer",), from_=date(2026, 1, 1), to=date(2026, 3, 31))
+    overall = risk_reversal(history.store, limited, as_of=AS_OF).overall
+    assert (overall.episodes, overall.reversed, overall.rate) == (1, 1, 1.0)
+
+
+def test_boundaries(store: Store) -> None:
+    """Back at Healthy exactly W days after entering is a reversal, W + 1 days is not;
+    an episode exactly W days old on as_of is old enough.
+
+    d1 At-Risk 1 Feb -> Healthy 3 Mar (30 days): reversed
+    d2 At-Risk 1 Feb -> Healthy 4 Mar (31 days): not reversed
+    d3 At-Risk 1 Mar: 30 days old on 31 Mar, old enough, not reversed
+    d4 At-Risk 2 Mar: 29 days old, too young
+    -> 4 episodes, 3 old enough, 1 reversed: 1/3.
+    """
+    history = MetricHistory(store)
+    for account, entered, healthy in (
+        ("d1", "2026-02-01", "2026-03-03"),
+        ("d2", "2026-02-01", "2026-03-04"),
+        ("d3", "2026-03-01", None),
+        ("d4", "2026-03-02", None),
+    ):
+        history.account(account)
+        history.transition(account, entered, "at_risk")
+        if healthy:
+            history.transition(account, healthy, "healthy")
+    overall = risk_reversal(store, QUARTER, as_of=AS_OF).overall
+    assert (overall.episodes, overall.old_enough, overall.too_young) == (4, 3, 1)
+    assert overall.reversed == 1
+    assert overall.rate == pytest.approx(1 / 3)
+
+
+def test_same_day_return_counts_once_the_order_is_known(store: Store) -> None:
+    """Entered At-Risk at 09:00 and back at Healthy at 17:00 the same day: 0 days, reversed.
+    A Healthy transition earlier that day (before the entry) is not a return."""
+    history = MetricHistory(store)
+    history.account("e1")
+    history.transition("e1", "2026-01-05", "healthy", at="2026-01-05T08:00:00+00:00")
+    history.transition("e1", "2026-01-05", "at_risk", at="2026-01-05T09:00:00+00:00")
+    history.account("e2")
+    history.transition("e2", "2026-01-05", "at_risk", at="2026-01-05T09:00:00+00:00")
+    history.transition("e2", "2026-01-05", "healthy", at="2026-01-05T17:00:00+00:00")
+    overall = risk_reversal(store, QUARTER, as_of=AS_OF).overall
+    assert (overall.episodes, overall.reversed) == (2, 1)
+
+
+def test_nothing_to_count_gives_a_null_rate(store: Store) -> None:
+    overall = risk_reversal(store, QUARTER, as_of=AS_OF).overall
+    assert (overall.episodes, overall.old_enough, overall.reversed) == (0, 0, 0)
+    assert overall.rate is None
+
+
+def test_window_must_be_30_or_60(store: Store) -> None:
+    with pytest.raises(MetricInputError, match="window_days: must be 30 or 60") as raised:
+        risk_reversal(store, QUARTER, window_days=45)
+    assert raised.value.field == "window_days"
+
+
+def test_the_period_defaults_to_the_90_days_to_today(store: Store) -> None:
+    report = risk_reversal(store, MetricFilter(), today=date(2026, 3, 31))
+    assert (report.filters.from_, report.filters.to) == (date(2026, 1, 1), date(2026, 3, 31))
+    assert report.as_of == date(2026, 3, 31)
+
+
+def test_documented_example(history: MetricHistory) -> None:
+    report = risk_reversal(history.store, QUARTER, window_days=30, as_of=AS_OF)
+    assert rounded(report.overall) == documented_example("risk-reversal")
