@@ -22,6 +22,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from support.api import ApiHarness, api_harness
 from telltales_api.auth import needs
 from telltales_api.context import Context
+from telltales_api.paging import encode_cursor
 from telltales_api.problems import PROBLEM_MEDIA_TYPE
 from test_api_auth import LOCKED, _id
 
@@ -207,6 +208,33 @@ def test_an_integer_path_parameter_too_large_for_the_database_is_400(api: ApiHar
     body = problem(api.client.get(f"/v1/test/items/{2**63}", headers=headers), 400)
     assert fields(body) == [("path.item_id", "out of range")]
     problem(api.client.get(f"/v1/test/items/{-(2**63) - 1}", headers=headers), 400)
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/v1/metrics/retention?to=0001-01-01", "query.to"),
+        ("/v1/metrics/risk-reversal?window_days=30&as_of=9999-12-31", "query.as_of"),
+        ("/v1/accounts?renewal_within_days=3650&as_of=9999-12-31", "query.as_of"),
+        ("/v1/tasks?due_before=1899-12-31", "query.due_before"),
+    ],
+)
+def test_a_date_at_the_ends_of_the_calendar_is_400_not_an_overflow(
+    api: ApiHarness, admin: dict[str, str], url: str, field: str
+) -> None:
+    """Date arithmetic near year 1 or 9999 overflowed into a 500 (found by review)."""
+    body = problem(api.client.get(url, headers=admin), 400)
+    assert fields(body) == [(field, "outside 1900-01-01..2999-12-31")]
+    run = api.client.post("/v1/runs", json={"as_of": "0001-01-01"}, headers=admin)
+    assert fields(problem(run, 422)) == [("body.as_of", "0001-01-01 is before 1900-01-01")]
+
+
+def test_a_forged_cursor_with_an_integer_beyond_the_database_is_400(
+    api: ApiHarness, admin: dict[str, str]
+) -> None:
+    forged = encode_cursor(["2026-01-01", 2**80])
+    body = problem(api.client.get(f"/v1/tasks?cursor={forged}", headers=admin), 400)
+    assert fields(body) == [("query.cursor", "not a cursor from a previous page")]
 
 
 def test_a_busy_database_is_503_with_retry_after_and_other_sqlite_errors_500(

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 from sqlite_utils import Database
-from support.api import ApiHarness, api_harness, api_settings
+from support.api import ApiHarness, add_accounts, api_harness, api_settings
 from telltales import hookimpl
 from telltales.ingest import convert_records, ingest
 from telltales.plugins import load_registry
@@ -25,14 +25,7 @@ EMEA = "emea-midmarket"  # northwind's group; ferrum is in apac-midmarket
 def api(tmp_path: Path) -> Iterator[ApiHarness]:
     """The API over a database holding the example accounts (written by the core)."""
     for harness in api_harness(tmp_path):
-        context = harness.context
-        accounts = json.loads((EXAMPLE_DATA / "accounts.json").read_text())
-        ingest(
-            context.store,
-            context.registry,
-            "accounts",
-            convert_records(context.registry, "accounts", accounts),
-        )
+        add_accounts(harness, EXAMPLE_DATA / "accounts.json")
         yield harness
 
 
@@ -207,6 +200,36 @@ def test_a_group_limited_key_writes_its_groups_only_and_learns_nothing_of_others
     )
     assert other_group.json()["detail"] == missing.json()["detail"]
     assert rows(api, "telemetry_usage") == 1
+
+
+def test_a_group_limited_key_cannot_take_over_another_groups_record_by_its_id(
+    api: ApiHarness,
+) -> None:
+    """Support tickets upsert on their own id: a record naming one of the key's accounts
+    must not move another group's ticket to it (or change it in place)."""
+    tickets = json.loads((EXAMPLE_DATA / "support.tickets.json").read_text())
+    assert post(api, "support.tickets", {"records": tickets}, api.key("ingest")).status_code == 200
+    stored = "SELECT * FROM support_tickets ORDER BY ticket_id"
+    before = api.context.store.db.execute(stored).fetchall()
+    token = api.key("ingest", groups=[EMEA])
+    ferrums = next(t for t in tickets if t["account_id"] == "ferrum")
+    taken = {**ferrums, "account_id": "northwind", "subject": "overwritten"}
+
+    answer = post(api, "support.tickets", {"records": [taken]}, token)
+
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == [
+        {"field": "body.records", "reason": "an id of another group's account"}
+    ]
+    assert api.context.store.db.execute(stored).fetchall() == before
+    # The key still corrects its own group's tickets by their ids.
+    northwinds = next(t for t in tickets if t["account_id"] == "northwind")
+    renamed = {**northwinds, "subject": "renamed"}
+    assert post(api, "support.tickets", {"records": [renamed]}, token).status_code == 200
+    subject = "SELECT subject FROM support_tickets WHERE ticket_id = ?"
+    assert api.context.store.db.execute(subject, [northwinds["ticket_id"]]).fetchone() == (
+        "renamed",
+    )
 
 
 def test_the_route_needs_an_ingest_key(api: ApiHarness) -> None:

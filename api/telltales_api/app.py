@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from litestar import Litestar, Request
@@ -14,6 +15,7 @@ from litestar.params import BodyKwarg
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 from telltales import __version__
+from telltales.models import FIRST_DAY, LAST_DAY
 from telltales.plugins import Registry, load_registry
 
 from .auth import COMPONENTS, SCOPE_OPT, Authorize, current_key
@@ -39,14 +41,35 @@ def _context(state: State) -> ApiContext:
 SQLITE_INTEGER = range(-(2**63), 2**63)
 
 
+def _day(text: str) -> date | None:
+    """``text`` as a date if it is one (YYYY-MM-DD), else None."""
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 async def check_request(request: Request[Any, Any, Any]) -> None:
     """Refuse, before any handler runs, what no handler should have to think of.
 
     An integer path parameter too large for SQLite would fail deep in a query as an
     OverflowError (a 500); a body sent as something other than JSON to a route that
     decodes JSON would come back as "malformed JSON" and send the caller looking in
-    the wrong place (415 says what to send instead).
+    the wrong place (415 says what to send instead). A date in a query outside the
+    days telltales reasons about (a year typed as 0001) would overflow date arithmetic.
     """
+    for name, text in request.query_params.items():
+        day = _day(text)
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise ProblemError(
+                400,
+                f"query.{name}: {day} is outside {FIRST_DAY} to {LAST_DAY}",
+                errors=[
+                    FieldError(field=f"query.{name}", reason=f"outside {FIRST_DAY}..{LAST_DAY}")
+                ],
+            )
     for name, value in request.path_params.items():
         if isinstance(value, int) and value not in SQLITE_INTEGER:
             raise ProblemError(

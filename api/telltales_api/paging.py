@@ -46,8 +46,8 @@ def bad_cursor(reason: str = "not a cursor from a previous page") -> ProblemErro
 def decode_cursor(cursor: str, *kinds: type[Any]) -> list[Any]:
     """The sort key in ``cursor``, one value of each of ``kinds``; anything else is a 400.
 
-    Types are checked exactly (``True`` is not an ``int`` here), so a forged cursor
-    never reaches a query with a value of the wrong type.
+    Types are checked exactly (``True`` is not an ``int`` here), and integers against
+    SQLite's range, so a forged cursor never reaches a query it would break.
     """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -58,6 +58,7 @@ def decode_cursor(cursor: str, *kinds: type[Any]) -> list[Any]:
         not isinstance(values, list)
         or len(values) != len(kinds)
         or any(type(value) is not kind for value, kind in zip(values, kinds, strict=True))
+        or any(type(value) is int and not -(2**63) <= value < 2**63 for value in values)
     ):
         raise bad_cursor()
     return values

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from itertools import pairwise
 from typing import Annotated
 
@@ -28,7 +28,7 @@ import msgspec
 from sqlite_utils import Database
 
 from .errors import InputError
-from .models import HealthStatus, Identifier
+from .models import FIRST_DAY, HealthStatus, Identifier
 from .pilots import Cohort
 from .renewals import (
     AccountSnapshot,
@@ -157,7 +157,7 @@ _ProblemAt = Callable[[int, str, str], None]
 """Report a problem of one section's record: index, field, reason."""
 
 
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+EARLIEST = datetime.combine(FIRST_DAY, time(), UTC)
 
 
 def _out_of_range(moment: datetime, now: datetime) -> str | None:

@@ -49,6 +49,11 @@ RunStatus = Literal["running", "ok", "degraded", "failed"]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 Count = Annotated[int, msgspec.Meta(ge=0)]
 
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+"""The days telltales reasons about: a date outside them is a mistake (a year typed
+as 0001 or 9999), and date arithmetic near the ends of the calendar would overflow."""
+
 
 class Account(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A customer company and what it bought."""

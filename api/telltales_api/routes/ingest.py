@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import inspect
 import re
+import sqlite3
 from collections.abc import Generator, Sequence
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 import msgspec
@@ -36,6 +38,7 @@ from telltales.plugins import Registry
 from telltales_api.auth import SECURITY, Key, group_clause, needs
 from telltales_api.context import ApiContext, Context
 from telltales_api.problems import FieldError, ProblemError, problem_responses
+from telltales_api.write_guard import confined_to, is_refusal
 
 SERVED_ELSEWHERE = frozenset({"accounts"})
 """Ingesters with a route of their own (``PUT /v1/accounts``)."""
@@ -130,9 +133,19 @@ def _ingest(
         with store.transaction() as db:
             if checks:
                 _refuse_unknown_accounts(db, key, records)
-            stored = ingest(store, context.registry, name, records)
+            with confined_to(db, key.csm_groups) if key.csm_groups is not None else nullcontext():
+                stored = ingest(store, context.registry, name, records)
     except OverflowError as error:
         raise _too_large(records) from error
+    except sqlite3.IntegrityError as error:
+        if not is_refusal(error):
+            raise
+        raise ProblemError(
+            422,
+            "nothing was stored: a record would change data of an account this key may not "
+            "write to (its id is taken by such an account)",
+            errors=[FieldError(field="body.records", reason="an id of another group's account")],
+        ) from error
     return IngestReport(source=name, received=len(records), stored=stored)
 
 

@@ -20,7 +20,7 @@ from telltales import engine
 from telltales.config import scorer_settings, source_settings
 from telltales.errors import PluginError
 from telltales.keys import ApiKey
-from telltales.models import RunResult
+from telltales.models import FIRST_DAY, RunResult
 from telltales.queries import get_run
 from telltales.store import Store
 
@@ -128,6 +128,8 @@ def _days(data: RunRequest) -> list[date]:
     last = data.through or data.as_of
     latest = datetime.now(UTC).date() + timedelta(days=1)
     for field, day in (("as_of", data.as_of), ("through", last)):
+        if day < FIRST_DAY:
+            raise _invalid(field, f"{day} is before {FIRST_DAY}")
         if day > latest:
             raise _invalid(
                 field,
