@@ -179,11 +179,12 @@ def test_garbage_from_a_source_is_discarded_whole(
 
 def test_strict_mode_fails_the_run_and_stores_nothing(tmp_path: object) -> None:
     store, registry = open_with(tmp_path, Returns("flaky", RuntimeError("boom")), strict=True)
-    with pytest.raises(PluginError, match="source:flaky.*boom"):
+    with pytest.raises(PluginError, match="source:flaky.*boom") as raised:
         run(store, registry, DAY)
     assert store.db["signals"].count == 0
-    (status,) = store.db.execute("SELECT status FROM runs").fetchone()
+    (run_id, status) = store.db.execute("SELECT run_id, status FROM runs").fetchone()
     assert status == "failed"
+    assert raised.value.run_id == run_id
 
 
 def test_a_run_for_named_accounts_leaves_the_others_alone(store: Store, registry: Registry) -> None:

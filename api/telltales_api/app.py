@@ -18,7 +18,7 @@ from telltales import __version__
 from telltales.models import FIRST_DAY, LAST_DAY
 from telltales.plugins import Registry, load_registry
 
-from .auth import COMPONENTS, SCOPE_OPT, Authorize, current_key
+from .auth import COMPONENTS, SCOPE_OPT, Authorize, request_key
 from .context import ApiContext, ApiSettings
 from .idempotency import METHODS as IDEMPOTENT_METHODS
 from .idempotency import Idempotency
@@ -144,7 +144,7 @@ def create_app(
         before_request=check_request,
         dependencies={
             "context": Provide(_context, sync_to_thread=False),
-            "key": Provide(current_key, sync_to_thread=False),
+            "key": Provide(request_key, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=ApiRequest,

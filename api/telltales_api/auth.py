@@ -120,10 +120,6 @@ def actor(key: ApiKey) -> str:
     return f"api-key:{key.key_id}" + (f" ({key.name})" if key.name else "")
 
 
-current_key = request_key
-"""The dependency ``key``."""
-
-
 def check_groups(key: ApiKey, requested: Iterable[str], field: str = "query.csm_group") -> None:
     """Refuse, with 403, a filter naming a CSM group the key may not see."""
     hidden = sorted(g for g in requested if not key.sees(g))

@@ -9,13 +9,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from litestar.di import NamedDependency
-from telltales.config import LoadedConfig, config_path, load_config
+from telltales.config import (
+    LoadedConfig,
+    config_path,
+    load_config,
+    scorer_settings,
+    source_settings,
+)
 from telltales.errors import ConfigError
 from telltales.plan import Plan, load_plan
 from telltales.plugins import Registry
-from telltales.scorecards import Scoring, load_scoring
+from telltales.scorecards import HEALTH_SCORER, Scoring, load_scoring
 from telltales.store import Store, default_path, open_store
 
 from telltales_api.health_cache import DEFAULT_MAX_BYTES as DEFAULT_HEALTH_CACHE
@@ -68,7 +75,18 @@ class ApiContext:
     request.
     """
 
-    __slots__ = ("config", "health", "keys", "plan", "registry", "scoring", "settings", "store")
+    __slots__ = (
+        "config",
+        "health",
+        "keys",
+        "plan",
+        "registry",
+        "scorer_settings",
+        "scoring",
+        "settings",
+        "source_settings",
+        "store",
+    )
 
     def __init__(
         self,
@@ -76,14 +94,20 @@ class ApiContext:
         registry: Registry,
         config: LoadedConfig,
         plan: Plan,
-        scoring: Scoring,
+        sources: dict[str, Any],
+        scorers: dict[str, Any],
         store: Store,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.config = config
         self.plan = plan
-        self.scoring = scoring
+        self.source_settings = sources
+        self.scorer_settings = scorers
+        found = scorers.get(HEALTH_SCORER)
+        self.scoring: Scoring = (
+            found if isinstance(found, Scoring) else load_scoring(config, registry)
+        )
         """The checked scorecards, for health's "compared with what"."""
         self.store = store
         self.keys = KeyCache()
@@ -93,10 +117,13 @@ class ApiContext:
     def open(cls, settings: ApiSettings, registry: Registry) -> ApiContext:
         config = load_config(config_path(settings.config))
         plan = load_plan(config, registry)
-        scoring = load_scoring(config, registry)
+        # Decoded and checked once, before the database is touched: a bad table stops
+        # the server, and a run over the API does not decode the configuration again.
+        sources = source_settings(config, registry)
+        scorers = scorer_settings(config, registry)
         migrations = [entry.obj for entry in registry.migrations.values()]
         store = open_store(settings.db, migrations, create=settings.create_db)
-        return cls(settings, registry, config, plan, scoring, store)
+        return cls(settings, registry, config, plan, sources, scorers, store)
 
     def close(self) -> None:
         self.store.close()

@@ -96,9 +96,10 @@ def run(
             if failures and registry.strict:
                 raise PluginError(
                     f"{failures[0].component} of plugin {failures[0].plugin!r} failed: "
-                    f"{failures[0].error} [strict mode: nothing stored]"
+                    f"{failures[0].error} [strict mode: nothing stored]",
+                    run_id=run_id,
                 )
-            actions = _store_results(
+            actions, finished = _store_results(
                 store,
                 registry,
                 run_id,
@@ -127,7 +128,7 @@ def run(
         signals=len(signals),
         scores=len(scores),
         started_at=started,
-        finished_at=_now(),
+        finished_at=finished,
         failures=tuple(failures),
         actions=actions,
     )
@@ -360,7 +361,8 @@ def _store_results(
     by_account: dict[str, list[Signal]],
     plan: Plan | None,
     at: datetime,
-) -> RunActions | None:
+) -> tuple[RunActions | None, datetime]:
+    """Store the run's results in one transaction; its actions and when it finished."""
     day = as_of.isoformat()
     encode = msgspec.json.encode
     actions: RunActions | None = None
@@ -401,6 +403,7 @@ def _store_results(
         )
         if plan is not None:
             actions = _act(db, registry, plan, run_id, as_of, by_account, scores, failures, at)
+        finished = _now()
         db.execute(
             "UPDATE runs SET status = ?, accounts = ?, signals = ?, scores = ?, finished_at = ?, "
             "failures = ?, actions = ? WHERE run_id = ?",
@@ -409,13 +412,13 @@ def _store_results(
                 len(ids),
                 len(signals),
                 len(scores),
-                _now().isoformat(),
+                finished.isoformat(),
                 encode(failures).decode(),
                 encode(actions).decode() if actions is not None else None,
                 run_id,
             ],
         )
-    return actions
+    return actions, finished
 
 
 def _act(

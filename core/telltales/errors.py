@@ -36,6 +36,11 @@ class UnknownAccountError(InputError):
 class PluginError(TelltalesError):
     """A plugin failed and strict mode (``TELLTALES_STRICT_PLUGINS=1``) made it fatal."""
 
+    def __init__(self, message: str, *, run_id: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        """The engine run it failed, recorded as ``failed`` (None outside a run)."""
+
 
 _PATH = re.compile(r"^(?P<message>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
 _INDEX = re.compile(r"^\[(\d+)\]")

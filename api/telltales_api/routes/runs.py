@@ -17,7 +17,6 @@ import msgspec
 from litestar import Router, get, post
 from litestar.params import JSONBody, PathParameter
 from telltales import engine
-from telltales.config import scorer_settings, source_settings
 from telltales.errors import PluginError
 from telltales.keys import ApiKey
 from telltales.models import FIRST_DAY, RunResult
@@ -72,29 +71,23 @@ def start_run(data: JSONBody[RunRequest], context: Context) -> RunsReport:
     registry = context.registry
     if data.strict and not registry.strict:
         registry = dataclasses.replace(registry, strict=True)
-    settings = source_settings(context.config, registry)
-    scorers = scorer_settings(context.config, registry)
     results: list[RunResult] = []
     for day in days:
-        before = _last_run_id(store)
         try:
-            run_id = engine.run(
+            result = engine.run(
                 store,
                 registry,
                 day,
-                settings=settings,
-                scorer_settings=scorers,
+                settings=context.source_settings,
+                scorer_settings=context.scorer_settings,
                 account_ids=data.accounts,
                 plan=context.plan,
-            ).run_id
-        except PluginError:
-            failed = _failed_run_id(store, day, before)
+            )
+        except PluginError as error:
+            failed = None if error.run_id is None else get_run(store, error.run_id)
             if failed is None:
                 raise
-            run_id = failed
-        # As stored, so that this answer and GET /v1/runs/{run_id} agree to the microsecond.
-        result = get_run(store, run_id)
-        assert result is not None
+            result = failed
         results.append(result)
         if result.status == "failed":
             break
@@ -177,22 +170,6 @@ def _refuse_unknown_accounts(store: Store, accounts: list[str] | None) -> None:
                 for i, account in unknown
             ],
         )
-
-
-def _last_run_id(store: Store) -> int:
-    row = store.db.execute("SELECT coalesce(max(run_id), 0) FROM runs").fetchone()
-    last: int = row[0]
-    return last
-
-
-def _failed_run_id(store: Store, day: date, after: int) -> int | None:
-    """The run a strict failure just recorded: the engine marks it failed, then raises."""
-    row = store.db.execute(
-        "SELECT min(run_id) FROM runs WHERE run_id > ? AND as_of = ? AND status = 'failed'",
-        [after, day.isoformat()],
-    ).fetchone()
-    found: int | None = row[0]
-    return found
 
 
 def _refuse_limited(key: ApiKey) -> None:
