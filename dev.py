@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up telltales in ./.venv and run it: the README's two commands.
 
-    python3 dev.py demo    build the example database and show every account's signals
+    python3 dev.py demo    build the demo book of business, show what is at risk, serve the API
     python3 dev.py test    run every test: core, API, plugins and examples
     python3 dev.py bench   the speed benchmarks (benchmarks/README.md); --quick for a tenth
 
@@ -23,9 +23,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".telltales-installed"
-DEMO_DB = ROOT / ".telltales" / "example.db"
-DEMO_CONFIG = ROOT / "examples" / "telltales.toml"
-EXAMPLE_DAY = "2026-11-20"
+DEMO_DB = ROOT / ".telltales" / "demo.db"
 
 
 def plugin_dirs() -> list[Path]:
@@ -59,51 +57,11 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
-def telltales(*args: str) -> None:
-    env = {**os.environ, "TELLTALES_DB": str(DEMO_DB), "TELLTALES_CONFIG": str(DEMO_CONFIG)}
-    subprocess.run([BIN / "telltales", *args], check=True, env=env)
-
-
-def example_files() -> list[tuple[str, Path]]:
-    """examples/data/<ingester>.json(l): accounts first, then every plugin's records."""
-    data = ROOT / "examples" / "data"
-    files = sorted(p for p in data.iterdir() if p.suffix in (".json", ".jsonl"))
-    named = [(p.name.removesuffix(p.suffix), p) for p in files]
-    return sorted(named, key=lambda item: item[0] != "accounts")
-
-
 def demo(args: list[str]) -> int:
-    """For now: the example book of business with a pilot, one run, signals, scores and tasks."""
+    """``telltales demo`` on .telltales/demo.db (rebuilt each time); extra arguments go to it."""
     DEMO_DB.parent.mkdir(exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
-    telltales("init")
-    for ingester, path in example_files():
-        telltales("ingest", ingester, str(path))
-    telltales(
-        "pilots", "create", "apac-pilot", "--group", "apac-midmarket",
-        "--rule", "core_feature_drop", "--rule", "sponsor_left", "--rule", "score_red",
-        "--playbook", "at_risk_response", "--starts-on", "2026-11-01",
-        "--description", "At-Risk playbook for the APAC mid-market team",
-        "--by", "ops@vendor.example",
-    )  # fmt: skip
-    telltales("run", "--as-of", EXAMPLE_DAY)
-    telltales("signals", "--all", *args)
-    telltales("score", "ferrum")
-    print("\nStatuses, and the transitions that set them:")
-    for account in ("ferrum", "bluepeak"):
-        telltales("status", account, "--as-of", EXAMPLE_DAY)
-    print("\nOpen tasks (the pilot's group only; other groups ran in shadow mode):")
-    telltales("tasks", "list")
-    print("\nThe outbox (`telltales worker` delivers what is pending):")
-    telltales("outbox", "list")
-    db = DEMO_DB.relative_to(ROOT)
-    config = DEMO_CONFIG.relative_to(ROOT)
-    print(
-        f"\nThe database is {db}, the configuration {config}; try: "
-        f"TELLTALES_DB={db} TELLTALES_CONFIG={config} .venv/bin/telltales tasks show 1"
-    )
-    return 0
+    command = [BIN / "telltales", "--db", DEMO_DB.relative_to(ROOT), "demo", "--replace", *args]
+    return subprocess.run(command, cwd=ROOT).returncode
 
 
 def test(args: list[str]) -> int:

@@ -14,17 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-FEATURES = (
-    "alerts",
-    "api",
-    "audit",
-    "dashboards",
-    "exports",
-    "reporting",
-    "sharing",
-    "templates",
-    "workflows",
-)
+from telltales.demo.world import FEATURES
+
 SEGMENTS = (("smb", 0.55, 5, 40), ("mid-market", 0.35, 40, 250), ("enterprise", 0.10, 250, 900))
 TEAMS = ("finance", "operations", "sales", "support", "engineering", "marketing")
 AS_OF = date(2026, 11, 20)

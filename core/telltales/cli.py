@@ -18,7 +18,7 @@ from typing import Any
 import click
 import msgspec
 
-from . import cli_history, cli_keys, cli_metrics, cli_serve, engine, queries, telemetry
+from . import cli_demo, cli_history, cli_keys, cli_metrics, cli_serve, engine, queries, telemetry
 from .cli_base import DAY, App, ErrorLines, day_of
 from .cli_playbooks import describe_actions, register_commands
 from .config import scorer_settings, source_settings
@@ -326,7 +326,7 @@ def _percent(share: float) -> str:
 
 
 register_commands(cli)
-for module in (cli_keys, cli_serve, cli_history, cli_metrics):
+for module in (cli_keys, cli_serve, cli_history, cli_metrics, cli_demo):
     module.register_commands(cli)
 
 

@@ -33,6 +33,11 @@ from .store import DB_ENV
 @click.pass_obj
 def serve(app: App, host: str, port: int, workers: int | None) -> None:
     """Serve the REST API (OpenAPI at /schema) until interrupted."""
+    exec_server(app, host, port, workers)
+
+
+def exec_server(app: App, host: str, port: int, workers: int | None) -> None:
+    """Check what the workers need, then replace this process with granian serving the API."""
     from telltales_api.context import ApiContext, ApiSettings
     from telltales_api.serve import DEFAULT_WORKERS, TARGET, granian_command
 

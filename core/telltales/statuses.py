@@ -294,13 +294,18 @@ def _evaluated_days(db: Database) -> dict[str, str]:
 
 def _previous_hits(db: Database, day: str) -> dict[tuple[str, str], tuple[str, str, str]]:
     """(state, held_since, matches) of each rule that held on the account's own last
-    evaluated day before ``day``."""
+    evaluated day before ``day``.
+
+    CROSS JOIN fixes the join order (batch, then each account's days, then the hits by
+    primary key): left to itself SQLite scanned every hit ever recorded, a cost that
+    grew with each day of history.
+    """
     rows = db.execute(
         f"""
         SELECT h.account_id, h.rule, h.state, h.held_since, h.matches
         FROM {BATCH_TABLE} b
-        JOIN rule_accounts s ON s.account_id = b.account_id
-        JOIN rule_hits h ON h.account_id = b.account_id AND h.as_of =
+        CROSS JOIN rule_accounts s ON s.account_id = b.account_id
+        CROSS JOIN rule_hits h ON h.account_id = b.account_id AND h.as_of =
             CASE WHEN s.last_day < ? THEN s.last_day ELSE s.previous_day END
         """,
         [day],

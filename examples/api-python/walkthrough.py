@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ class ApiError(Exception):
     """An answer of 400 or more: the walkthrough stops and shows the problem detail."""
 
 
+# [docs:client]
 def client() -> httpx.Client:
     """A client for TELLTALES_URL that sends TELLTALES_TOKEN as a bearer token."""
     try:
@@ -69,6 +71,7 @@ def call(http: httpx.Client, method: str, path: str, **options: Any) -> Any:
     if response.is_error:
         raise ApiError(f"{method} {path} -> {response.status_code}\n{response.text}")
     return response.json()
+    # [/docs:client]
 
 
 def records(path: Path) -> list[Any]:
@@ -79,6 +82,7 @@ def records(path: Path) -> list[Any]:
     return loaded
 
 
+# [docs:ingest]
 def load_data(http: httpx.Client) -> None:
     """Accounts first (every record names one), then each source's file, named for it."""
     accounts = records(DATA / "accounts.json")
@@ -90,6 +94,7 @@ def load_data(http: httpx.Client) -> None:
             continue
         stored = call(http, "POST", f"/v1/ingest/{source}", json={"records": records(path)})
         print(f"ingested {source}: {stored['stored']} of {stored['received']} records stored")
+        # [/docs:ingest]
 
 
 def start_pilot(http: httpx.Client) -> None:
@@ -98,6 +103,7 @@ def start_pilot(http: httpx.Client) -> None:
     print(f"pilot {pilot['pilot_id']}: {pilot['state']} for {', '.join(pilot['csm_groups'])}")
 
 
+# [docs:run]
 def run_day(http: httpx.Client) -> None:
     """Run the day; the Idempotency-Key makes a retry answer the same run, not a second."""
     answer = call(
@@ -114,8 +120,10 @@ def run_day(http: httpx.Client) -> None:
             f" rules fired: {actions['rules_fired']},"
             f" playbooks started: {actions['playbooks_live']}"
         )
+        # [/docs:run]
 
 
+# [docs:health]
 def show_health(http: httpx.Client, account_id: str) -> None:
     """The status, the strongest reason behind it and the one thing to do next."""
     health = call(http, "GET", f"/v1/accounts/{account_id}/health")
@@ -126,13 +134,28 @@ def show_health(http: httpx.Client, account_id: str) -> None:
     print(f"  top reason:  {reason}")
     print(f"  next action: {health['next_action']['action']}")
     print(f"  why:         {health['next_action']['why']}\n")
+    # [/docs:health]
+
+
+# [docs:tasks]
+def every_item(http: httpx.Client, path: str, params: dict[str, str]) -> Iterator[Any]:
+    """Every item of a list, page after page: ``next_cursor`` is null on the last."""
+    query = dict(params)
+    while True:
+        page = call(http, "GET", path, params=query)
+        yield from page["items"]
+        if page["next_cursor"] is None:
+            return
+        query["cursor"] = page["next_cursor"]
 
 
 def complete_open_tasks(http: httpx.Client) -> None:
     """Complete every open task, as a CSM would once the account has been reviewed."""
-    for task in call(http, "GET", "/v1/tasks", params={"state": "open"})["items"]:
+    # Read every page first: completing a task takes it out of the open ones.
+    for task in list(every_item(http, "/v1/tasks", {"state": "open"})):
         done = call(http, "POST", f"/v1/tasks/{task['task_id']}/complete")
         print(f"task {done['task_id']} for {done['account_id']}: {done['state']}")
+        # [/docs:tasks]
 
 
 def record_renewals(http: httpx.Client) -> None:

@@ -16,6 +16,7 @@ DATA="$(cd "$(dirname "${BASH_SOURCE[0]}")/../data" && pwd)"
 FROM=2026-11-01
 TO=2026-11-30
 
+# [docs:call]
 # api METHOD PATH [curl options]: the answer's JSON on stdout; on an HTTP error the
 # problem detail on stderr and the script stops.
 api() {
@@ -34,6 +35,7 @@ api() {
 send() {
   api "$1" "$2" --header "Content-Type: application/json" --data-binary @- "${@:3}"
 }
+# [/docs:call]
 
 # pick PATH: one value of the JSON on stdin, by dotted path (items.0.task_id); nothing
 # on stdin (the call before it failed and said why) fails quietly.
@@ -74,8 +76,10 @@ send POST /v1/pilots <<'JSON' | pick state
 JSON
 
 echo "== run 2026-11-20 (POST /v1/runs; a retry with the same Idempotency-Key is not run twice)"
+# [docs:run]
 echo '{"as_of": "2026-11-20"}' |
   send POST /v1/runs --header "Idempotency-Key: walkthrough-sh-run-2026-11-20" | pick runs.0.actions
+# [/docs:run]
 
 echo "== ferrum's health (GET /v1/accounts/ferrum/health)"
 health=$(api GET /v1/accounts/ferrum/health)

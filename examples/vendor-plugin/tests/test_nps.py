@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 import telltales_acme_nps
 from telltales.errors import InputError
-from telltales.testing import PluginHarness
+from telltales.testing import ApiClient, PluginHarness
 
 DAY = date(2026, 11, 20)
 
 
+# [docs:fixture]
 @pytest.fixture
 def env(telltales_env: PluginHarness) -> PluginHarness:
     telltales_env.register(telltales_acme_nps, name="acme_nps")
@@ -19,15 +21,17 @@ def env(telltales_env: PluginHarness) -> PluginHarness:
         [{"account_id": "a1", "name": "Alpha"}, {"account_id": "a2", "name": "Beta"}]
     )
     return telltales_env
+    # [/docs:fixture]
 
 
-def responses(account_id: str, scores: list[int], day: str = "2026-11-01") -> list[dict]:
+def responses(account_id: str, scores: list[int], day: str = "2026-11-01") -> list[dict[str, Any]]:
     return [
         {"response_id": f"{account_id}-{n}", "account_id": account_id, "score": s, "day": day}
         for n, s in enumerate(scores)
     ]
 
 
+# [docs:test]
 def test_nps_is_promoters_minus_detractors(env: PluginHarness) -> None:
     # a1: 10, 9, 9 promoters; 8 passive; 3 detractor -> (3 - 1) / 5 = +40
     env.ingest("acme_nps.responses", responses("a1", [10, 9, 9, 8, 3]))
@@ -38,6 +42,7 @@ def test_nps_is_promoters_minus_detractors(env: PluginHarness) -> None:
     assert signal.dimension == "interest"
     assert "5 responses" in signal.evidence
     assert "3 promoters, 1 detractors" in signal.evidence
+    # [/docs:test]
 
 
 def test_too_few_responses_give_no_signal(env: PluginHarness) -> None:
@@ -65,3 +70,22 @@ def test_reingesting_an_export_changes_nothing(env: PluginHarness) -> None:
 def test_a_score_out_of_range_is_refused_with_its_field(env: PluginHarness) -> None:
     with pytest.raises(InputError, match="field 'score'"):
         env.ingest("acme_nps.responses", responses("a1", [11]))
+
+
+# [docs:api-test]
+def test_answers_sent_over_the_api_give_the_signal(
+    env: PluginHarness, telltales_api: ApiClient
+) -> None:
+    ingest = telltales_api.headers(telltales_api.key("ingest"))
+    sent = telltales_api.client.post(
+        "/v1/ingest/acme_nps.responses",
+        json={"records": responses("a1", [10, 10, 9, 3])},
+        headers=ingest,
+    )
+    assert sent.status_code == 200
+    assert sent.json()["stored"] == 4
+    env.run(DAY)
+    read = telltales_api.headers(telltales_api.key("read"))
+    answer = telltales_api.client.get("/v1/accounts/a1/signals", headers=read).json()
+    assert [(s["key"], s["value"]) for s in answer["signals"]] == [("acme_nps.nps", 50)]
+    # [/docs:api-test]

@@ -1,0 +1,243 @@
+"""``telltales demo``: the synthetic book, its replay, the summary, and the API it serves.
+
+Small books (tens to a few hundred accounts) keep this quick; the default size and its
+build time are measured by hand (docs/demo.md), never in a timed test.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from support.server import TELLTALES, Server, environment, free_port, stop_server, telltales
+from telltales.config import load_config, scorer_settings, source_settings
+from telltales.demo import summary
+from telltales.demo.replay import PILOT_GROUP, DemoOptions, DemoResult, build
+from telltales.plan import load_plan
+from telltales.plugins import load_registry
+from telltales.store import open_store
+
+END = date(2026, 11, 20)
+DEMO_CONFIG = Path(__file__).parent.parent / "core" / "telltales" / "demo" / "demo.toml"
+
+
+def _build(path: Path, options: DemoOptions) -> DemoResult:
+    registry = load_registry()
+    config = load_config(DEMO_CONFIG)
+    migrations = [entry.obj for entry in registry.migrations.values()]
+    with open_store(path, migrations, create=True) as store:
+        return build(
+            store,
+            registry,
+            load_plan(config, registry),
+            options,
+            source_settings=source_settings(config, registry),
+            scorer_settings=scorer_settings(config, registry),
+        )
+
+
+def _fingerprint(path: Path) -> dict[str, object]:
+    with sqlite3.connect(path) as conn:
+        return {
+            table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
+            for table in ("telemetry_usage", "support_tickets", "contacts_people")
+        } | {
+            "accounts": conn.execute(
+                "SELECT account_id, name, owner, csm_group, segment, arr, seats_purchased, "
+                "renewal_date, core_features FROM accounts ORDER BY 1"
+            ).fetchall(),
+            "renewals": conn.execute(
+                "SELECT account_id, renewal_date, arr_before, arr_after, outcome, "
+                "discount_percent, cohort FROM renewals ORDER BY 1, 2"
+            ).fetchall(),
+            "transitions": conn.execute(
+                "SELECT account_id, as_of, from_status, to_status, rules FROM transitions "
+                "ORDER BY 1, 2, 4"
+            ).fetchall(),
+        }
+
+
+def test_the_same_seed_gives_the_same_book_and_another_seed_another(tmp_path: Path) -> None:
+    options = DemoOptions(accounts=40, days=126, seed=3, end=END)
+    first = _build(tmp_path / "a.db", options)
+    _build(tmp_path / "b.db", options)
+    _build(tmp_path / "c.db", DemoOptions(accounts=40, days=126, seed=4, end=END))
+    a, b, c = (_fingerprint(tmp_path / f"{name}.db") for name in "abc")
+    assert a == b
+    assert a["telemetry_usage"] != c["telemetry_usage"]
+    assert first.runs == 6  # 18 weeks: 13 of warm-up, then one run per week
+    assert first.first_day == date(2026, 7, 18)
+    assert first.first_run == date(2026, 10, 16)
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, DemoResult]]:
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    return path, _build(path, DemoOptions(accounts=300, days=280, seed=7, end=END))
+
+
+def test_every_source_has_data_and_every_metric_has_numbers(book: tuple[Path, DemoResult]) -> None:
+    path, result = book
+    with sqlite3.connect(path) as conn:
+        for table in (
+            "telemetry_usage",
+            "contacts_people",
+            "contacts_meetings",
+            "support_tickets",
+            "news_items",
+            "engagement_activities",
+            "engagement_outcomes",
+            "firmographics_snapshots",
+            "renewals",
+        ):
+            assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 0, table
+        groups = conn.execute("SELECT count(DISTINCT csm_group) FROM accounts").fetchone()[0]
+        segments = conn.execute("SELECT count(DISTINCT segment) FROM accounts").fetchone()[0]
+        runs = conn.execute("SELECT count(*), min(status), max(status) FROM runs").fetchone()
+        usage_days = conn.execute("SELECT max(day) - min(day) + 1 FROM telemetry_usage").fetchone()
+        modes = dict(conn.execute("SELECT mode, count(*) FROM playbook_runs GROUP BY mode"))
+        cohorts = dict(conn.execute("SELECT cohort, count(*) FROM playbook_runs GROUP BY cohort"))
+        tasks = dict(conn.execute("SELECT state, count(*) FROM tasks GROUP BY state"))
+    assert (groups, segments) == (8, 3)
+    assert runs == (result.runs, "ok", "ok")
+    assert usage_days == (280,)
+    assert modes["live"] > 0
+    assert modes["shadow"] > modes["live"]
+    assert set(cohorts) == {"pilot", "control", "none"}
+    assert tasks["done"] == result.tasks_completed
+    assert tasks["dismissed"] == result.tasks_dismissed
+    with open_store(path, []) as store:
+        found = summary.headlines(store, result.first_run, result.end)
+    ack = found.acknowledgement.overall
+    assert ack.acknowledged > 0
+    assert ack.median_hours is not None
+    assert ack.median_hours > 0
+    assert found.completion.overall.with_tasks > 0
+    assert found.retention.overall.renewals == result.renewals
+    assert found.retention.overall.churned == result.churned > 0
+
+
+def test_signals_predict_churn_and_the_pilot_beats_its_hold_out(
+    book: tuple[Path, DemoResult],
+) -> None:
+    """The data is honest to the domain: flagged renewals churn more, and the pilot's
+    live playbooks (worked by the simulated CSMs) keep more than its hold-out."""
+    path, result = book
+    with open_store(path, []) as store:
+        found = summary.headlines(store, result.first_run, result.end)
+    by_risk = {row.risk_cohort: row for row in found.by_risk.overall}
+    flagged = [by_risk["flagged_with_playbook"], by_risk["flagged_without_playbook"]]
+    flagged_churned = sum(row.churned for row in flagged)
+    flagged_renewals = sum(row.renewals for row in flagged)
+    calm = by_risk["not_flagged"]
+    assert flagged_renewals > 20
+    assert calm.renewals > 20
+    assert flagged_churned / flagged_renewals > 1.5 * calm.churned / calm.renewals
+    # The hidden health behind it: churned accounts were sicker at renewal time.
+    retention = {group.group: group for group in found.retention.groups}
+    assert retention["pilot"].grr is not None
+    assert retention["control"].grr is not None
+    assert retention["pilot"].grr > retention["control"].grr
+    reversal = {group.group: group for group in found.reversal.groups}
+    assert reversal["pilot"].rate is not None
+    assert reversal["control"].rate is not None
+    assert reversal["pilot"].rate > reversal["control"].rate
+    pilot_accounts = [a for a in result.book if a.csm_group == PILOT_GROUP]
+    assert len(pilot_accounts) > 20
+
+
+def _read_until(process: subprocess.Popen[str], marker: str) -> list[str]:
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.startswith(marker):
+            return lines
+    raise AssertionError(f"the demo ended before printing {marker!r}: {lines}")
+
+
+def test_the_demo_command_builds_prints_and_serves_what_it_prints(tmp_path: Path) -> None:
+    """As a newcomer runs it: every printed URL and example call answers 200."""
+    db = tmp_path / "demo.db"
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(TELLTALES),
+            "--db",
+            str(db),
+            "demo",
+            "--accounts",
+            "120",
+            "--days",
+            "154",
+            "--end",
+            END.isoformat(),
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(),
+        start_new_session=True,
+    )
+    server = Server(process, port)
+    try:
+        lines = _read_until(process, "The CLI reads the same database")
+        text = "\n".join(lines)
+        assert "Most at risk now" in text
+        assert "      next: " in text
+        assert "      why:  " in text
+        assert "Headline metrics" in text
+        assert "comes from the simulation" in text
+        token = re.search(r"A read-only API key \(printed once\): (\S+)", text)
+        assert token is not None
+        calls = re.findall(r"curl -H 'Authorization: Bearer (\S+)' '(\S+)'", text)
+        assert len(calls) == 5
+        assert {key for key, _ in calls} == {token.group(1)}
+        schema = re.search(r"Schema and a UI to try every route: (\S+)", text)
+        assert schema is not None
+        server.wait_ready()
+        assert server.http.get(schema.group(1)).status_code == 200
+        for key, url in calls:
+            response = server.http.get(url, headers={"Authorization": f"Bearer {key}"})
+            assert response.status_code == 200, (url, response.text)
+            assert response.json()
+        # The key is read-only: writing is refused.
+        refused = server.http.post(
+            "/v1/runs", json={"as_of": END.isoformat()}, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert refused.status_code == 403
+        cli_line = lines[-1].removeprefix("The CLI reads the same database: ")
+        shown = subprocess.run(
+            [str(TELLTALES), *cli_line.split()[1:]], capture_output=True, text=True, check=False
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "At-Risk" in shown.stdout
+    finally:
+        stop_server(server)
+
+
+def test_no_serve_builds_and_stops_and_an_existing_database_is_kept(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    args = ("--db", db, "demo", "--accounts", "30", "--days", "126", "--end", "2026-11-20")
+    built = telltales(*args, "--no-serve")
+    assert built.returncode == 0, built.stderr
+    assert "Headline metrics" in built.stdout
+    assert (tmp_path / "demo.toml").exists()
+    before = db.stat().st_mtime_ns
+    again = telltales(*args, "--no-serve")
+    assert again.returncode == 1
+    assert (
+        again.stderr.strip() == f"Error: {db} exists: pass --replace to rebuild it, or choose --db"
+    )
+    assert db.stat().st_mtime_ns == before
+    replaced = telltales(*args, "--no-serve", "--replace", "--seed", "8")
+    assert replaced.returncode == 0, replaced.stderr
