@@ -241,3 +241,23 @@ def test_no_serve_builds_and_stops_and_an_existing_database_is_kept(tmp_path: Pa
     assert db.stat().st_mtime_ns == before
     replaced = telltales(*args, "--no-serve", "--replace", "--seed", "8")
     assert replaced.returncode == 0, replaced.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--days", "50", "Invalid value for '--days': 50 is not in the range 119<=x<=1095."),
+        ("--accounts", "5", "Invalid value for '--accounts': 5 is not in the range 20<=x<=50000."),
+        ("--end", "2026-13-01", "Invalid value for '--end'"),
+    ],
+)
+def test_bad_options_are_named_and_nothing_is_written(
+    tmp_path: Path, option: str, value: str, message: str
+) -> None:
+    db = tmp_path / "demo.db"
+    refused = telltales("--db", db, "demo", "--no-serve", option, value)
+    assert refused.returncode == 2
+    assert message in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not db.exists()
+    assert not (tmp_path / "demo.toml").exists()

@@ -20,6 +20,8 @@ from .demo import replay, summary
 from .errors import InputError
 from .keys import create_key
 
+TOP_ACCOUNTS = 8
+"""The accounts most at risk the summary shows."""
 EXAMPLE_CALLS = (
     ("the accounts At-Risk now", "/v1/accounts?status=at_risk&limit=5"),
     ("the account most at risk: its health, reasons and next action", "/v1/accounts/{top}/health"),
@@ -124,10 +126,9 @@ def demo(
         first_run = result.first_run
         click.echo(f"Built in {time.monotonic() - started:.0f} s.", err=True)
         click.echo("")
-        click.echo(summary.render(result, store, app.plan))
-        worst = summary.most_at_risk(
-            store, app.plan, [a.account_id for a in result.book if a.churned_on is None], 1
-        )
+        live = [a.account_id for a in result.book if a.churned_on is None]
+        worst = summary.most_at_risk(store, app.plan, live, result.end, TOP_ACCOUNTS)
+        click.echo(summary.render(result, store, worst))
         _, token = create_key(store, scopes=["read"], name="demo (read-only)", by="telltales demo")
     top = worst[0].account.account_id if worst else result.book[0].account_id
     _print_calls(app, token, port, top, first_run, result.end)

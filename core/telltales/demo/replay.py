@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from telltales import engine
+from telltales.errors import InputError
 from telltales.ingest import convert_records, ingest
 from telltales.pilots import NewPilot, create_pilot
 from telltales.plan import Plan
@@ -113,8 +114,6 @@ def check_plugins(registry: Registry) -> None:
     """The demo writes every built-in plugin's records: say which are missing."""
     missing = [name for name in NEEDED if name not in registry.ingesters]
     if missing:
-        from telltales.errors import InputError
-
         raise InputError(
             "the demo needs the built-in plugins' record types "
             f"{', '.join(missing)}: install telltales with its plugins (python3 dev.py demo)"
@@ -220,6 +219,9 @@ def _store_week(store: Store, registry: Registry, week: WeekRecords, result: Dem
         if records:
             result.records += _ingest(store, registry, name, records)
     if week.usage:
+        # Usage rows are built as the plugin's record type directly rather than decoded
+        # from dicts: the generator's values are valid by construction, and these are
+        # most of the rows the demo writes. They still go through the plugin's ingester.
         usage_type = registry.ingesters["telemetry.usage"].obj.record_type
         rows = [
             usage_type(account_id=a, user_id=u, feature=f, day=d, team=t, events=e, logins=n)

@@ -21,6 +21,8 @@ from telltales.metrics import MetricFilter
 from telltales.metrics.discounting import DiscountNumbers
 from telltales.plan import Plan
 from telltales.rules import describe_match
+from telltales.scorecards import HEALTH_SCORER
+from telltales.statuses import current_statuses
 from telltales.store import Store
 
 from .replay import PILOT_GROUP, PILOT_HOLDOUT, PILOT_ID, DemoResult
@@ -55,22 +57,28 @@ def headlines(store: Store, first_run: date, end: date) -> Headlines:
     )
 
 
-def most_at_risk(store: Store, plan: Plan, live: Sequence[str], count: int) -> list[AccountHealth]:
-    """The ``count`` live accounts At-Risk now with the lowest health scores."""
+def most_at_risk(
+    store: Store, plan: Plan, live: Sequence[str], day: date, count: int
+) -> list[AccountHealth]:
+    """The ``count`` live accounts At-Risk now with the lowest health scores on ``day``.
+
+    Statuses and scores are read for every account in two queries; the full health
+    report (about ten queries) is composed only for the accounts shown.
+    """
     wanted = set(live)
-    rows = store.reader.execute(
-        """
-        SELECT t.account_id FROM transitions t
-        WHERE t.transition_id = (
-            SELECT transition_id FROM transitions l WHERE l.account_id = t.account_id
-            ORDER BY l.as_of DESC, l.at DESC, l.transition_id DESC LIMIT 1)
-          AND t.to_status = 'at_risk'
-        """
-    ).fetchall()
-    at_risk = [account_id for (account_id,) in rows if account_id in wanted]
-    healths = [account_health(store, plan, account_id) for account_id in at_risk]
-    healths.sort(key=lambda h: (h.score.value if h.score else 100.0, h.account.account_id))
-    return healths[:count]
+    statuses = current_statuses(store.reader, batch=False)
+    scores = dict(
+        store.reader.execute(
+            "SELECT account_id, value FROM scores WHERE scorer = ? AND as_of = ?",
+            [HEALTH_SCORER, day.isoformat()],
+        ).fetchall()
+    )
+    at_risk = sorted(
+        (scores.get(account_id, 100.0), account_id)
+        for account_id, (status, _since) in statuses.items()
+        if status == "at_risk" and account_id in wanted
+    )
+    return [account_health(store, plan, account_id) for _score, account_id in at_risk[:count]]
 
 
 def _percent(value: float | None) -> str:
@@ -93,8 +101,8 @@ def _reason(health: AccountHealth) -> str:
     return health.next_action.why
 
 
-def render(result: DemoResult, store: Store, plan: Plan, *, top: int = 8) -> str:
-    """The summary as text."""
+def render(result: DemoResult, store: Store, worst: Sequence[AccountHealth]) -> str:
+    """The summary as text; ``worst`` from :func:`most_at_risk`."""
     book = result.book
     first_run = result.first_run
     live = [a.account_id for a in book if a.churned_on is None]
@@ -112,7 +120,6 @@ def render(result: DemoResult, store: Store, plan: Plan, *, top: int = 8) -> str
         f"{result.renewals:,} renewals were decided, {result.churned:,} of them churned.",
         "",
     ]
-    worst = most_at_risk(store, plan, live, top)
     lines.append(f"Most at risk now ({len(live):,} live accounts):")
     for health in worst:
         account = health.account
