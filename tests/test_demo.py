@@ -7,6 +7,7 @@ build time are measured by hand (docs/demo.md), never in a timed test.
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -216,8 +217,13 @@ def test_the_demo_command_builds_prints_and_serves_what_it_prints(tmp_path: Path
         )
         assert refused.status_code == 403
         cli_line = lines[-1].removeprefix("The CLI reads the same database: ")
+        # Copied as printed: the environment is not activated, so the program is a path.
+        program, *arguments = cli_line.split()
+        located = shutil.which(program, path=environment().get("PATH"))
+        assert located is not None, program
+        assert Path(located).resolve() == TELLTALES.resolve()
         shown = subprocess.run(
-            [str(TELLTALES), *cli_line.split()[1:]], capture_output=True, text=True, check=False
+            [program, *arguments], capture_output=True, text=True, check=False, env=environment()
         )
         assert shown.returncode == 0, shown.stderr
         assert "At-Risk" in shown.stdout

@@ -157,9 +157,25 @@ def _print_calls(app: App, token: str, port: int, top: str, first: date, end: da
         click.echo(f"  # {what}")
         click.echo(f"  curl -H 'Authorization: Bearer {token}' '{url}'")
     click.echo(
-        f"The CLI reads the same database: telltales --db {app.db_path} "
+        f"The CLI reads the same database: {_program()} --db {app.db_path} "
         f"--config {app.config_option} status {top}"
     )
+
+
+def _program() -> str:
+    """How to call this CLI from the current folder: ``telltales`` only when that is on PATH.
+
+    ``python3 dev.py demo`` runs ``.venv/bin/telltales`` without activating the
+    environment, so a bare ``telltales`` in the printed line would not be found.
+    """
+    invoked = Path(sys.argv[0])
+    found = shutil.which("telltales")
+    if invoked.name != "telltales" or (found and Path(found).resolve() == invoked.resolve()):
+        return "telltales"
+    try:
+        return str(invoked.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(invoked.absolute())
 
 
 def register_commands(cli: click.Group) -> None:
