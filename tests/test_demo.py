@@ -245,6 +245,15 @@ def test_no_serve_builds_and_stops_and_an_existing_database_is_kept(tmp_path: Pa
         again.stderr.strip() == f"Error: {db} exists: pass --replace to rebuild it, or choose --db"
     )
     assert db.stat().st_mtime_ns == before
+    # A mistake in the configuration stops --replace before the old database goes.
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[rules.no_such_rule]\nstatus = 'at_risk'\n")
+    kept = db.read_bytes()
+    refused = telltales("--config", bad, *args, "--no-serve", "--replace")
+    assert refused.returncode == 1
+    assert str(bad) in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert db.read_bytes() == kept
     replaced = telltales(*args, "--no-serve", "--replace", "--seed", "8")
     assert replaced.returncode == 0, replaced.stderr
 

@@ -104,6 +104,11 @@ def demo(
     replay.check_plugins(app.registry)
     if app.config_option is None:
         app.config_option = _write_config(db_path)
+    # Check the configuration before an existing database is replaced: a mistake in it
+    # must leave the old demo where it was.
+    plan = app.plan
+    sources = source_settings(app.config, app.registry)
+    scorers = scorer_settings(app.config, app.registry)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,17 +122,17 @@ def demo(
         result = replay.build(
             store,
             app.registry,
-            app.plan,
+            plan,
             options,
-            source_settings=source_settings(app.config, app.registry),
-            scorer_settings=scorer_settings(app.config, app.registry),
+            source_settings=sources,
+            scorer_settings=scorers,
             progress=_Progress(),
         )
         first_run = result.first_run
         click.echo(f"Built in {time.monotonic() - started:.0f} s.", err=True)
         click.echo("")
         live = [a.account_id for a in result.book if a.churned_on is None]
-        worst = summary.most_at_risk(store, app.plan, live, result.end, TOP_ACCOUNTS)
+        worst = summary.most_at_risk(store, plan, live, result.end, TOP_ACCOUNTS)
         click.echo(summary.render(result, store, worst))
         _, token = create_key(store, scopes=["read"], name="demo (read-only)", by="telltales demo")
     top = worst[0].account.account_id if worst else result.book[0].account_id
