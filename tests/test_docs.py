@@ -29,6 +29,7 @@ from telltales.errors import ConfigError
 from telltales.plan import (
     AlertsSpec,
     CrmSpec,
+    EngineSpec,
     GroupSpec,
     LabelsSpec,
     LinksSpec,
@@ -358,6 +359,7 @@ def code_defaults() -> dict[str, dict[str, object]]:
         "`[csm_groups.<group>]`": struct_defaults(GroupSpec),
         "`[alerts]`": struct_defaults(AlertsSpec),
         "`[outbox]`": struct_defaults(OutboxSpec),
+        "`[engine]`": struct_defaults(EngineSpec),
         "`[links]`": struct_defaults(LinksSpec),
     }
 

@@ -24,7 +24,7 @@ from .cli_playbooks import describe_actions, register_commands
 from .config import scorer_settings, source_settings
 from .errors import InputError
 from .ingest import ingest_chunks, read_chunks
-from .models import MeasureResult, Score, ScoreTrend
+from .models import MeasureResult, RunFailure, RunResult, Score, ScoreTrend
 from .version import PLUGIN_API_VERSION, __version__
 
 
@@ -115,19 +115,44 @@ def run_command(
                     )
                 )
     for result in results:
-        click.echo(
-            f"Run {result.run_id} as of {result.as_of}: {result.status}, "
-            f"{result.accounts} accounts, {result.signals} signals, {result.scores} scores"
-        )
+        click.echo(_run_line(result))
         if result.actions is not None:
             click.echo(f"  {describe_actions(result.actions)}")
         for failure in result.failures:
-            click.secho(
-                f"  degraded: {failure.component} ({failure.plugin}) failed, its output is "
-                f"missing: {failure.error}",
-                fg="yellow",
-                err=True,
-            )
+            click.secho(_failure_line(failure), fg="yellow", err=True)
+
+
+def _run_line(result: RunResult) -> str:
+    return (
+        f"Run {result.run_id} as of {result.as_of}: {result.status}, "
+        f"{result.accounts} accounts, {result.signals} signals, {result.scores} scores"
+    )
+
+
+def _failure_line(failure: RunFailure) -> str:
+    return (
+        f"  degraded: {failure.component} ({failure.plugin}) failed, its output is "
+        f"missing: {failure.error}"
+    )
+
+
+@cli.command(name="runs")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="How many."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def runs_command(app: App, limit: int, as_json: bool) -> None:
+    """List the latest runs, newest first, with every plugin component that failed in each."""
+    with app.open() as store:
+        found = engine.recent_runs(store, limit)
+    if as_json:
+        click.echo(msgspec.json.encode(found).decode())
+        return
+    for result in found:
+        click.echo(_run_line(result))
+        for failure in result.failures:
+            click.echo(_failure_line(failure))
 
 
 @cli.command()

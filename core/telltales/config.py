@@ -22,7 +22,7 @@ import msgspec
 from .errors import ConfigError
 from .plugins import Entry, Registry
 from .scorecards import HEALTH_SCORER, load_scoring
-from .toml_lines import TomlDocument
+from .toml_lines import TomlDocument, TomlPath, dotted
 
 CONFIG_ENV = "TELLTALES_CONFIG"
 DEFAULT_CONFIG = "telltales.toml"
@@ -49,6 +49,8 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     alerts: dict[str, Any] = msgspec.field(default_factory=dict)
     outbox: dict[str, Any] = msgspec.field(default_factory=dict)
     links: dict[str, Any] = msgspec.field(default_factory=dict)
+    engine: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Time limits of signal sources and scorers (checked by ``plan``)."""
 
 
 class LoadedConfig(msgspec.Struct, kw_only=True, frozen=True):
@@ -85,11 +87,14 @@ def load_config(path: Path | None) -> LoadedConfig:
     try:
         data.decode()
     except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
         raise ConfigError(
-            f"{path}: not UTF-8 text (byte {error.start}); save the file as UTF-8"
+            f"{path}: not UTF-8 text (byte {error.start}) on line {line}; save the file as UTF-8"
         ) from error
     if data.startswith(b"\xef\xbb\xbf"):
-        raise ConfigError(f"{path}: starts with a byte-order mark; save it as UTF-8 without one")
+        raise ConfigError(
+            f"{path}: starts with a byte-order mark (line 1); save it as UTF-8 without one"
+        )
     try:
         values = msgspec.toml.decode(data, type=Config)
     except msgspec.ValidationError as error:
@@ -106,7 +111,13 @@ def load_config(path: Path | None) -> LoadedConfig:
 
 def source_settings(config: LoadedConfig, registry: Registry) -> dict[str, Any]:
     """Decode each ``[plugins.<source>]`` table for its source; refuse unknown sources."""
-    return _settings(config, "plugins", "signal source", registry.sources)
+    return component_settings(
+        TomlDocument(config.source, config.text),
+        "plugins",
+        "signal source",
+        registry.sources,
+        config.values.plugins,
+    )
 
 
 def scorer_settings(config: LoadedConfig, registry: Registry) -> dict[str, Any]:
@@ -122,17 +133,31 @@ def scorer_settings(config: LoadedConfig, registry: Registry) -> dict[str, Any]:
             f"[scorers.{HEALTH_SCORER}]: the health scorer is configured by [scoring] and "
             "[scorecards.<name>] (see docs/scorecards.md)",
         )
-    settings = _settings(config, "scorers", "scorer", registry.scorers)
+    settings = component_settings(
+        TomlDocument(config.source, config.text),
+        "scorers",
+        "scorer",
+        registry.scorers,
+        config.values.scorers,
+    )
     if HEALTH_SCORER in registry.scorers:
         settings[HEALTH_SCORER] = load_scoring(config, registry)
     return settings
 
 
-def _settings(
-    config: LoadedConfig, section: str, kind: str, registered: Mapping[str, Entry[Any]]
+def component_settings(
+    document: TomlDocument,
+    section: str,
+    kind: str,
+    registered: Mapping[str, Entry[Any]],
+    tables: Mapping[str, Any],
 ) -> dict[str, Any]:
-    tables: dict[str, dict[str, Any]] = getattr(config.values, section)
-    document = TomlDocument(config.source, config.text)
+    """Each registered component's ``[<section>.<name>]`` table, checked for it.
+
+    A table naming no installed component is refused; one for a component with a
+    ``settings_type`` is decoded into it; one for a component that declares no settings
+    must be empty, so a key written there is refused rather than silently ignored.
+    """
     unknown = sorted(set(tables) - set(registered))
     if unknown:
         known = ", ".join(sorted(registered)) or "none"
@@ -144,11 +169,15 @@ def _settings(
     for name, entry in registered.items():
         table = tables.get(name, {})
         settings_type = getattr(entry.obj, "settings_type", None)
-        if settings_type is None:
-            settings[name] = table
+        if settings_type is not None:
+            settings[name] = document.decode((section, name), table, settings_type)
             continue
-        try:
-            settings[name] = msgspec.convert(table, settings_type)
-        except msgspec.ValidationError as error:
-            raise document.invalid((section, name), error) from error
+        if table != {}:
+            where: TomlPath = (section, name)
+            if isinstance(table, Mapping):
+                where = (*where, next(iter(table)))
+            raise document.error(
+                where, f"{dotted(where)}: unknown key; {kind} {name!r} takes no settings"
+            )
+        settings[name] = {}
     return settings

@@ -4,12 +4,19 @@ Sources compute against a read-only snapshot; everything a run produces is writt
 in one transaction that replaces that day's signals and scores, so re-running a day
 never doubles anything. A source or scorer that fails is recorded, its output is
 left missing (never read as healthy), and the run is marked *degraded*.
+
+Each source and scorer runs under a time limit (``[engine]``, see
+:class:`~telltales.plan.EngineSpec`), in a thread of its own: one that hangs is
+abandoned when its limit passes, which fails it like an exception would. Python
+cannot stop the thread, so it is left to finish; it holds a read-only connection,
+so it cannot change the database, and what it returns is never read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
+from functools import partial
 from math import isfinite
 from typing import Any
 
@@ -33,12 +40,12 @@ from .models import (
     score_problem,
     signal_problem,
 )
-from .plan import Plan
-from .plugins import Registry
-from .queries import batch_accounts
+from .plan import EngineSpec, Plan
+from .plugins import Registry, TimeLimitExceeded, call_with_time_limit
+from .queries import batch_accounts, get_run
 from .statuses import evaluate, moment
-from .store import Store
-from .telemetry import SIGNALS_COMPUTED
+from .store import Store, is_file_fault
+from .telemetry import SIGNALS_COMPUTED, plugin_failed
 
 tracer = trace.get_tracer("telltales")
 
@@ -60,6 +67,7 @@ def run(
     scorer_settings: dict[str, Any] | None = None,
     plan: Plan | None = None,
     now: datetime | None = None,
+    limits: EngineSpec | None = None,
 ) -> RunResult:
     """Compute and store every signal and score for ``account_ids`` (all by default).
 
@@ -67,12 +75,16 @@ def run(
     ``config.source_settings`` and ``config.scorer_settings``), keyed by name. With a
     ``plan`` (``plan.load_plan``) the run also evaluates rules, records status
     transitions and starts playbooks, in the same transaction as the signals; ``now``
-    is the clock for what it stamps (default: the current time).
+    is the clock for what it stamps (default: the current time). ``limits`` are the
+    sources' and scorers' time limits (default: the plan's ``[engine]`` table, else
+    the defaults).
 
     In strict mode a failing source or scorer raises :class:`PluginError` and the
     run is recorded as failed with nothing stored.
     """
     settings = settings or {}
+    if limits is None:
+        limits = plan.engine if plan is not None else EngineSpec()
     ids = _resolve_accounts(store, account_ids)
     started = _now()
     with store.transaction() as db:
@@ -91,7 +103,15 @@ def run(
     ) as span:
         try:
             signals, by_account, scores = _compute(
-                store, registry, as_of, ids, settings, failures, progress, scorer_settings or {}
+                store,
+                registry,
+                as_of,
+                ids,
+                settings,
+                failures,
+                progress,
+                scorer_settings or {},
+                _Limits(limits, f"run {run_id} as of {as_of}"),
             )
             if failures and registry.strict:
                 raise PluginError(
@@ -134,6 +154,12 @@ def run(
     )
 
 
+def recent_runs(store: Store, limit: int) -> list[RunResult]:
+    """The newest ``limit`` runs, newest first: how an operator finds a degraded one."""
+    ids = store.db.execute("SELECT run_id FROM runs ORDER BY run_id DESC LIMIT ?", [limit])
+    return [found for (run_id,) in ids.fetchall() if (found := get_run(store, run_id))]
+
+
 def steps(registry: Registry) -> int:
     """How many progress steps one run reports (one per source and scorer)."""
     return len(registry.sources) + len(registry.scorers)
@@ -153,6 +179,13 @@ def _resolve_accounts(store: Store, account_ids: Sequence[str] | None) -> tuple[
     return tuple(dict.fromkeys(account_ids))
 
 
+class _Limits:
+    """The run's time limits, and how its failures name it in the log."""
+
+    def __init__(self, spec: EngineSpec, where: str) -> None:
+        self.spec, self.where = spec, where
+
+
 def _fill_batch_table(db: Database, ids: Iterable[str]) -> None:
     db.execute(f"CREATE TABLE IF NOT EXISTS {BATCH_TABLE} (account_id TEXT PRIMARY KEY)")
     db.execute(f"DELETE FROM {BATCH_TABLE}")
@@ -168,6 +201,7 @@ def _compute(
     failures: list[RunFailure],
     progress: Progress | None,
     scorer_settings: dict[str, Any],
+    limits: _Limits,
 ) -> tuple[list[Signal], dict[str, list[Signal]], list[Score]]:
     reader = store.reader
     wanted = frozenset(ids)
@@ -183,9 +217,11 @@ def _compute(
                 db=reader,
                 settings=_settings_for(entry.obj, settings.get(name)),
             )
-            with _guard(entry.plugin, f"source:{name}", failures):
-                declared = getattr(entry.obj, "signals", None)
-                computed = _checked_signals(name, entry.obj.compute(batch), wanted, as_of, declared)
+            with _guard(entry.plugin, f"source:{name}", failures, limits.where):
+                computed = call_with_time_limit(
+                    partial(_source_output, entry.obj, name, batch, wanted),
+                    *limits.spec.source_limit(name),
+                )
                 signals.extend(computed)
                 SIGNALS_COMPUTED.add(len(computed), {"telltales.source": name})
             if progress:
@@ -202,15 +238,33 @@ def _compute(
                 db=reader,
                 settings=_settings_for(scorer_entry.obj, scorer_settings.get(name)),
             )
-            with _guard(scorer_entry.plugin, f"scorer:{name}", failures):
+            with _guard(scorer_entry.plugin, f"scorer:{name}", failures, limits.where):
                 scores.extend(
-                    _checked_scores(name, scorer_entry.obj.score(score_batch), wanted, as_of)
+                    call_with_time_limit(
+                        partial(_scorer_output, scorer_entry.obj, name, score_batch, wanted),
+                        *limits.spec.scorer_limit(name),
+                    )
                 )
             if progress:
                 progress(f"scorer {name}")
     finally:
         reader.conn.execute("COMMIT")
     return signals, by_account, scores
+
+
+def _source_output(
+    source: Any, name: str, batch: SignalBatch, wanted: frozenset[str]
+) -> list[Signal]:
+    """A source's whole output, checked: computed in the source's own thread, so that
+    a source that hangs while its signals are read is abandoned too."""
+    declared = getattr(source, "signals", None)
+    return _checked_signals(name, source.compute(batch), wanted, batch.as_of, declared)
+
+
+def _scorer_output(
+    scorer: Any, name: str, batch: ScoreBatch, wanted: frozenset[str]
+) -> list[Score]:
+    return _checked_scores(name, scorer.score(batch), wanted, batch.as_of)
 
 
 def _settings_for(component: object, given: Any) -> Any:
@@ -228,8 +282,9 @@ def _settings_for(component: object, given: Any) -> Any:
 class _guard:
     """Run one plugin component in its own span; record a failure instead of raising."""
 
-    def __init__(self, plugin: str, component: str, failures: list[RunFailure]) -> None:
+    def __init__(self, plugin: str, component: str, failures: list[RunFailure], where: str) -> None:
         self.plugin, self.component, self.failures = plugin, component, failures
+        self.where = where
 
     def __enter__(self) -> None:
         self.span = tracer.start_span(
@@ -243,17 +298,24 @@ class _guard:
         try:
             if error is None:
                 return False
-            if not isinstance(error, Exception):
+            if not isinstance(error, Exception) or is_file_fault(error):
+                # A damaged or unwritable database is no plugin's fault: it stops the run.
                 return False
-            self.span.record_exception(error)
-            self.span.set_status(Status(StatusCode.ERROR, str(error)))
             message = (
                 str(error)
-                if isinstance(error, _ComponentFailed)
+                if isinstance(error, _ComponentFailed | TimeLimitExceeded)
                 else f"{type(error).__name__}: {error}"
             )
             self.failures.append(
                 RunFailure(plugin=self.plugin, component=self.component, error=message)
+            )
+            plugin_failed(
+                self.span,
+                plugin=self.plugin,
+                component=self.component,
+                error=message,
+                where=self.where,
+                exception=error,
             )
             return True
         finally:

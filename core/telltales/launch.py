@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import msgspec
+from opentelemetry import trace
 from sqlite_utils import Database
 
 from .contracts import ActionRequest, PlaybookAction
@@ -27,8 +28,11 @@ from .plugins import Entry, Registry
 from .rules import SEVERITY_RANK, describe_firing
 from .statuses import NewTransition
 from .tasks import RECORD_FAILED, SYSTEM, add_business_days, create_task, refresh_run
+from .telemetry import plugin_failed
 
 APPROVAL_DUE_DAYS = 2
+
+tracer = trace.get_tracer("telltales")
 
 
 @dataclass
@@ -230,18 +234,33 @@ def _record(
     request: ActionRequest,
     summary: LaunchSummary,
 ) -> tuple[str, str]:
-    """Run an action's ``record`` in a savepoint: a failure undoes only its own writes."""
+    """Run an action's ``record`` in a savepoint: a failure undoes only its own writes.
+
+    ``record`` runs in the run's write transaction, on this thread's connection, so it
+    has no time limit of its own: an action that could hang belongs in ``execute``.
+    """
     record = entry.obj.record  # type: ignore[attr-defined]  # checked when the plan was loaded
-    plugin = entry.plugin
-    try:
-        with db.atomic():
-            detail = record(request)
-    except Exception as error:
-        message = f"{type(error).__name__}: {error}"
-        summary.failures.append(
-            RunFailure(plugin=plugin, component=f"action:{step.action}", error=message)
-        )
-        return "failed", f"{RECORD_FAILED}{message}"
+    plugin, component = entry.plugin, f"action:{step.action}"
+    with tracer.start_as_current_span(
+        "telltales.plugin",
+        attributes={"telltales.plugin": plugin, "telltales.component": component},
+    ) as span:
+        try:
+            with db.atomic():
+                detail = record(request)
+        except Exception as error:
+            message = f"{type(error).__name__}: {error}"
+            summary.failures.append(RunFailure(plugin=plugin, component=component, error=message))
+            where = f"playbook run {request.playbook_run_id} step {step.number}"
+            plugin_failed(
+                span,
+                plugin=plugin,
+                component=component,
+                error=message,
+                where=where,
+                exception=error,
+            )
+            return "failed", f"{RECORD_FAILED}{message}"
     return "delivered", str(detail or "")
 
 

@@ -15,6 +15,12 @@ recording it is logged, as having left no result, by the worker that claims the
 delivery next. A worker that overran its lease still logs what happened, but only
 changes the delivery if it delivered: the worker that took over decides the rest.
 Times are stored in UTC, so comparing their text compares the instants.
+
+An attempt runs under ``[outbox] attempt_time_limit_seconds``, in a thread of its
+own: one that overruns (a receiver that trickles its answer, a hung connection) is a
+failed, retryable attempt, and the worker moves on. The abandoned call may still
+reach its destination later; the next attempt carries the same idempotency key, so
+the destination acts once.
 """
 
 from __future__ import annotations
@@ -27,17 +33,16 @@ from typing import Any, Literal
 
 import msgspec
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
 from sqlite_utils import Database
 
 from .contracts import ActionOutcome, ActionRequest, PlaybookAction, RuleFiring
 from .errors import InputError
 from .models import Account
 from .plan import Plan
-from .plugins import Entry, Registry
+from .plugins import Entry, Registry, TimeLimitExceeded, call_with_time_limit
 from .queries import equality_filter
 from .store import Store
-from .telemetry import ACTIONS_DELIVERED, ACTIONS_FAILED
+from .telemetry import ACTIONS_DELIVERED, ACTIONS_FAILED, plugin_failed
 
 DeliveryStatus = Literal["awaiting_approval", "pending", "delivered", "failed", "cancelled"]
 
@@ -228,8 +233,12 @@ def _log_attempt(db: Database, delivery_id: int, stamp: str, delivered: bool, de
     )
 
 
+ATTEMPT_TIME_LIMIT = "[outbox] attempt_time_limit_seconds"
+
+
 def _attempt(registry: Registry, plan: Plan, claim: _Claim) -> ActionOutcome:
     entry = registry.actions.get(claim.action)
+    error: Exception | None = None
     with tracer.start_as_current_span(
         "telltales.action",
         attributes={
@@ -240,16 +249,30 @@ def _attempt(registry: Registry, plan: Plan, claim: _Claim) -> ActionOutcome:
         },
     ) as span:
         try:
-            outcome = _execute(entry, plan, claim)
+            outcome = call_with_time_limit(
+                lambda: _execute(entry, plan, claim),
+                plan.outbox.attempt_time_limit_seconds,
+                ATTEMPT_TIME_LIMIT,
+            )
             if not isinstance(outcome, ActionOutcome):
                 raise TypeError(f"execute returned {type(outcome).__name__}, not ActionOutcome")
-        except Exception as error:
-            span.record_exception(error)
-            outcome = ActionOutcome(delivered=False, detail=f"{type(error).__name__}: {error}")
+        except TimeLimitExceeded as overrun:
+            error = overrun
+            outcome = ActionOutcome(delivered=False, retryable=True, detail=str(overrun))
+        except Exception as raised:
+            error = raised
+            outcome = ActionOutcome(delivered=False, detail=f"{type(raised).__name__}: {raised}")
         counter = ACTIONS_DELIVERED if outcome.delivered else ACTIONS_FAILED
         counter.add(1, {"telltales.action": claim.action})
         if not outcome.delivered:
-            span.set_status(Status(StatusCode.ERROR, outcome.detail))
+            plugin_failed(
+                span,
+                plugin=entry.plugin if entry else "",
+                component=f"action:{claim.action}",
+                error=outcome.detail,
+                where=f"delivery {claim.delivery_id} attempt {claim.number}",
+                exception=error,
+            )
     return outcome
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
+from .config import component_settings
 from .contracts import CrmAdapter
 from .playbooks import Playbook, PlaybookSpec, Step
 from .rules import (
@@ -31,7 +32,7 @@ from .scorecards.definition import check_signal_key
 from .toml_lines import TomlDocument, TomlPath
 
 if TYPE_CHECKING:
-    from .config import LoadedConfig
+    from .config import Config, LoadedConfig
     from .plugins import Registry
 
 
@@ -60,6 +61,40 @@ class OutboxSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     lease_seconds: Annotated[float, msgspec.Meta(gt=0)] = 120.0
     """How long a worker holds a delivery it is attempting; if it dies, another
     worker takes the delivery over once the lease has run out."""
+    attempt_time_limit_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    """How long one attempt may take before the worker gives up on it and moves on: a
+    failed attempt, retried with backoff. Keep it under ``lease_seconds``."""
+
+
+TimeLimit = Annotated[float, msgspec.Meta(gt=0, le=86400)]
+"""Seconds a plugin component may take in one run: more than zero, at most a day."""
+
+
+class EngineSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[engine]``: how long each signal source and scorer may take in one run.
+
+    A component that overruns is abandoned: the run goes on without its output and is
+    marked degraded, as when it raises.
+    """
+
+    source_time_limit_seconds: TimeLimit = 300.0
+    scorer_time_limit_seconds: TimeLimit = 300.0
+    source_time_limits: dict[str, TimeLimit] = msgspec.field(default_factory=dict)
+    """Per-source limits, by source name, overriding ``source_time_limit_seconds``."""
+    scorer_time_limits: dict[str, TimeLimit] = msgspec.field(default_factory=dict)
+    """Per-scorer limits, by scorer name, overriding ``scorer_time_limit_seconds``."""
+
+    def source_limit(self, name: str) -> tuple[float, str]:
+        """The source's limit and the setting it comes from (for messages)."""
+        if name in self.source_time_limits:
+            return self.source_time_limits[name], f"[engine.source_time_limits] {name}"
+        return self.source_time_limit_seconds, "[engine] source_time_limit_seconds"
+
+    def scorer_limit(self, name: str) -> tuple[float, str]:
+        """The scorer's limit and the setting it comes from (for messages)."""
+        if name in self.scorer_time_limits:
+            return self.scorer_time_limits[name], f'[engine.scorer_time_limits] "{name}"'
+        return self.scorer_time_limit_seconds, "[engine] scorer_time_limit_seconds"
 
 
 class LinksSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -93,6 +128,7 @@ class Plan:
     labels: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
     alerts: AlertsSpec = field(default_factory=AlertsSpec)
     outbox: OutboxSpec = field(default_factory=OutboxSpec)
+    engine: EngineSpec = field(default_factory=EngineSpec)
     links: LinksSpec = field(default_factory=LinksSpec)
     managers: Mapping[str, str] = field(default_factory=dict)
     action_settings: Mapping[str, Any] = field(default_factory=dict)
@@ -171,6 +207,7 @@ def load_plan(config: LoadedConfig, registry: Registry) -> Plan:
         labels={status: getattr(labels, status) for status in STATUSES},
         alerts=user.decode(("alerts",), values.alerts, AlertsSpec),
         outbox=user.decode(("outbox",), values.outbox, OutboxSpec),
+        engine=_engine(user, values, registry),
         links=_links(user, values.links),
         managers={group: spec.manager for group, spec in groups.items() if spec.manager},
         action_settings=action_settings,
@@ -315,21 +352,7 @@ def _step(
 def _action_settings(
     doc: TomlDocument, tables: Mapping[str, Any], registry: Registry
 ) -> dict[str, Any]:
-    unknown = sorted(set(tables) - set(registry.actions))
-    if unknown:
-        known = ", ".join(sorted(registry.actions)) or "none"
-        raise doc.error(
-            ("actions", unknown[0]),
-            f"[actions.{unknown[0]}] names no installed action (installed: {known})",
-        )
-    settings: dict[str, Any] = {}
-    for name, entry in registry.actions.items():
-        table = tables.get(name, {})
-        settings_type = getattr(entry.obj, "settings_type", None)
-        settings[name] = (
-            table if settings_type is None else doc.decode(("actions", name), table, settings_type)
-        )
-    return settings
+    return component_settings(doc, "actions", "action", registry.actions, tables)
 
 
 def _crm(doc: TomlDocument, table: Mapping[str, Any], registry: Registry) -> Crm | None:
@@ -349,6 +372,24 @@ def _crm(doc: TomlDocument, table: Mapping[str, Any], registry: Registry) -> Crm
         else doc.decode(("crm", "settings"), spec.settings, settings_type)
     )
     return Crm(adapter=entry.obj, settings=settings)
+
+
+def _engine(doc: TomlDocument, values: Config, registry: Registry) -> EngineSpec:
+    """``[engine]``, with per-component limits only for installed sources and scorers."""
+    spec = doc.decode(("engine",), values.engine, EngineSpec)
+    for table, names, kind in (
+        ("source_time_limits", registry.sources, "signal source"),
+        ("scorer_time_limits", registry.scorers, "scorer"),
+    ):
+        unknown = sorted(set(getattr(spec, table)) - set(names))
+        if unknown:
+            known = ", ".join(sorted(names)) or "none"
+            raise doc.error(
+                ("engine", table, unknown[0]),
+                f"[engine.{table}] {unknown[0]}: no installed {kind} has that name "
+                f"(installed: {known})",
+            )
+    return spec
 
 
 _URL = re.compile(r"^https?://[^\s]+$")

@@ -10,9 +10,11 @@ default plugins always load).
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -110,6 +112,51 @@ class Registry:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class TimeLimitExceeded(Exception):
+    """A plugin call gave no result within its time limit and was abandoned."""
+
+    def __init__(self, seconds: float, setting: str) -> None:
+        super().__init__(
+            f"no result within {seconds:g} s (the time limit, {setting}): abandoned, "
+            "whatever it returns later is discarded"
+        )
+        self.seconds = seconds
+
+
+def call_with_time_limit(call: Callable[[], T], seconds: float, setting: str) -> T:
+    """Return what ``call`` returns (or raise what it raises) if it ends within ``seconds``.
+
+    The call runs in a thread of its own, in a copy of the caller's context so that its
+    spans nest under the caller's. Python cannot stop a thread: one that overruns raises
+    :class:`TimeLimitExceeded` here and is left to finish on its own, as a daemon thread
+    so that it never keeps the process alive. Its result is dropped unread, so the
+    caller must give it nothing it could still write through (signal sources and
+    scorers get a read-only connection; an action's delivery carries its idempotency
+    key, so a late send is not acted on twice). ``setting`` names where the limit is
+    configured, for the message.
+    """
+    context = contextvars.copy_context()
+    outcome: list[tuple[bool, Any]] = []
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome.append((True, context.run(call)))
+        except BaseException as error:  # handed to the waiting caller, re-raised there
+            outcome.append((False, error))
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name=f"telltales {setting}", daemon=True).start()
+    if not done.wait(seconds):
+        raise TimeLimitExceeded(seconds, setting)
+    returned, value = outcome[0]
+    if returned:
+        result: T = value
+        return result
+    raise value
 
 
 def _describe(error: BaseException) -> str:

@@ -8,13 +8,18 @@ nothing leaves the machine unless asked). ``telltales serve`` calls it in each
 worker; the long commands (``run``, ``worker``) call it when they start.
 
 The counters answer "is the program doing its work": rows ingested by ingester,
-signals computed by source, rules fired by rule, and action attempts delivered or
-failed by action.
+signals computed by source, rules fired by rule, action attempts delivered or
+failed by action, and plugin failures by plugin and component.
+
+A plugin that fails during a run or a delivery is reported in three places at once
+(:func:`plugin_failed`): its span, the failure counter, and a warning on the
+``telltales`` logger, so an operator finds it whichever of them they watch.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 import threading
@@ -22,6 +27,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.trace import Span, Status, StatusCode
 
 from .errors import ConfigError
 from .version import __version__
@@ -65,6 +71,46 @@ ACTIONS_FAILED = _meter.create_counter(
     unit="{attempt}",
     description="Outbox attempts that failed (retried or given up), by action.",
 )
+
+PLUGIN_FAILURES = _meter.create_counter(
+    "telltales.plugin.failures",
+    unit="{failure}",
+    description="Plugin components that failed in a run or an attempt, by plugin and component.",
+)
+
+log = logging.getLogger("telltales")
+
+
+def plugin_failed(
+    span: Span,
+    *,
+    plugin: str,
+    component: str,
+    error: str,
+    where: str,
+    exception: BaseException | None = None,
+) -> None:
+    """Report one failure of a plugin's component on its span, the counter and the log.
+
+    ``component`` is ``source:<name>``, ``scorer:<name>`` or ``action:<name>``;
+    ``where`` says which run or delivery attempt it spoilt. ``error`` is the one-line
+    message already recorded with the run or the attempt (actions mask the secrets in
+    theirs), never a traceback; the log record carries ``plugin``, ``component`` and
+    ``error`` as attributes too, for structured handlers.
+    """
+    if exception is not None:
+        span.record_exception(exception)
+    span.set_status(Status(StatusCode.ERROR, error))
+    PLUGIN_FAILURES.add(1, {"telltales.plugin": plugin, "telltales.component": component})
+    log.warning(
+        "%s: %s of plugin %r failed: %s",
+        where,
+        component,
+        plugin,
+        error,
+        extra={"plugin": plugin, "component": component, "error": error},
+    )
+
 
 _configured = False
 _lock = threading.Lock()

@@ -7,6 +7,11 @@ can count the repeats a crash caused and check that none of them was acted on tw
 A receiver acts *before* it answers, then waits ``delay`` seconds: a worker killed
 during that wait has had its delivery acted on without hearing so, which is exactly
 the case the idempotency key is for.
+
+To play a destination that is down, a receiver can also refuse connections
+(``down``, until ``up``), and the HTTP receiver can hang: a script answer of
+:data:`HANG` sends the headers, then trickles the body a byte at a time, never
+finishing within any read timeout, until ``release`` is set.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from telltales_notify.signature import verify
+
+HANG = -1
+"""An HTTP script answer: answer 200, then trickle the body until ``release`` is set."""
+TRICKLE_SECONDS = 0.05
+"""How often a hanging answer sends its next byte: well within any read timeout."""
 
 SECRET = "outbox-test-signing-secret"
 """What the webhook tests put in ``TELLTALES_WEBHOOK_SECRET``."""
@@ -126,6 +136,14 @@ class SmtpReceiver:
             self._controller.stop()
             self._controller = None
 
+    def down(self) -> None:
+        """Stop listening: connections are refused until :meth:`up`."""
+        self.stop()
+
+    def up(self) -> None:
+        """Listen again on the same port, with the same script and ledger."""
+        self.start()
+
 
 @dataclass(frozen=True)
 class Request:
@@ -151,6 +169,8 @@ class HttpReceiver:
         self.requests: list[Request] = []
         self.dropped = 0
         """Requests whose client went away before the answer was written."""
+        self.release = threading.Event()
+        """Ends every hanging answer."""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -169,6 +189,9 @@ class HttpReceiver:
                 )
                 status, delay = receiver.script.next()
                 receiver.requests.append(Request(self.path, headers, body, signed, status))
+                if status == HANG:
+                    self.trickle()
+                    return
                 if 200 <= status < 300 and signed:
                     receiver.ledger.receive(headers.get("idempotency-key", ""))
                 threading.Event().wait(delay)
@@ -182,6 +205,18 @@ class HttpReceiver:
                 except OSError:
                     receiver.dropped += 1
 
+            def trickle(self) -> None:
+                """Headers at once, then a byte now and then: never done, never silent."""
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    while not receiver.release.wait(TRICKLE_SECONDS):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                except OSError:
+                    receiver.dropped += 1
+
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the tests read ``requests``."""
 
@@ -189,9 +224,13 @@ class HttpReceiver:
             def handle_error(self, request: Any, client_address: Any) -> None:
                 receiver.dropped += 1
 
+        self._server_class = Server
         self.server = Server(("127.0.0.1", 0), Handler)
         self.script = Script(then=200, delay=delay, seed=self.server.server_address[1])
-        self._thread = threading.Thread(
+        self._thread = self._serving()
+
+    def _serving(self) -> threading.Thread:
+        return threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
 
@@ -205,6 +244,20 @@ class HttpReceiver:
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
+        self.release.set()
+        if self._thread.is_alive():
+            self.server.shutdown()
+            self._thread.join()
         self.server.server_close()
-        self._thread.join()
+
+    def down(self) -> None:
+        """Stop listening: connections are refused until :meth:`up`."""
+        self.stop()
+
+    def up(self) -> None:
+        """Listen again, on the same port, with the same script and ledger."""
+        self.release.clear()
+        address = self.server.server_address[:2]
+        self.server = self._server_class(address, self.server.RequestHandlerClass)
+        self._thread = self._serving()
+        self._thread.start()
