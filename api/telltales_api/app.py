@@ -9,6 +9,7 @@ from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
+from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.params import BodyKwarg
@@ -33,12 +34,35 @@ create`) sent as `Authorization: Bearer tt_...`; errors are RFC 9457 problem det
 """
 
 
+QUIET_LOGGERS = ("httpx", "httpcore")
+"""Held at WARNING: httpx logs every request's full URL at INFO, and a webhook's or a
+CRM's URL can carry a token in its path or query."""
+
+
+def logging_config() -> LoggingConfig:
+    """Litestar's logging, with the root logger at WARNING rather than litestar's INFO.
+
+    Litestar configures the root logger of the process it runs in; at INFO that would
+    print what any library says at INFO, URLs included. telltales itself logs only
+    warnings and errors (``telltales.api``).
+    """
+    return LoggingConfig(
+        root={"level": "WARNING", "handlers": ["queue_listener"]},
+        loggers={
+            "litestar": {"level": "INFO", "handlers": ["queue_listener"], "propagate": False},
+            **{name: {"level": "WARNING"} for name in QUIET_LOGGERS},
+        },
+    )
+
+
 def _context(state: State) -> ApiContext:
     context: ApiContext = state.telltales
     return context
 
 
 SQLITE_INTEGER = range(-(2**63), 2**63)
+MAX_QUERY_BYTES = 8192
+"""A query string's length: every filter of every route fits many times over."""
 
 
 def _day(text: str) -> date | None:
@@ -59,7 +83,16 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     decodes JSON would come back as "malformed JSON" and send the caller looking in
     the wrong place (415 says what to send instead). A date in a query outside the
     days telltales reasons about (a year typed as 0001) would overflow date arithmetic.
+    A query string of more than ``MAX_QUERY_BYTES`` is no filter anyone means: it is
+    refused before it is parsed or matched against anything.
     """
+    query = request.scope.get("query_string", b"")
+    if len(query) > MAX_QUERY_BYTES:
+        raise ProblemError(
+            400,
+            f"the query string is {len(query)} bytes; at most {MAX_QUERY_BYTES}",
+            errors=[FieldError(field="query", reason=f"longer than {MAX_QUERY_BYTES} bytes")],
+        )
     for name, text in request.query_params.items():
         day = _day(text)
         if day is not None and not FIRST_DAY <= day <= LAST_DAY:
@@ -95,21 +128,21 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
 def _document_platform_errors(app: Litestar) -> None:
     """Add to each route's schema the errors the app answers before its handler does.
 
-    A body can be too large (413) or not JSON (415) on any route that takes one, and
-    an Idempotency-Key can be malformed (400), in flight (409) or reused (422) on any
-    POST or PUT; the route's own declarations, if any, take precedence.
+    A query string can be too long (400) on any route; a body can be too large (413)
+    or not JSON (415) on any route that takes one, and an Idempotency-Key can be
+    malformed (400), in flight (409) or reused (422) on any POST or PUT; the route's
+    own declarations, if any, take precedence.
     """
     for route in app.routes:
         for handler in getattr(route, "route_handlers", ()):
             if handler.opt.get(SCOPE_OPT) is None:
                 continue
-            statuses = []
+            statuses = [400]
             if "data" in handler.parsed_fn_signature.parameters:
                 statuses += [413, 415]
             if handler.http_methods & IDEMPOTENT_METHODS:
-                statuses += [400, 409, 422]
-            if statuses:
-                handler.responses = {**problem_responses(*statuses), **(handler.responses or {})}
+                statuses += [409, 422]
+            handler.responses = {**problem_responses(*statuses), **(handler.responses or {})}
 
 
 def create_app(
@@ -148,6 +181,7 @@ def create_app(
         },
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=ApiRequest,
+        logging_config=logging_config(),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="telltales",

@@ -18,6 +18,13 @@ from telltales_api.problems import FieldError, ProblemError
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
+LARGEST_ID = 2**53 - 1
+"""The largest integer id a path takes: the largest a JSON number holds exactly.
+
+The schema states a bound as a JSON number, which clients and validators read as a
+double; SQLite's own bound (2**63 - 1) would be written as 2**63, and the integers
+between the two would be valid by the schema and refused by the server.
+"""
 
 Limit = Annotated[
     int,

@@ -161,7 +161,13 @@ def list_accounts(
     ] = None,
     renewal_within_days: Annotated[
         int | None,
-        QueryParameter(ge=0, le=3650, description="Renewing within this many days of `as_of`."),
+        QueryParameter(
+            ge=0,
+            le=3650,
+            # litestar leaves a bound of 0 out of the schema (it tests the bound's truth).
+            schema_extra={"minimum": 0},
+            description="Renewing within this many days of `as_of`.",
+        ),
     ] = None,
     as_of: Annotated[
         date | None,

@@ -10,11 +10,13 @@ pilot already in that state or ended) is a 409 and changes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, cast, get_args
 
 import msgspec
 from litestar import Router, get, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.spec import Operation, RequestBody
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from telltales import pilots
 from telltales.errors import InputError
@@ -48,6 +50,20 @@ class PilotDetail(Pilot, kw_only=True, frozen=True):
 class StateChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reason: str = ""
     """Why (optional): kept in the pilot's events."""
+
+
+@dataclass
+class OptionalBodyOperation(Operation):
+    """An operation whose JSON body may be left out, as the schema then says.
+
+    litestar documents every request body as required, even one whose parameter
+    defaults to None; a client reading the schema would send ``{}`` where nothing is
+    needed, and a schema-driven fuzzer rightly flags the body-less request accepted.
+    """
+
+    def __post_init__(self) -> None:
+        if isinstance(self.request_body, RequestBody):
+            self.request_body.required = False
 
 
 @get(
@@ -183,6 +199,7 @@ def _state_route(path: str, state: PilotState, doc: str) -> HTTPRouteHandler:
         opt=needs("admin"),
         sync_to_thread=True,
         status_code=200,
+        operation_class=OptionalBodyOperation,
         tags=["pilots"],
         security=SECURITY,
         responses=problem_responses(400, 401, 403, 404, 409),

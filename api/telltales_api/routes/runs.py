@@ -25,6 +25,7 @@ from telltales.store import Store
 
 from telltales_api.auth import SECURITY, Key, needs
 from telltales_api.context import Context
+from telltales_api.paging import LARGEST_ID
 from telltales_api.problems import FieldError, ProblemError, problem_responses
 
 MAX_DAYS = 92
@@ -104,7 +105,7 @@ def start_run(data: JSONBody[RunRequest], context: Context) -> RunsReport:
 )
 def read_run(
     run_id: Annotated[
-        int, PathParameter(ge=1, le=2**63 - 1, description="The id `POST /v1/runs` returned.")
+        int, PathParameter(ge=1, le=LARGEST_ID, description="The id `POST /v1/runs` returned.")
     ],
     context: Context,
     key: Key,

@@ -22,11 +22,18 @@ from telltales.tasks import Task, TaskEvent, TaskKind, TaskState
 
 from telltales_api.auth import SECURITY, Key, actor, check_groups, needs
 from telltales_api.context import Context
-from telltales_api.paging import Cursor, Limit, bad_cursor, decode_cursor, encode_cursor
+from telltales_api.paging import (
+    LARGEST_ID,
+    Cursor,
+    Limit,
+    bad_cursor,
+    decode_cursor,
+    encode_cursor,
+)
 from telltales_api.problems import FieldError, ProblemError, problem_responses
 
 TASK_STATES: tuple[str, ...] = get_args(TaskState)
-TaskId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="The task's id.")]
+TaskId = Annotated[int, PathParameter(ge=1, le=LARGEST_ID, description="The task's id.")]
 
 
 class TaskPage(msgspec.Struct, kw_only=True):
