@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.outbox_receivers import HttpReceiver, SmtpReceiver
 from telltales.plugins import Registry, load_registry
 from telltales.store import Store, open_store
 
@@ -42,3 +43,28 @@ def store(tmp_path: Path, registry: Registry) -> Iterator[Store]:
 def example_accounts() -> list[dict[str, object]]:
     data: list[dict[str, object]] = json.loads(EXAMPLE_ACCOUNTS.read_text())
     return data
+
+
+def _receiver_delay(request: pytest.FixtureRequest) -> tuple[float, float]:
+    """A test module's ``RECEIVER_DELAY``: how long its receivers take to answer.
+
+    Kill tests slow the receivers down so that kills land while a delivery is in hand.
+    """
+    delay: tuple[float, float] = getattr(request.module, "RECEIVER_DELAY", (0.0, 0.0))
+    return delay
+
+
+@pytest.fixture
+def smtp(request: pytest.FixtureRequest) -> Iterator[SmtpReceiver]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it is sent."""
+    receiver = SmtpReceiver(delay=_receiver_delay(request)).start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def http(request: pytest.FixtureRequest) -> Iterator[HttpReceiver]:
+    """A real HTTP server on 127.0.0.1 that records the webhooks it is sent."""
+    receiver = HttpReceiver(delay=_receiver_delay(request)).start()
+    yield receiver
+    receiver.stop()

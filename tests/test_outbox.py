@@ -220,20 +220,6 @@ def worlds(tmp_path: Path) -> Iterator[Callable[..., World]]:
         store.close()
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpReceiver]:
-    receiver = SmtpReceiver().start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
-def http() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver().start()
-    yield receiver
-    receiver.stop()
-
-
 def webhook(receiver: HttpReceiver, approval: bool = False) -> str:
     return f'{{ action = "webhook", url = "{receiver.url}"' + (
         ", approval = true }" if approval else " }"

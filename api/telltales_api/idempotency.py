@@ -13,10 +13,16 @@ caller's Idempotency-Key never answers another's request. Records are kept 24
 hours. A request without a live key or without the route's scope passes through
 untouched, to be refused by the guard.
 
-What is not guaranteed: if the process dies after the handler committed but before
-the answer was stored, the claim stays in flight and retries get 409 until it
-expires; the caller must check whether the first request took effect (and may then
-retry with a new key). Nothing is ever done twice for one key while its record lives.
+A claim names the process that made it (host name and process id, kept in ``body``
+until the answer replaces it). A retry that finds the claim in flight asks whether
+that process still runs: if it died (a crash, a kill, a restart), the retry takes
+the claim over and the request runs again, so a client re-sending after a crash
+gets an answer, not a 409 for a day. The request may then act a second time, which
+every write route allows: an ingest, an account or a renewal replaces the same rows,
+a history import skips what it recorded, a run replaces its day, and a task already
+changed or a pilot already created answers so. A claim made on another host (another
+container) cannot be asked about and stays in flight until the record expires.
+Otherwise nothing is done twice for one key while its record lives.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from telltales.keys import ApiKey
+from telltales.processes import process_gone, this_process
 from telltales.store import Store
 
 from .auth import SCOPE_OPT, request_key
@@ -82,8 +89,14 @@ def claim(
     path: str,
     digest: str,
     now: datetime,
+    owner: str | None = None,
 ) -> Claim:
-    """Claim the key for this request, or say what an earlier request with it left."""
+    """Claim the key for this request, or say what an earlier request with it left.
+
+    ``owner`` names this process (default :func:`this_process`); a claim in flight
+    whose process is gone is taken over, and the request runs again.
+    """
+    owner = owner or this_process()
     with store.transaction() as db:
         row = db.execute(
             "SELECT method, path, request_hash, status_code, content_type, body, created_at "
@@ -99,8 +112,15 @@ def claim(
         if row is None:
             db.execute(
                 "INSERT INTO api_requests (key_id, idempotency_key, method, path, request_hash, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [key_id, idempotency_key, method, path, digest, _stamp(now)],
+                "body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [key_id, idempotency_key, method, path, digest, owner.encode(), _stamp(now)],
+            )
+            return "claimed"
+        if row[2] == digest and row[3] is None and _abandoned(row[5]):
+            db.execute(
+                "UPDATE api_requests SET body = ?, created_at = ? "
+                "WHERE key_id = ? AND idempotency_key = ?",
+                [owner.encode(), _stamp(now), key_id, idempotency_key],
             )
             return "claimed"
     if row[2] != digest:
@@ -108,6 +128,12 @@ def claim(
     if row[3] is None:
         return "in_flight"
     return StoredAnswer(status=row[3], content_type=row[4], body=bytes(row[5] or b""))
+
+
+def _abandoned(claimed_by: bytes | None) -> bool:
+    """Whether a claim in flight was made by a process that is gone (a claim that names
+    no process, from before claims named theirs, is not known to be)."""
+    return claimed_by is not None and process_gone(bytes(claimed_by).decode(errors="replace"))
 
 
 def finish(
@@ -170,6 +196,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _announced_length(scope: Scope) -> int:
+    """The body's size by its Content-Length header (0 when absent or not a number)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
 async def _read_body(receive: Receive, limit: int) -> tuple[list[ReceiveMessage], bytes | None]:
     """The request's messages, and its body unless it is over ``limit`` (then None)."""
     messages: list[ReceiveMessage] = []
@@ -225,6 +259,10 @@ class Idempotency(ASGIMiddleware):
                 errors=[FieldError(field=_FIELD, reason="not accepted by this route")],
             )
         context: ApiContext = scope["litestar_app"].state.telltales
+        if _announced_length(scope) > context.settings.max_body_bytes:
+            # Too large by its own Content-Length: litestar answers 413 without reading it.
+            await next_app(scope, receive, send)
+            return
         key = request_key(scope)
         messages, body = await _read_body(receive, context.settings.max_body_bytes)
         receive = _replaying(messages, receive)
@@ -260,8 +298,8 @@ class Idempotency(ASGIMiddleware):
         if found == "in_flight":
             raise ProblemError(
                 409,
-                f"a request with this {HEADER} has not finished yet; retry later. If the "
-                "server stopped meanwhile, check whether it took effect, then use a new key",
+                f"a request with this {HEADER} has not finished yet; retry later (once its "
+                "server process has stopped, a retry runs the request again)",
                 errors=[FieldError(field=_FIELD, reason="its first request is in flight")],
             )
         if isinstance(found, StoredAnswer):

@@ -42,6 +42,7 @@ from .models import (
 )
 from .plan import EngineSpec, Plan
 from .plugins import Registry, TimeLimitExceeded, call_with_time_limit
+from .processes import this_process
 from .queries import batch_accounts, get_run
 from .statuses import evaluate, moment
 from .store import Store, is_file_fault
@@ -91,7 +92,12 @@ def run(
         run_id = (
             db.table("runs")
             .insert(
-                {"as_of": as_of.isoformat(), "status": "running", "started_at": started.isoformat()}
+                {
+                    "as_of": as_of.isoformat(),
+                    "status": "running",
+                    "started_at": started.isoformat(),
+                    "process": this_process(),
+                }
             )
             .last_pk
         )

@@ -44,7 +44,9 @@ Grade = Literal["green", "amber", "red", "insufficient_data"]
 
 HealthStatus = Literal["healthy", "concern", "at_risk"]
 
-RunStatus = Literal["running", "ok", "degraded", "failed"]
+RunStatus = Literal["running", "ok", "degraded", "failed", "interrupted"]
+"""``interrupted``: left ``running`` by a process that is gone (killed, or its machine
+stopped); nothing of it was stored."""
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 Count = Annotated[int, msgspec.Meta(ge=0)]

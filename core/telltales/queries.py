@@ -21,6 +21,7 @@ from .models import (
     ScoreTrend,
     Signal,
 )
+from .processes import process_gone
 from .store import Store
 
 TREND_DAYS = (7, 30)
@@ -336,9 +337,10 @@ def score_trend(
 
 
 def get_run(store: Store, run_id: int) -> RunResult | None:
+    """The run as stored; one left ``running`` by a process that is gone is ``interrupted``."""
     row = store.db.execute(
         "SELECT run_id, as_of, status, accounts, signals, scores, started_at, finished_at, "
-        "failures, actions FROM runs WHERE run_id = ?",
+        "failures, actions, process FROM runs WHERE run_id = ?",
         [run_id],
     ).fetchone()
     if row is None:
@@ -355,7 +357,9 @@ def get_run(store: Store, run_id: int) -> RunResult | None:
         "failures",
         "actions",
     )
-    record = dict(zip(names, row, strict=True))
+    record = dict(zip(names, row[:-1], strict=True))
+    if record["status"] == "running" and row[-1] is not None and process_gone(row[-1]):
+        record["status"] = "interrupted"
     record["failures"] = msgspec.json.decode(record["failures"])
     record["actions"] = msgspec.json.decode(record["actions"]) if record["actions"] else None
     return msgspec.convert(record, RunResult, strict=False)

@@ -100,3 +100,15 @@ def stop_server(server: Server) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(server.process.pid, signal.SIGKILL)
     server.process.communicate(timeout=30)
+
+
+def kill_server(server: Server) -> None:
+    """SIGKILL the server and its workers at once, as a crash or ``kill -9`` would.
+
+    Nothing of the server runs afterwards: the whole process group is killed and the
+    main process reaped, so a restart finds the database exactly as the crash left it.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGKILL)
+    server.process.communicate(timeout=30)
+    server.http.close()

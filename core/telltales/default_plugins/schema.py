@@ -427,6 +427,12 @@ _API_SCHEMA = """
 """
 
 
+@migrations()
+def m006_run_process(db: Database) -> None:
+    """Which process a run is in, so that one a kill interrupted is not shown as running."""
+    db.execute("ALTER TABLE runs ADD COLUMN process TEXT")
+
+
 @hookimpl
 def register_migrations(register: Callable[[Migrations], None]) -> None:
     register(migrations)
