@@ -13,7 +13,7 @@ answer holds ``telltales worker`` no longer than ``attempt_time_limit_seconds``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -89,20 +89,6 @@ def _direct_connections_and_secret(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("all_proxy", raising=False)
     monkeypatch.setenv("TELLTALES_WEBHOOK_SECRET", SECRET)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpReceiver]:
-    receiver = SmtpReceiver().start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
-def http() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def build(
@@ -279,11 +265,6 @@ def test_past_max_attempts_deliveries_are_failed_listed_and_retried_by_hand(
     store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the API has no outbox route: api/telltales_api/routes needs GET /v1/deliveries "
-    "and POST /v1/deliveries/{delivery_id}/retry (not owned by this helper)",
-)
 def test_failed_deliveries_are_listed_by_the_api_and_retried_through_it(
     tmp_path: Path, smtp: SmtpReceiver, http: HttpReceiver
 ) -> None:
@@ -310,8 +291,11 @@ def test_failed_deliveries_are_listed_by_the_api_and_retried_through_it(
         headers = api.headers(api.key("admin"))
         listed = api.client.get("/v1/deliveries", params={"status": "failed"}, headers=headers)
         assert listed.status_code == 200
-        failed = listed.json()["deliveries"]
-        assert [d["action"] for d in failed] == ["email", "webhook"]
+        failed = listed.json()["items"]
+        assert [d["action"] for d in failed] == ["webhook", "email"]  # newest first
+        assert {d["status"] for d in failed} == {"failed"}
+        shown = api.client.get(f"/v1/deliveries/{failed[0]['delivery_id']}", headers=headers)
+        assert [a["delivered"] for a in shown.json()["attempts_made"]] == [False]
         smtp.up()
         http.script.then = 200
         for delivery in failed:
@@ -319,7 +303,14 @@ def test_failed_deliveries_are_listed_by_the_api_and_retried_through_it(
                 f"/v1/deliveries/{delivery['delivery_id']}/retry", headers=headers
             )
             assert retried.status_code == 200
+            assert retried.json()["status"] == "pending"
+            again = api.client.post(
+                f"/v1/deliveries/{delivery['delivery_id']}/retry", headers=headers
+            )
+            assert again.status_code == 409, "only a failed delivery is retried"
         assert outbox.deliver_due(store, registry, plan) == WorkSummary(delivered=2)
+        assert smtp.ledger.applied == {failed[1]["idempotency_key"]: 1}
+        assert http.ledger.applied == {failed[0]["idempotency_key"]: 1}
 
 
 def test_a_webhook_that_never_finishes_answering_holds_the_worker_only_to_the_time_limit(

@@ -27,7 +27,14 @@ pytestmark = pytest.mark.reliability
 
 ALL_OPERATIONS = operations(create_app(ApiSettings(db=Path("never-opened.db"))))
 LOCKED = [op for op in ALL_OPERATIONS if op.scope is not None]
-SAMPLES = {"account_id": "ferrum", "task_id": 1, "run_id": 1, "pilot_id": "p", "key_id": "k"}
+SAMPLES = {
+    "account_id": "ferrum",
+    "task_id": 1,
+    "run_id": 1,
+    "delivery_id": 1,
+    "pilot_id": "p",
+    "key_id": "k",
+}
 INVALID_BODY = {"unexpected": ["field"] * 3}
 
 

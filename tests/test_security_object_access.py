@@ -132,6 +132,7 @@ PATH_SAMPLES = {
     "account_id": lambda book: list(B_ACCOUNTS),
     "task_id": lambda book: list(book.b_tasks),
     "run_id": lambda book: [book.run_id],
+    "delivery_id": lambda book: list(book.b_deliveries),
     "pilot_id": lambda book: [B_PILOT, IDLE_PILOT],
     "key_id": lambda book: ["0123456789ab"],
 }

@@ -170,7 +170,7 @@ def test_no_answer_holds_a_key_hash_or_secret(book_dir: tuple[Path, Book], tmp_p
         tokens = [api.key("admin"), api.key("read", groups=["emea-midmarket"]), api.key("read")]
         store = api.context.store
         hashes = [str(row[0]) for row in store.db.execute("SELECT secret_hash FROM api_keys")]
-        secrets = [token.rsplit("_", 1)[1] for token in tokens]
+        secrets = [token.split("_", 2)[2] for token in tokens]
         assert len(hashes) == len(tokens)
         forbidden = ["secret_hash", *hashes, *tokens, *secrets]
         forbidden += [hashlib.sha256(s.encode()).hexdigest()[:16] for s in secrets]
@@ -178,6 +178,7 @@ def test_no_answer_holds_a_key_hash_or_secret(book_dir: tuple[Path, Book], tmp_p
             "account_id": A_ACCOUNT,
             "task_id": book_dir[1].a_task,
             "run_id": book_dir[1].run_id,
+            "delivery_id": book_dir[1].b_deliveries[0],
             "pilot_id": A_PILOT,
             "key_id": tokens[2].split("_")[1],
         }

@@ -87,7 +87,7 @@ class Session:
     webhooks: int = 0
 
     def secrets(self) -> list[str]:
-        parts = [token.rsplit("_", 1)[1] for token in self.tokens]
+        parts = [token.split("_", 2)[2] for token in self.tokens]  # tt_<key id>_<secret>
         return [*self.tokens, *parts, SMTP_PASSWORD, SECRET, URL_TOKEN]
 
 
@@ -147,6 +147,7 @@ def _exercise(server: Server, session: Session, admin: str) -> None:
         "account_id": B_ACCOUNTS[1],
         "task_id": tasks[0]["task_id"],
         "run_id": 1,
+        "delivery_id": 1,
         "pilot_id": PILOT["pilot_id"],
         "key_id": created.json()["key"]["key_id"],
     }
@@ -282,14 +283,21 @@ def test_no_span_holds_a_key(traced: tuple[ApiHarness, InMemorySpanExporter]) ->
     bad = revoked.json()["token"]
     api.client.delete(f"/v1/keys/{revoked.json()['key']['key_id']}", headers=api.headers(good))
     tokens = [good, bad]
-    samples = {"account_id": "x", "task_id": 1, "run_id": 1, "pilot_id": "x", "key_id": "x"}
+    samples = {
+        "account_id": "x",
+        "task_id": 1,
+        "run_id": 1,
+        "delivery_id": 1,
+        "pilot_id": "x",
+        "key_id": "x",
+    }
     for op in operations(api.client.app):
         url = op.url(samples)
         for header in (f"Bearer {good}", f"Bearer {bad}", f"Token {good}"):
             api.client.request(op.method, url, json={}, headers={"Authorization": header})
     spans = exporter.get_finished_spans()
     assert len(spans) >= 3 * len(operations(api.client.app))
-    secrets = [*tokens, *(token.rsplit("_", 1)[1] for token in tokens)]
+    secrets = [*tokens, *(token.split("_", 2)[2] for token in tokens)]
     for span in spans:
         seen = [span.name, str(dict(span.attributes or {}))]
         seen += [f"{event.name} {dict(event.attributes or {})}" for event in span.events]

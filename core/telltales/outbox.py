@@ -357,14 +357,36 @@ _DELIVERY_COLUMNS = (
 
 
 def list_deliveries(
-    store: Store, *, status: str | None = None, account_id: str | None = None, limit: int = 500
+    store: Store,
+    *,
+    status: str | None = None,
+    account_id: str | None = None,
+    csm_groups: frozenset[str] | None = None,
+    before: int | None = None,
+    limit: int = 500,
 ) -> list[Delivery]:
     """The newest ``limit`` deliveries matching the filters, oldest of them first (a new
-    failure is never cut off)."""
+    failure is never cut off).
+
+    ``csm_groups`` keeps the deliveries of those groups' accounts (None: every group);
+    ``before`` keeps those with a smaller id, to page back through older ones.
+    """
     clause, params = equality_filter(**{"d.status": status, "r.account_id": account_id})
+    conditions = [clause.removeprefix("WHERE ")] if clause else []
+    if csm_groups is not None:
+        groups = sorted(csm_groups)
+        conditions.append(
+            "r.account_id IN (SELECT account_id FROM accounts "
+            f"WHERE csm_group IN ({', '.join('?' for _ in groups)}))"
+        )
+        params += groups
+    if before is not None:
+        conditions.append("d.delivery_id < ?")
+        params.append(before)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     rows = store.db.execute(
         f"SELECT * FROM (SELECT {_DELIVERY_COLUMNS} FROM deliveries d "
-        f"JOIN playbook_runs r ON r.playbook_run_id = d.playbook_run_id {clause} "
+        f"JOIN playbook_runs r ON r.playbook_run_id = d.playbook_run_id {where} "
         "ORDER BY d.delivery_id DESC LIMIT ?) ORDER BY delivery_id",
         [*params, limit],
     )
@@ -372,6 +394,18 @@ def list_deliveries(
     return [
         msgspec.convert(dict(zip(names, row, strict=True)), Delivery, strict=False) for row in rows
     ]
+
+
+def find_delivery(
+    store: Store, delivery_id: int, *, csm_groups: frozenset[str] | None = None
+) -> Delivery | None:
+    """One delivery, or None when there is none (or it is outside ``csm_groups``)."""
+    found = [
+        d
+        for d in list_deliveries(store, csm_groups=csm_groups, before=delivery_id + 1, limit=1)
+        if d.delivery_id == delivery_id
+    ]
+    return found[0] if found else None
 
 
 def attempts_of(store: Store, delivery_id: int) -> list[Attempt]:

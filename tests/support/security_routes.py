@@ -159,6 +159,7 @@ class Book:
     run_id: int
     a_task: int
     b_tasks: tuple[int, ...]
+    b_deliveries: tuple[int, ...]
 
 
 def build_book(path: Path) -> Book:
@@ -195,6 +196,11 @@ def build_book(path: Path) -> Book:
         b_tasks = tuple(
             int(row[0]) for row in store.db.execute("SELECT task_id FROM tasks ORDER BY task_id")
         )
+        b_deliveries = tuple(
+            int(row[0])
+            for row in store.db.execute("SELECT delivery_id FROM deliveries ORDER BY delivery_id")
+        )
+        assert b_deliveries, "the other groups' pilot queues deliveries"
         with store.transaction() as db:
             a_task = create_task(
                 db,
@@ -225,7 +231,13 @@ def build_book(path: Path) -> Book:
             )
         ]
         record_renewals(store, outcomes, source="cli", by="tests")
-    return Book(config=BOOK_CONFIG, run_id=result.run_id, a_task=a_task, b_tasks=b_tasks)
+    return Book(
+        config=BOOK_CONFIG,
+        run_id=result.run_id,
+        a_task=a_task,
+        b_tasks=b_tasks,
+        b_deliveries=b_deliveries,
+    )
 
 
 def book_harness(book_db: Path, book: Book, folder: Path) -> Iterator[ApiHarness]:

@@ -7,6 +7,7 @@ from telltales.plugins import Registry
 
 from . import (
     accounts,
+    deliveries,
     health,
     history,
     ingest,
@@ -31,6 +32,7 @@ def route_handlers(registry: Registry) -> list[ControllerRouterHandler]:
         ingest.router_for(registry),
         runs.router,
         tasks.router,
+        deliveries.router,
         pilots.router,
         renewals.router,
         history.router,
