@@ -51,7 +51,7 @@ def test_create_prints_the_token_alone_and_says_it_is_shown_once(db: Path) -> No
 
 def test_the_token_is_stored_hashed_and_never_listed(db: Path) -> None:
     token = invoke("--db", db, "keys", "create", "--scope", "admin").stdout.strip()
-    secret = token.rsplit("_", 1)[1]
+    secret = token.split("_", 2)[2]
     with sqlite3.connect(db) as conn:
         stored = " ".join(str(v) for row in conn.execute("SELECT * FROM api_keys") for v in row)
     assert secret not in stored

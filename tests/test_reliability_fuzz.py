@@ -61,7 +61,10 @@ RELAXED = {
     "cursor": re.compile(r"^query\.cursor: "),
     "period": re.compile(r"is after to|before query\.from|outside 1900-01-01|before 1900-01-01"),
     "unknown-id": re.compile(r"no account|unknown account"),
-    "cross-field": re.compile(r"only allowed when|keeps some ARR|at least one event or login"),
+    "cross-field": re.compile(
+        r"only allowed when|keeps some ARR|at least one event or login"
+        r"|\) is before planned_on|is before opened_at"
+    ),
     "dismiss-reason": re.compile(r"^body\.reason: required, and not blank"),
     "pilot-checks": re.compile(r"^body\.(pilot_id|csm_groups|rules|playbooks): "),
     "key-name": re.compile(r"^a key's name is at most 100 printable characters$"),
