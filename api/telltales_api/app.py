@@ -25,6 +25,7 @@ from .idempotency import METHODS as IDEMPOTENT_METHODS
 from .idempotency import Idempotency
 from .problems import EXCEPTION_HANDLERS, ApiRequest, FieldError, ProblemError, problem_responses
 from .routes import route_handlers
+from .schema_constraints import state_constraints
 from .tracing import RequestSpans
 
 DESCRIPTION = """\
@@ -194,6 +195,7 @@ def create_app(
         debug=False,
     )
     _document_platform_errors(app)
+    state_constraints(app)
     # Outside litestar's own exception handling, so a 404 or a 405 has its span too.
     app.asgi_handler = RequestSpans(app.asgi_handler, tracer_provider, meter_provider)
     return app

@@ -28,6 +28,12 @@ class StoreError(TelltalesError):
 class InputError(TelltalesError):
     """Records or arguments given by the user are invalid; nothing was written."""
 
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        """The input's field the problem is in, when one is (``csm_groups``), so that the
+        API can name it in the body (``body.csm_groups``) as the CLI names its option."""
+
 
 class UnknownAccountError(InputError):
     """An account id that the store does not hold."""

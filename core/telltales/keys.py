@@ -100,19 +100,25 @@ def create_key(
     """Store a new key and return it with its token, which is never shown again."""
     wanted = sorted(set(scopes))
     if not wanted:
-        raise InputError("a key needs at least one scope (read, ingest, act, admin)")
+        raise InputError(
+            "a key needs at least one scope (read, ingest, act, admin)", field="scopes"
+        )
     unknown = [s for s in wanted if s not in SCOPES]
     if unknown:
-        raise InputError(f"unknown scope {unknown[0]!r}: use read, ingest, act or admin")
+        raise InputError(
+            f"unknown scope {unknown[0]!r}: use read, ingest, act or admin", field="scopes"
+        )
     groups = sorted(set(csm_groups)) if csm_groups else None
     if groups is not None and "admin" in wanted:
-        raise InputError("an admin key sees every CSM group: give it no CSM groups")
+        raise InputError(
+            "an admin key sees every CSM group: give it no CSM groups", field="csm_groups"
+        )
     if groups is not None and any(not g.strip() for g in groups):
-        raise InputError("a CSM group name cannot be empty")
+        raise InputError("a CSM group name cannot be empty", field="csm_groups")
     if groups is not None and any(len(g) > MAX_GROUP for g in groups):
-        raise InputError(f"a CSM group name is at most {MAX_GROUP} characters")
+        raise InputError(f"a CSM group name is at most {MAX_GROUP} characters", field="csm_groups")
     if len(name) > MAX_NAME or not name.isprintable():
-        raise InputError(f"a key's name is at most {MAX_NAME} printable characters")
+        raise InputError(f"a key's name is at most {MAX_NAME} printable characters", field="name")
     if not by.strip():
         raise InputError("say who creates the key")
     key_id = secrets.token_hex(6)

@@ -49,7 +49,10 @@ RunStatus = Literal["running", "ok", "degraded", "failed", "interrupted"]
 stopped); nothing of it was stored."""
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
-Count = Annotated[int, msgspec.Meta(ge=0)]
+COUNT_MAX = 2**53 - 1
+"""The largest count: beyond it a JSON number is no longer exact (and SQLite's own
+limit, 2**63 - 1, is near; a larger integer could not be stored at all)."""
+Count = Annotated[int, msgspec.Meta(ge=0, le=COUNT_MAX)]
 
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2999, 12, 31)

@@ -12,6 +12,7 @@ from typing import Annotated
 import msgspec
 from litestar import Router, delete, get, post
 from litestar.params import JSONBody, PathParameter
+from telltales.errors import InputError
 from telltales.keys import (
     MAX_GROUP,
     MAX_NAME,
@@ -29,7 +30,7 @@ from telltales_api.auth import SECURITY, Key, actor, needs
 from telltales_api.context import Context
 from telltales_api.idempotency import NO_IDEMPOTENCY_OPT
 from telltales_api.paging import Cursor, Limit, decode_cursor, encode_cursor
-from telltales_api.problems import ProblemError, problem_responses
+from telltales_api.problems import FieldError, ProblemError, problem_responses
 
 
 class KeyPage(msgspec.Struct, kw_only=True):
@@ -95,13 +96,17 @@ def list_api_keys(context: Context, limit: Limit = 100, cursor: Cursor = None) -
 )
 def create_api_key(context: Context, key: Key, data: JSONBody[NewKey]) -> CreatedKey:
     """Create a key; the answer holds its token, which is shown this once."""
-    created, token = create_key(
-        context.store,
-        scopes=data.scopes,
-        csm_groups=data.csm_groups,
-        name=data.name,
-        by=actor(key),
-    )
+    try:
+        created, token = create_key(
+            context.store,
+            scopes=data.scopes,
+            csm_groups=data.csm_groups,
+            name=data.name,
+            by=actor(key),
+        )
+    except InputError as error:
+        named = [FieldError(field=f"body.{error.field}", reason=str(error))] if error.field else []
+        raise ProblemError(422, str(error), errors=named) from None
     return CreatedKey(key=describe(created), token=token)
 
 

@@ -54,9 +54,10 @@ class MetricFilter(msgspec.Struct, kw_only=True, frozen=True):
 class MetricInputError(InputError):
     """A metric's parameter is invalid; ``field`` names it as the caller spelled it."""
 
+    field: str
+
     def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
+        super().__init__(f"{field}: {reason}", field=field)
         self.reason = reason
 
 

@@ -23,6 +23,12 @@ someone."""
 KINDS: tuple[Kind, ...] = get_args(Kind)
 
 
+URL_PATTERN = r"^https?://[^\s/\x00-\x1f\x7f-\x9f\ufeff]+[^\s\x00-\x1f\x7f-\x9f\ufeff]*$"
+r"""http(s), a host, no spaces or control characters. The characters on which Python's
+``\s`` and JSON Schema's (ECMA-262) disagree are listed explicitly, so the published
+schema and the server accept exactly the same URLs."""
+
+
 class NewsItem(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One news item about one account, as a news feed delivers it."""
 
@@ -33,7 +39,7 @@ class NewsItem(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     day: date
     """The day the item was published."""
     headline: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=r"\S")]
-    url: Annotated[str, msgspec.Meta(max_length=2000, pattern=r"^https?://[^\s/]+\S*$")]
+    url: Annotated[str, msgspec.Meta(max_length=2000, pattern=URL_PATTERN)]
     """The link a CSM follows to read the story; it is quoted in the evidence."""
     source: Annotated[str, msgspec.Meta(max_length=200)] = ""
     """The publisher's name, when the feed gives it."""

@@ -14,7 +14,8 @@ from .schema import EPOCH
 
 Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Name = Annotated[str, msgspec.Meta(max_length=100)]
-Count = Annotated[int, msgspec.Meta(ge=0)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
+"""A count a JSON number holds exactly (and SQLite can store)."""
 
 
 class UsageRow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
