@@ -12,6 +12,7 @@ parameters, and bodies nested 100,000 deep are 4xx within a second each, never a
 
 from __future__ import annotations
 
+import logging
 import select
 import socket
 import sqlite3
@@ -19,6 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from support.api import ApiHarness, api_harness
 from support.security_routes import Operation, operations
@@ -261,3 +263,45 @@ def test_bodies_too_deep_or_too_large_are_refused_and_write_nothing(
     many = b'{"records": [' + b",".join(b"{}" for _ in range(400_000)) + b"]}"
     assert _timed(api, op, op.url(SAMPLES), content=many, headers=headers) == 413
     assert store.db.conn.total_changes == changes
+
+
+def test_a_client_that_leaves_mid_body_is_answered_400_and_logged_as_no_error(
+    api: ApiHarness, admin: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that hangs up halfway through its body is its own doing: litestar calls
+    it a 500 ("client disconnected prematurely"), which logged an ERROR with a traceback
+    for every dropped connection."""
+    messages: list[dict[str, object]] = [
+        {"type": "http.request", "body": b'{"accounts": [', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    answered: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        answered.append(message)
+
+    headers = [(b"content-type", b"application/json")]
+    headers += [(name.lower().encode(), value.encode()) for name, value in admin.items()]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "PUT",
+        "scheme": "http",
+        "path": "/v1/accounts",
+        "raw_path": b"/v1/accounts",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    with caplog.at_level(logging.INFO):
+        anyio.run(api.client.app, scope, receive, send)
+    start = next(m for m in answered if m["type"] == "http.response.start")
+    assert start["status"] == 400
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

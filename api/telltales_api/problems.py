@@ -199,6 +199,10 @@ def _on_problem(request: Request[Any, Any, Any], error: ProblemError) -> Respons
     return problem_response(request, error.status, error.detail, error.errors, error.headers)
 
 
+CLIENT_LEFT = "client disconnected prematurely"
+"""litestar's words (an InternalServerException) for a body cut off by the client."""
+
+
 def _on_http(request: Request[Any, Any, Any], error: HTTPException) -> Response[Problem]:
     status = error.status_code
     detail = error.detail
@@ -210,6 +214,10 @@ def _on_http(request: Request[Any, Any, Any], error: HTTPException) -> Response[
     elif isinstance(error.__cause__, SerializationException):
         errors = [FieldError(field="body", reason=f"not valid JSON: {detail}")]
         detail = "the body is not valid JSON"
+    if status >= 500 and detail == CLIENT_LEFT:
+        # The client hung up mid-body: its doing, not the server's; nobody reads the answer.
+        log.info("client left during the body of %s %s", request.method, request.url.path)
+        return problem_response(request, 400, "the client disconnected before the whole body")
     if status >= 500:
         log.error("server error on %s %s", request.method, request.url.path, exc_info=error)
         _record_on_span(error)
