@@ -254,6 +254,19 @@ def test_override_pins_a_status_until_a_day(ran: Path) -> None:
     )
 
 
+def test_an_override_with_a_bad_configuration_records_nothing(ran: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[statuses]\nhealthy = 5\n")
+    before = invoke("--db", ran, "status", "ferrum", "--history").output
+    result = invoke(
+        "--db", ran, "--config", bad, "override", "ferrum", "--status", "concern",
+        "--reason", "renewal agreed verbally", "--until", "2099-01-01", "--by", "m@vendor.example",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert str(bad) in result.output
+    assert invoke("--db", ran, "status", "ferrum", "--history").output == before
+
+
 def test_the_worker_delivers_the_outbox(ran: Path) -> None:
     assert invoke("--db", ran, "outbox", "list", "--status", "pending").output == (
         "2\tpending\trenewal.flag\tferrum\tat_risk_response step 2\tattempts 0\t"

@@ -163,13 +163,14 @@ def override_command(
         expires = datetime.combine(until.date() + timedelta(days=1), time.min, tzinfo=UTC)
     except OverflowError as error:
         raise InputError(f"until: {until.date()} is too far away") from error
+    labels = app.plan.labels  # the configuration is checked before anything is recorded
     with app.open() as store:
         account = queries.get_account(store, account_id)
         transition = statuses.override_status(
             store, account, status, reason=reason, until=expires, by=by
         )
     click.echo(
-        f"{account_id} is {app.plan.labels[transition.to_status]} until the end of "
+        f"{account_id} is {labels[transition.to_status]} until the end of "
         f"{until.date()} (transition {transition.transition_id})"
     )
 
