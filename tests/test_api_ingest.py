@@ -100,11 +100,11 @@ def test_the_example_files_are_stored_and_sending_them_again_stores_nothing_twic
         (usage(day="2026-11-31"), "body.records[2].day", "invalid RFC3339 encoded date"),
         (usage(events="5"), "body.records[2].events", "expected `int`, got `str`"),
         (usage(events=-1), "body.records[2].events", "expected `int` >= 0"),
-        (usage(colour="red"), "body.records[2].colour", "object contains unknown field `colour`"),
+        (usage(colour="red"), "body.records[2].colour", "unknown field"),
         (
             {k: v for k, v in usage().items() if k != "feature"},
             "body.records[2].feature",
-            "object missing required field `feature`",
+            "required field",
         ),
         (
             usage(events=0, logins=0),
@@ -131,11 +131,11 @@ def test_one_invalid_record_in_the_middle_stores_nothing_and_is_named(
 @pytest.mark.parametrize(
     ("content", "field", "reason"),
     [
-        (b'{"records": [', "body", "not valid JSON"),
+        (b'{"records": [', "body", "not valid JSON: Input data was truncated"),
         (b"", "body", "a JSON body is required"),
         (b"[]", "body", "expected `object`, got `array`"),
-        (b'{"rows": []}', "body.rows", "object contains unknown field `rows`"),
-        (b"{}", "body.records", "object missing required field `records`"),
+        (b'{"rows": []}', "body.rows", "unknown field"),
+        (b"{}", "body.records", "required field"),
         (b'{"records": {}}', "body.records", "expected `array`, got `object`"),
     ],
 )

@@ -419,3 +419,32 @@ def test_the_schema_states_what_msgspec_refuses(book: FuzzBook, tmp_path: Path) 
         )
         assert named.status_code == 422
         assert [e["field"] for e in named.json()["errors"]] == ["body.csm_groups"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("PUT", "/v1/accounts", {"accounts": [{"account_id": "a", "name": "A", "arr": "5"}]},
+         "body.accounts[0].arr"),
+        ("PUT", "/v1/renewals", {"renewals": [{"account_id": "northwind",
+         "renewal_date": "2026-12-01", "arr_before": "5", "arr_after": 5, "outcome": "renewed"}]},
+         "body.renewals[0].arr_before"),
+        ("POST", "/v1/runs", {"as_of": "2026-11-20", "strict": "true"}, "body.strict"),
+        ("POST", "/v1/keys", {"scopes": ["read"], "name": 5}, "body.name"),
+        ("POST", "/v1/pilots", {"pilot_id": "p", "csm_groups": ["g"], "rules": ["r"],
+         "playbooks": ["b"], "starts_on": "2026-11-01", "holdout_share": "0.3"},
+         "body.holdout_share"),
+    ],
+)  # fmt: skip
+def test_a_number_sent_as_text_is_refused_as_the_schema_says(
+    book: FuzzBook, tmp_path: Path, method: str, path: str, body: Any, field: str
+) -> None:
+    """Found by the docs review: litestar converted bodies loosely, so ``"arr": "5"`` was
+    stored over HTTP (the schema says number) while ``telltales ingest`` refused it.
+    Every body is now decoded strictly, as the CLI decodes it."""
+    with ApiClient(lambda: create_app(book.settings(tmp_path))) as api:
+        answer = api.client.request(
+            method, path, json=body, headers=api.headers(book.tokens["admin"])
+        )
+        assert answer.status_code == 400, answer.text
+        assert [e["field"] for e in answer.json()["errors"]] == [field]

@@ -26,6 +26,7 @@ from telltales_api.auth import SECURITY, Key, check_groups, needs
 from telltales_api.context import ApiContext, Context
 from telltales_api.paging import Cursor, Limit, decode_cursor, encode_cursor
 from telltales_api.problems import FieldError, ProblemError, problem_responses
+from telltales_api.strict_body import strict_body
 
 AccountId = Annotated[str, PathParameter(min_length=1, max_length=200, description="The account.")]
 
@@ -55,6 +56,8 @@ class AccountsPage(msgspec.Struct, kw_only=True):
 @put(
     "/accounts",
     opt=needs("ingest"),
+    dto=strict_body(AccountsUpsert),
+    return_dto=None,
     sync_to_thread=True,
     tags=["accounts"],
     security=SECURITY,

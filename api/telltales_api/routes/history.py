@@ -11,11 +11,14 @@ from telltales_api.auth import SECURITY, Key, actor, needs
 from telltales_api.context import Context
 from telltales_api.problems import problem_responses
 from telltales_api.routes.renewals import invalid_body
+from telltales_api.strict_body import strict_body
 
 
 @post(
     "/history",
     opt=needs("admin"),
+    dto=strict_body(HistoryImport),
+    return_dto=None,
     status_code=200,
     sync_to_thread=True,
     tags=["history"],

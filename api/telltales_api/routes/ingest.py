@@ -17,20 +17,15 @@ from __future__ import annotations
 import inspect
 import re
 import sqlite3
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
-from typing import Any, ClassVar
+from typing import Any
 
 import msgspec
 from litestar import Router, post
-from litestar.dto import AbstractDTO
-from litestar.dto.data_structures import DTOFieldDefinition
 from litestar.handlers import HTTPRouteHandler
-from litestar.openapi.spec import Reference, Schema
 from litestar.params import JSONBody
-from litestar.typing import FieldDefinition
 from sqlite_utils import Database
-from telltales.errors import split_validation_error
 from telltales.ingest import ingest
 from telltales.keys import ApiKey
 from telltales.plugins import Registry
@@ -38,6 +33,7 @@ from telltales.plugins import Registry
 from telltales_api.auth import SECURITY, Key, group_clause, needs
 from telltales_api.context import ApiContext, Context
 from telltales_api.problems import FieldError, ProblemError, problem_responses
+from telltales_api.strict_body import strict_body
 from telltales_api.write_guard import confined_to, is_refusal
 
 SERVED_ELSEWHERE = frozenset({"accounts"})
@@ -76,7 +72,6 @@ def _route(name: str, record_type: type[msgspec.Struct], plugin: str) -> HTTPRou
         forbid_unknown_fields=True,
         module=__name__,
     )
-    decoder = type(f"{batch_type.__name__}Body", (_StrictBody,), {"batch_type": batch_type})
 
     def handler(data: Any, context: ApiContext, key: ApiKey) -> IngestReport:
         return _ingest(context, key, name, record_type, data.records)
@@ -95,7 +90,7 @@ def _route(name: str, record_type: type[msgspec.Struct], plugin: str) -> HTTPRou
         opt=needs("ingest"),
         sync_to_thread=True,
         status_code=200,
-        dto=decoder,
+        dto=strict_body(batch_type, records_field="records"),
         return_dto=None,
         tags=["ingest"],
         security=SECURITY,
@@ -222,65 +217,3 @@ def _refuse_unknown_accounts(db: Database, key: ApiKey, records: Sequence[Any]) 
             for i in bad[:MAX_FIELD_ERRORS]
         ],
     )
-
-
-_NAMED_FIELD = re.compile(r"^object (?:contains unknown|missing required) field `([^`]+)`$")
-
-
-class _StrictBody(AbstractDTO[Any]):
-    """Decodes an ingest body straight into its record type, strictly.
-
-    Litestar's own decoding converts loosely (``"5"`` would pass as ``5``) and names
-    the record, not the field, of an unknown or missing key; the CLI and the core
-    decode strictly, and a client fixing a batch needs the exact field. The schema is
-    the batch type's, as litestar documents any msgspec struct.
-    """
-
-    batch_type: ClassVar[type[msgspec.Struct]]
-
-    @classmethod
-    def generate_field_definitions(
-        cls, model_type: type[Any]
-    ) -> Generator[DTOFieldDefinition, None, None]:
-        yield from ()
-
-    @classmethod
-    def detect_nested_field(cls, field_definition: FieldDefinition) -> bool:
-        return False
-
-    @classmethod
-    def create_for_field_definition(
-        cls, field_definition: FieldDefinition, handler_id: str, backend_cls: Any = None
-    ) -> None:
-        """Nothing to prepare: ``decode_bytes`` decodes with msgspec directly."""
-
-    @classmethod
-    def create_openapi_schema(
-        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: Any
-    ) -> Reference | Schema:
-        schema: Reference | Schema = schema_creator.for_field_definition(field_definition)
-        return schema
-
-    def decode_bytes(self, value: bytes) -> Any:
-        try:
-            return msgspec.json.decode(value, type=self.batch_type)
-        except msgspec.ValidationError as error:
-            message, path = split_validation_error(error)
-            named = _NAMED_FIELD.match(message)
-            if named is not None:
-                path = f"{path}.{named[1]}"
-            path = path.lstrip(".")
-            status = 422 if path.startswith("records[") else 400
-            raise ProblemError(
-                status,
-                "nothing was stored: a record is invalid"
-                if status == 422
-                else 'the body must be {"records": [...]}',
-                errors=[FieldError(field=f"body{'.' if path else ''}{path}", reason=message)],
-            ) from error
-        except msgspec.DecodeError as error:
-            raise ProblemError(
-                400,
-                f"the body is not valid JSON: {error}",
-                errors=[FieldError(field="body", reason="not valid JSON")],
-            ) from error

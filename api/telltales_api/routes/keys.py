@@ -31,6 +31,7 @@ from telltales_api.context import Context
 from telltales_api.idempotency import NO_IDEMPOTENCY_OPT
 from telltales_api.paging import Cursor, Limit, decode_cursor, encode_cursor
 from telltales_api.problems import FieldError, ProblemError, problem_responses
+from telltales_api.strict_body import strict_body
 
 
 class KeyPage(msgspec.Struct, kw_only=True):
@@ -89,6 +90,8 @@ def list_api_keys(context: Context, limit: Limit = 100, cursor: Cursor = None) -
 @post(
     "/keys",
     opt={**needs("admin"), NO_IDEMPOTENCY_OPT: "its answer holds the new token, never stored"},
+    dto=strict_body(NewKey),
+    return_dto=None,
     sync_to_thread=False,
     tags=["keys"],
     security=SECURITY,

@@ -28,6 +28,7 @@ from telltales_api.auth import SECURITY, Key, actor, check_groups, needs
 from telltales_api.context import Context
 from telltales_api.paging import Cursor, Limit, decode_cursor, encode_cursor
 from telltales_api.problems import FieldError, ProblemError, problem_responses
+from telltales_api.strict_body import strict_body
 
 PILOT_STATES: tuple[str, ...] = get_args(PilotState)
 PilotId = Annotated[str, PathParameter(max_length=64, description="The pilot's id.")]
@@ -139,6 +140,8 @@ def read_pilot(pilot_id: PilotId, context: Context, key: Key) -> PilotDetail:
 @post(
     "/pilots",
     opt=needs("admin"),
+    dto=strict_body(NewPilot),
+    return_dto=None,
     sync_to_thread=True,
     status_code=201,
     tags=["pilots"],
@@ -197,6 +200,8 @@ def _state_route(path: str, state: PilotState, doc: str) -> HTTPRouteHandler:
     return post(
         f"/pilots/{{pilot_id:str}}/{path}",
         opt=needs("admin"),
+        dto=strict_body(StateChange | None),
+        return_dto=None,
         sync_to_thread=True,
         status_code=200,
         operation_class=OptionalBodyOperation,

@@ -21,6 +21,7 @@ from telltales_api.auth import SECURITY, Key, actor, check_groups, needs
 from telltales_api.context import Context
 from telltales_api.paging import Cursor, Limit, decode_cursor, encode_cursor
 from telltales_api.problems import FieldError, ProblemError, problem_responses
+from telltales_api.strict_body import strict_body
 
 
 class RenewalsBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -44,6 +45,8 @@ def invalid_body(error: InvalidRecords) -> ProblemError:
 @put(
     "/renewals",
     opt=needs("ingest"),
+    dto=strict_body(RenewalsBody),
+    return_dto=None,
     sync_to_thread=True,
     tags=["renewals"],
     security=SECURITY,

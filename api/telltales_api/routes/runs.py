@@ -27,6 +27,7 @@ from telltales_api.auth import SECURITY, Key, needs
 from telltales_api.context import Context
 from telltales_api.paging import LARGEST_ID
 from telltales_api.problems import FieldError, ProblemError, problem_responses
+from telltales_api.strict_body import strict_body
 
 MAX_DAYS = 92
 """Days one request may compute: a run answers when it is done, so a longer replay is split."""
@@ -58,6 +59,8 @@ class RunsReport(msgspec.Struct, kw_only=True):
 @post(
     "/runs",
     opt=needs("admin"),
+    dto=strict_body(RunRequest),
+    return_dto=None,
     sync_to_thread=True,
     status_code=201,
     tags=["runs"],

@@ -31,6 +31,7 @@ from telltales_api.paging import (
     encode_cursor,
 )
 from telltales_api.problems import FieldError, ProblemError, problem_responses
+from telltales_api.strict_body import strict_body
 
 TASK_STATES: tuple[str, ...] = get_args(TaskState)
 TaskId = Annotated[int, PathParameter(ge=1, le=LARGEST_ID, description="The task's id.")]
@@ -193,6 +194,8 @@ def approve_task(task_id: TaskId, context: Context, key: Key) -> Task:
 @post(
     "/tasks/{task_id:int}/dismiss",
     opt=needs("act"),
+    dto=strict_body(Dismissal | None),
+    return_dto=None,
     sync_to_thread=True,
     status_code=200,
     tags=["tasks"],
