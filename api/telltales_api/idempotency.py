@@ -13,8 +13,8 @@ caller's Idempotency-Key never answers another's request. Records are kept 24
 hours. A request without a live key or without the route's scope passes through
 untouched, to be refused by the guard.
 
-A claim names the process that made it (host name and process id, kept in ``body``
-until the answer replaces it). A retry that finds the claim in flight asks whether
+A claim names the process that made it (host name and process id, in
+``claimed_by``). A retry that finds the claim in flight asks whether
 that process still runs: if it died (a crash, a kill, a restart), the retry takes
 the claim over and the request runs again, so a client re-sending after a crash
 gets an answer, not a 409 for a day. The request may then act a second time, which
@@ -99,7 +99,8 @@ def claim(
     owner = owner or this_process()
     with store.transaction() as db:
         row = db.execute(
-            "SELECT method, path, request_hash, status_code, content_type, body, created_at "
+            "SELECT method, path, request_hash, status_code, content_type, body, created_at, "
+            "claimed_by "
             "FROM api_requests WHERE key_id = ? AND idempotency_key = ?",
             [key_id, idempotency_key],
         ).fetchone()
@@ -112,15 +113,15 @@ def claim(
         if row is None:
             db.execute(
                 "INSERT INTO api_requests (key_id, idempotency_key, method, path, request_hash, "
-                "body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [key_id, idempotency_key, method, path, digest, owner.encode(), _stamp(now)],
+                "claimed_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [key_id, idempotency_key, method, path, digest, owner, _stamp(now)],
             )
             return "claimed"
-        if row[2] == digest and row[3] is None and _abandoned(row[5]):
+        if row[2] == digest and row[3] is None and _abandoned(row[7]):
             db.execute(
-                "UPDATE api_requests SET body = ?, created_at = ? "
+                "UPDATE api_requests SET claimed_by = ?, created_at = ? "
                 "WHERE key_id = ? AND idempotency_key = ?",
-                [owner.encode(), _stamp(now), key_id, idempotency_key],
+                [owner, _stamp(now), key_id, idempotency_key],
             )
             return "claimed"
     if row[2] != digest:
@@ -130,10 +131,10 @@ def claim(
     return StoredAnswer(status=row[3], content_type=row[4], body=bytes(row[5] or b""))
 
 
-def _abandoned(claimed_by: bytes | None) -> bool:
+def _abandoned(claimed_by: str | None) -> bool:
     """Whether a claim in flight was made by a process that is gone (a claim that names
     no process, from before claims named theirs, is not known to be)."""
-    return claimed_by is not None and process_gone(bytes(claimed_by).decode(errors="replace"))
+    return claimed_by is not None and process_gone(claimed_by)
 
 
 def finish(

@@ -428,9 +428,11 @@ _API_SCHEMA = """
 
 
 @migrations()
-def m006_run_process(db: Database) -> None:
-    """Which process a run is in, so that one a kill interrupted is not shown as running."""
+def m006_process_owners(db: Database) -> None:
+    """Which process a run, or an API request in flight, is in: so that one a kill
+    interrupted is shown as such, and a retry of the request can take it over."""
     db.execute("ALTER TABLE runs ADD COLUMN process TEXT")
+    db.execute("ALTER TABLE api_requests ADD COLUMN claimed_by TEXT")
 
 
 @hookimpl
