@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
+from support.configs import SHELFWARE
 from support.outbox_receivers import SECRET, HttpReceiver, SmtpReceiver, free_port
 from telltales import ActionOutcome, ActionRequest, PlaybookAction, hookimpl, outbox, tasks
 from telltales.config import load_config
@@ -51,19 +52,9 @@ FERRUM: dict[str, object] = {
 }
 """36 of 80 seats assigned: 0.45, under the rule's 0.5, so Ferrum enters At-Risk."""
 
-CONFIG = """\
-[rules.shelfware]
-description = "Fewer than half the purchased seats assigned"
-status = "at_risk"
-severity = "high"
-conditions = [{ signal = "account.seat_deployment", below = 0.5 }]
-
-[rules.score_red]
-enabled = false
-
-[playbooks.at_risk_response]
-enabled = false
-
+CONFIG = (
+    SHELFWARE
+    + """
 [csm_groups.emea]
 manager = "mia.berg@vendor.example"
 
@@ -83,6 +74,7 @@ steps = [STEPS]
 
 [outbox]
 """
+)
 
 
 @pytest.fixture(autouse=True)

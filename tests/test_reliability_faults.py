@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 from support.api import api_settings
+from support.configs import SHELFWARE
 from support.faulty_plugins import (
     ERROR,
     INSTALLED,
@@ -56,7 +57,7 @@ from telltales_api import create_app
 pytestmark = pytest.mark.reliability
 
 DAY = date(2026, 11, 20)
-LIMIT = 0.3
+LIMIT = 1.0
 """The time limit the hanging components overrun, in seconds."""
 ACCOUNTS = [
     {
@@ -69,19 +70,9 @@ ACCOUNTS = [
     }
     for index in range(3)
 ]
-CONFIG = """\
-[rules.shelfware]
-description = "Fewer than half the purchased seats assigned"
-status = "at_risk"
-severity = "high"
-conditions = [{ signal = "account.seat_deployment", below = 0.5 }]
-
-[rules.score_red]
-enabled = false
-
-[playbooks.at_risk_response]
-enabled = false
-
+CONFIG = (
+    SHELFWARE
+    + """
 [alerts]
 max_new_runs_per_csm_per_week = 100
 
@@ -93,7 +84,8 @@ steps = [STEPS]
 [outbox]
 backoff_seconds = 10
 attempt_time_limit_seconds = LIMIT
-""".replace("LIMIT", str(LIMIT))
+"""
+).replace("LIMIT", str(LIMIT))
 
 
 def hanging() -> HangingSource:

@@ -10,7 +10,6 @@ msgspec struct.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Generator
 from typing import Any, ClassVar, get_args
 
@@ -19,13 +18,9 @@ from litestar.dto import AbstractDTO
 from litestar.dto.data_structures import DTOFieldDefinition
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
-from telltales.errors import split_validation_error
+from telltales.errors import locate_validation_error
 
 from .problems import FieldError, ProblemError
-
-_NAMED_FIELD = re.compile(
-    r"^object (?P<kind>contains unknown|missing required) field `(?P<name>[^`]+)`$"
-)
 
 
 class StrictBody(AbstractDTO[Any]):
@@ -73,11 +68,7 @@ class StrictBody(AbstractDTO[Any]):
 
     @classmethod
     def _invalid(cls, error: msgspec.ValidationError) -> ProblemError:
-        reason, path = split_validation_error(error)
-        named = _NAMED_FIELD.match(reason)
-        if named is not None:  # msgspec names these in its message, not its path
-            path = f"{path}.{named['name']}"
-            reason = "unknown field" if named["kind"] == "contains unknown" else "required field"
+        reason, path = locate_validation_error(error)
         field = (
             f"body{path}"
             if path.startswith("[")

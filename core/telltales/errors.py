@@ -67,19 +67,28 @@ def split_validation_error(error: msgspec.ValidationError) -> tuple[str, str]:
     return message[:1].lower() + message[1:], path
 
 
+def locate_validation_error(error: msgspec.ValidationError) -> tuple[str, str]:
+    """The reason and the whole path of a msgspec validation error.
+
+    msgspec names an unknown or a missing field in its message, not its path; this
+    moves it onto the path: ``("unknown field", "[2].colour")``.
+    """
+    message, path = split_validation_error(error)
+    named = _NAMED_FIELD.match(message)
+    if named is None:
+        return message, path
+    reason = "unknown field" if named["kind"] == "contains unknown" else "required field"
+    return reason, f"{path}.{named['field']}"
+
+
 def describe_validation_error(error: msgspec.ValidationError, *, item: str = "record") -> str:
     """Name the item by index and the field by dotted path: ``record 3, field 'score': ...``.
 
     "at $[3].score" means little to someone fixing a CSV export; this sentence does.
     """
-    message, path = split_validation_error(error)
-    # msgspec names unknown and missing fields in the message, not the path.
-    named = _NAMED_FIELD.match(message)
-    if named is not None:
-        path = f"{path}.{named['field']}"
-        message = (
-            "unknown field" if named["kind"] == "contains unknown" else "required field is missing"
-        )
+    message, path = locate_validation_error(error)
+    if message == "required field":
+        message = "required field is missing"
     parts: list[str] = []
     index = _INDEX.match(path)
     if index is not None:

@@ -361,6 +361,7 @@ def list_deliveries(
     *,
     status: str | None = None,
     account_id: str | None = None,
+    delivery_id: int | None = None,
     csm_groups: frozenset[str] | None = None,
     before: int | None = None,
     limit: int = 500,
@@ -371,7 +372,9 @@ def list_deliveries(
     ``csm_groups`` keeps the deliveries of those groups' accounts (None: every group);
     ``before`` keeps those with a smaller id, to page back through older ones.
     """
-    clause, params = equality_filter(**{"d.status": status, "r.account_id": account_id})
+    clause, params = equality_filter(
+        **{"d.status": status, "r.account_id": account_id, "d.delivery_id": delivery_id}
+    )
     conditions = [clause.removeprefix("WHERE ")] if clause else []
     if csm_groups is not None:
         groups = sorted(csm_groups)
@@ -400,11 +403,7 @@ def find_delivery(
     store: Store, delivery_id: int, *, csm_groups: frozenset[str] | None = None
 ) -> Delivery | None:
     """One delivery, or None when there is none (or it is outside ``csm_groups``)."""
-    found = [
-        d
-        for d in list_deliveries(store, csm_groups=csm_groups, before=delivery_id + 1, limit=1)
-        if d.delivery_id == delivery_id
-    ]
+    found = list_deliveries(store, delivery_id=delivery_id, csm_groups=csm_groups, limit=1)
     return found[0] if found else None
 
 
