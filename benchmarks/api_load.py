@@ -45,13 +45,14 @@ HEALTH_CACHE_ENV = "TELLTALES_API_HEALTH_CACHE"
 
 def build(work: Path, accounts: int, rows: int) -> tuple[Path, str, list[str]]:
     """A run-once database, a read key's token and the account ids."""
-    from run import prepare
-    from telltales.config import load_config, scorer_settings, source_settings
-    from telltales.engine import run
-    from telltales.keys import create_key
-    from telltales.plan import load_plan
+    from loading import prepare
+    from telltales.config import load_config
+    from telltales.engine.pipeline import run
+    from telltales.playbooks.plan import load_plan
     from telltales.plugins import load_registry
+    from telltales.signals.settings import scorer_settings, source_settings
     from telltales.store import open_store
+    from telltales.store.keys import create_key
 
     db = work / "api.db"
     prepare(db, accounts, rows)

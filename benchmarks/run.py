@@ -37,45 +37,9 @@ sys.path.insert(0, str(HERE))
 import api_load  # noqa: E402
 import baseline  # noqa: E402
 import book  # noqa: E402
+from loading import INSERT, open_book, prepare  # noqa: E402
 
-INSERT = (
-    "INSERT INTO telemetry_usage (account_id, user_id, feature, day, team, events, logins) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
 EPOCH = date(1970, 1, 1).toordinal()
-
-
-def _open(path: Path) -> Any:
-    from telltales.plugins import load_registry
-    from telltales.store import open_store
-
-    registry = load_registry()
-    migrations = [entry.obj for entry in registry.migrations.values()]
-    return registry, open_store(path, migrations, create=True)
-
-
-def prepare(path: Path, accounts: int, rows: int, *, usage: bool = True) -> int:
-    """A database with ``accounts`` accounts and about ``rows`` usage rows (loaded raw)."""
-    from telltales.ingest import convert_records, ingest
-
-    registry, store = _open(path)
-    with store:
-        people = book.accounts(accounts)
-        records = convert_records(registry, "accounts", book.account_records(people))
-        ingest(store, registry, "accounts", records)
-        loaded = 0
-        if usage:
-            with store.transaction() as db:
-                batch: list[tuple[Any, ...]] = []
-                for row in book.usage_rows(people, rows):
-                    batch.append(row)
-                    if len(batch) == 100_000:
-                        db.conn.executemany(INSERT, batch)
-                        loaded += len(batch)
-                        batch.clear()
-                db.conn.executemany(INSERT, batch)
-                loaded += len(batch)
-    return loaded
 
 
 def _peak_mb() -> float:
@@ -94,9 +58,9 @@ def case_ingest_raw(path: Path, rows_file: Path) -> dict[str, Any]:
 
 
 def case_ingest_bulk(path: Path, jsonl: Path) -> dict[str, Any]:
-    from telltales.ingest import ingest_chunks, read_chunks
+    from telltales.signals.ingest import ingest_chunks, read_chunks
 
-    registry, store = _open(path)
+    registry, store = open_book(path)
     with store, jsonl.open("rb") as stream:
         started = time.perf_counter()
         count = ingest_chunks(
@@ -108,9 +72,9 @@ def case_ingest_bulk(path: Path, jsonl: Path) -> dict[str, Any]:
 
 def case_ingest_records(path: Path, jsonl: Path) -> dict[str, Any]:
     """The same, from records already decoded and validated: what storing alone costs."""
-    from telltales.ingest import ingest_chunks, read_chunks
+    from telltales.signals.ingest import ingest_chunks, read_chunks
 
-    registry, store = _open(path)
+    registry, store = open_book(path)
     with store, jsonl.open("rb") as stream:
         chunks = list(read_chunks(registry, "telemetry.usage", stream))
         started = time.perf_counter()

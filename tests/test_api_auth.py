@@ -17,7 +17,7 @@ import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 from support.api import ApiHarness, api_harness
-from telltales.keys import SCOPES, ApiKey, create_key, revoke_key
+from telltales.store.keys import SCOPES, ApiKey, create_key, revoke_key
 from telltales_api import create_app
 from telltales_api.auth import SCOPE_OPT, actor, check_groups, group_clause
 from telltales_api.context import ApiSettings

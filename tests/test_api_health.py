@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from support.api import ApiHarness, api_harness
-from telltales.engine import run
-from telltales.health_report import AccountHealth, account_health
-from telltales.queries import get_account
-from telltales.statuses import override_status
+from telltales.engine.health import AccountHealth, account_health
+from telltales.engine.pipeline import run
+from telltales.playbooks.statuses import override_status
+from telltales.store.queries import get_account
 from telltales_api.freshness import change_stamp
 from telltales_api.health_cache import CachedHealth, HealthCache
 from telltales_api.routes import health as health_routes

@@ -17,7 +17,7 @@ from litestar import post, put
 from litestar.params import FromPath, JSONBody
 from support.api import ApiHarness, api_harness
 from telltales.errors import InputError
-from telltales.keys import create_key, revoke_key
+from telltales.store.keys import create_key, revoke_key
 from telltales_api.auth import needs
 from telltales_api.idempotency import claim, purge, request_hash
 from telltales_api.problems import PROBLEM_MEDIA_TYPE

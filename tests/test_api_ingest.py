@@ -12,8 +12,8 @@ import pytest
 from sqlite_utils import Database
 from support.api import ApiHarness, add_accounts, api_harness, api_settings
 from telltales import hookimpl
-from telltales.ingest import convert_records, ingest
 from telltales.plugins import load_registry
+from telltales.signals.ingest import convert_records, ingest
 from telltales.testing import ApiClient
 from telltales_api import create_app
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from support.api import ApiHarness, api_harness, api_settings
 from telltales import Signal, SignalBatch, hookimpl
-from telltales.ingest import convert_records, decode_records, ingest
-from telltales.pilots import NewPilot, create_pilot
+from telltales.playbooks.pilots import NewPilot, create_pilot
 from telltales.plugins import load_registry
+from telltales.signals.ingest import convert_records, decode_records, ingest
 from telltales.store import open_store
 from telltales.testing import ApiClient
 from telltales_api import create_app

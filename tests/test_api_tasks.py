@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from support.api import ApiHarness, api_harness
-from telltales.pilots import NewPilot, create_pilot
+from telltales.playbooks.pilots import NewPilot, create_pilot
 from telltales_api.paging import encode_cursor
 from test_api_runs import build_example
 

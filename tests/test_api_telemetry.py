@@ -24,14 +24,15 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from support.api import ApiHarness, api_settings
-from telltales import ActionOutcome, ActionRequest, PlaybookAction, hookimpl, outbox, telemetry
+from telltales import ActionOutcome, ActionRequest, PlaybookAction, hookimpl, observability
 from telltales.config import load_config
-from telltales.engine import run
+from telltales.engine.pipeline import run
 from telltales.errors import ConfigError
-from telltales.ingest import convert_records, ingest
-from telltales.pilots import NewPilot, create_pilot
-from telltales.plan import load_plan
+from telltales.playbooks import outbox
+from telltales.playbooks.pilots import NewPilot, create_pilot
+from telltales.playbooks.plan import load_plan
 from telltales.plugins import load_registry
+from telltales.signals.ingest import convert_records, ingest
 from telltales.store import open_store
 from telltales.testing import ApiClient
 from telltales_api import create_app
@@ -263,23 +264,23 @@ def test_rows_signals_rules_and_actions_are_counted(tmp_path: Path) -> None:
 
 
 def test_exporters_are_chosen_by_the_standard_variables() -> None:
-    assert telemetry.providers({}) == (None, None)
-    assert telemetry.providers({"OTEL_TRACES_EXPORTER": "none"}) == (None, None)
-    tracer_provider, meter_provider = telemetry.providers(
+    assert observability.providers({}) == (None, None)
+    assert observability.providers({"OTEL_TRACES_EXPORTER": "none"}) == (None, None)
+    tracer_provider, meter_provider = observability.providers(
         {"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "crm-sync-api"}
     )
     assert isinstance(tracer_provider, TracerProvider)
     assert meter_provider is None
     assert tracer_provider.resource.attributes["service.name"] == "crm-sync-api"
     tracer_provider.shutdown()
-    tracer_provider, meter_provider = telemetry.providers({"OTEL_METRICS_EXPORTER": "console"})
+    tracer_provider, meter_provider = observability.providers({"OTEL_METRICS_EXPORTER": "console"})
     assert tracer_provider is None
     assert isinstance(meter_provider, MeterProvider)
     meter_provider.shutdown()
 
 
 def test_console_spans_go_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
-    tracer_provider, _ = telemetry.providers({"OTEL_TRACES_EXPORTER": "console"})
+    tracer_provider, _ = observability.providers({"OTEL_TRACES_EXPORTER": "console"})
     assert tracer_provider is not None
     with tracer_provider.get_tracer("tests").start_as_current_span("telltales.test-span"):
         pass
@@ -305,9 +306,9 @@ def test_console_spans_go_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
 )
 def test_a_wrong_variable_is_one_clear_error(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
-        telemetry.check(env)
+        observability.check(env)
     with pytest.raises(ConfigError):
-        telemetry.providers(env)
+        observability.providers(env)
 
 
 @pytest.mark.parametrize("variable", ["OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER"])
@@ -321,7 +322,7 @@ def test_otlp_without_its_package_says_what_to_install(
         monkeypatch.setitem(sys.modules, module, None)
     env = {variable: "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": protocol}
     with pytest.raises(ConfigError) as error:
-        telemetry.check(env)
+        observability.check(env)
     assert str(error.value) == (
         f"{variable}=otlp needs the opentelemetry-exporter-otlp package, which is not "
         "installed: pip install 'telltales[otlp]'"

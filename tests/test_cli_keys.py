@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from telltales.cli import cli
-from telltales.keys import ApiKey, verify_token
 from telltales.plugins import load_registry
 from telltales.store import open_store
+from telltales.store.keys import ApiKey, verify_token
 
 
 def invoke(*args: str | Path) -> Result:

@@ -7,9 +7,10 @@ from pathlib import Path
 import msgspec
 import pytest
 from telltales import hookimpl
-from telltales.config import load_config, source_settings
+from telltales.config import load_config
 from telltales.errors import ConfigError
 from telltales.plugins import Registry, load_registry
+from telltales.signals.settings import source_settings
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True):

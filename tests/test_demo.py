@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 from support.server import TELLTALES, Server, environment, free_port, stop_server, telltales
-from telltales.config import load_config, scorer_settings, source_settings
+from telltales.config import load_config
 from telltales.demo import summary
 from telltales.demo.replay import PILOT_GROUP, DemoOptions, DemoResult, build
-from telltales.plan import load_plan
+from telltales.playbooks.plan import load_plan
 from telltales.plugins import load_registry
+from telltales.signals.settings import scorer_settings, source_settings
 from telltales.store import open_store
 
 END = date(2026, 11, 20)

@@ -21,12 +21,12 @@ from types import ModuleType
 import msgspec
 import pytest
 from click.testing import CliRunner, Result
-from telltales import telemetry
+from telltales import observability
 from telltales.cli import cli
-from telltales.config import Config, LoadedConfig, load_config, scorer_settings, source_settings
+from telltales.config import Config, LoadedConfig, load_config
 from telltales.default_plugins.actions import FlagParams, TaskParams
 from telltales.errors import ConfigError
-from telltales.plan import (
+from telltales.playbooks.plan import (
     AlertsSpec,
     CrmSpec,
     EngineSpec,
@@ -36,11 +36,12 @@ from telltales.plan import (
     OutboxSpec,
     load_plan,
 )
-from telltales.playbooks import PlaybookSpec
+from telltales.playbooks.rules import ConditionSpec, RuleSpec
+from telltales.playbooks.steps import PlaybookSpec
 from telltales.plugins import load_registry
-from telltales.rules import ConditionSpec, RuleSpec
-from telltales.scorecards import load_scoring
-from telltales.scorecards.definition import MeasureSpec, ScoringSpec
+from telltales.signals.scorecards import load_scoring
+from telltales.signals.scorecards.definition import MeasureSpec, ScoringSpec
+from telltales.signals.settings import scorer_settings, source_settings
 from telltales.store import DEFAULT_DB
 from telltales_api.context import DEFAULT_MAX_BODY
 from telltales_api.health_cache import DEFAULT_MAX_BYTES as DEFAULT_HEALTH_CACHE
@@ -397,8 +398,8 @@ def test_configuration_md_states_the_environment_the_code_reads() -> None:
     assert defaults["TELLTALES_DB"] == DEFAULT_DB
     assert int(defaults["TELLTALES_API_MAX_BODY"]) == DEFAULT_MAX_BODY
     assert int(defaults["TELLTALES_API_HEALTH_CACHE"]) == DEFAULT_HEALTH_CACHE
-    assert telemetry.exporters({}, telemetry.TRACES_ENV) == []
-    assert telemetry.exporters({}, telemetry.METRICS_ENV) == []
+    assert observability.exporters({}, observability.TRACES_ENV) == []
+    assert observability.exporters({}, observability.METRICS_ENV) == []
     assert defaults["OTEL_TRACES_EXPORTER"] == defaults["OTEL_METRICS_EXPORTER"] == "none"
 
 

@@ -11,12 +11,12 @@ from typing import ClassVar
 import msgspec
 import pytest
 from telltales import Signal, SignalBatch, hookimpl
-from telltales.engine import run
+from telltales.engine.pipeline import run
 from telltales.errors import PluginError, UnknownAccountError
-from telltales.ingest import convert_records, ingest
 from telltales.plugins import Registry, load_registry
-from telltales.queries import get_run, signals_for
+from telltales.signals.ingest import convert_records, ingest
 from telltales.store import Store, open_store
+from telltales.store.queries import get_run, signals_for
 
 DAY = date(2026, 11, 20)
 A1: dict[str, object] = {
@@ -212,7 +212,7 @@ def test_an_unknown_account_is_refused_before_anything_is_written(
 
 
 def test_a_breakdown_keeps_evidence_that_is_not_its_signals_word_for_word() -> None:
-    from telltales.engine import _without_signal_evidence
+    from telltales.engine.pipeline import _without_signal_evidence
     from telltales.models import MeasureResult, Score
 
     signal = Signal(account_id="a1", key="x.k", value=1.0, dimension="fit", evidence="signal words")

@@ -14,17 +14,18 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
-from telltales.config import LoadedConfig, load_config, scorer_settings, source_settings
-from telltales.engine import run
+from telltales.config import LoadedConfig, load_config
+from telltales.engine.health import AccountHealth, NextAction, account_health
+from telltales.engine.pipeline import run
 from telltales.errors import UnknownAccountError
-from telltales.health_report import AccountHealth, NextAction, account_health
-from telltales.history import HistoryImport, ImportedTransition, import_history
-from telltales.ingest import convert_records, ingest
-from telltales.pilots import NewPilot, create_pilot
-from telltales.plan import Plan, load_plan
+from telltales.outcomes.history_import import HistoryImport, ImportedTransition, import_history
+from telltales.playbooks.pilots import NewPilot, create_pilot
+from telltales.playbooks.plan import Plan, load_plan
+from telltales.playbooks.statuses import override_status
 from telltales.plugins import Registry
-from telltales.scorecards import load_scoring
-from telltales.statuses import override_status
+from telltales.signals.ingest import convert_records, ingest
+from telltales.signals.scorecards import load_scoring
+from telltales.signals.settings import scorer_settings, source_settings
 from telltales.store import Store, open_store
 from test_playbooks import build_example, example_registry
 

@@ -15,12 +15,17 @@ from click.testing import CliRunner, Result
 from conftest import EXAMPLE_ACCOUNTS
 from telltales.cli import cli
 from telltales.errors import InputError
-from telltales.history import HistoryImport, HistoryReport, ImportCounts, import_history
-from telltales.playbook_runs import list_runs
-from telltales.renewals import InvalidRecords, RenewalCounts
-from telltales.statuses import status_as_of, transitions_of
+from telltales.outcomes.history_import import (
+    HistoryImport,
+    HistoryReport,
+    ImportCounts,
+    import_history,
+)
+from telltales.outcomes.renewals import InvalidRecords, RenewalCounts
+from telltales.playbooks.runs import list_runs
+from telltales.playbooks.statuses import status_as_of, transitions_of
+from telltales.playbooks.tasks import complete_task, task_events
 from telltales.store import Store
-from telltales.tasks import complete_task, task_events
 from test_playbooks import Book
 
 ROOT = Path(__file__).parent.parent

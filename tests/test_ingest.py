@@ -7,8 +7,8 @@ import json
 
 import pytest
 from telltales.errors import InputError
-from telltales.ingest import decode_records, ingest, ingest_chunks, read_chunks
 from telltales.plugins import Registry
+from telltales.signals.ingest import decode_records, ingest, ingest_chunks, read_chunks
 from telltales.store import Store
 
 

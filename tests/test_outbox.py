@@ -25,15 +25,16 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 from support.configs import SHELFWARE
 from support.outbox_receivers import SECRET, HttpReceiver, SmtpReceiver, free_port
-from telltales import ActionOutcome, ActionRequest, PlaybookAction, hookimpl, outbox, tasks
+from telltales import ActionOutcome, ActionRequest, PlaybookAction, hookimpl
 from telltales.config import load_config
-from telltales.engine import run
+from telltales.engine.pipeline import run
 from telltales.errors import InputError
-from telltales.ingest import convert_records, ingest
-from telltales.outbox import Delivery, WorkSummary
-from telltales.pilots import NewPilot, create_pilot
-from telltales.plan import Plan, load_plan
+from telltales.playbooks import outbox, tasks
+from telltales.playbooks.outbox import Delivery, WorkSummary
+from telltales.playbooks.pilots import NewPilot, create_pilot
+from telltales.playbooks.plan import Plan, load_plan
 from telltales.plugins import Registry, load_registry
+from telltales.signals.ingest import convert_records, ingest
 from telltales.store import Store, open_store
 
 DAY = date(2026, 11, 20)

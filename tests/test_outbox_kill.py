@@ -33,11 +33,11 @@ from support.kills import (
     workers_for,
 )
 from support.outbox_receivers import HttpReceiver, SmtpReceiver
-from telltales import outbox
 from telltales.config import load_config
-from telltales.engine import run
-from telltales.ingest import convert_records, ingest
-from telltales.plan import load_plan
+from telltales.engine.pipeline import run
+from telltales.playbooks import outbox
+from telltales.playbooks.plan import load_plan
+from telltales.signals.ingest import convert_records, ingest
 
 DAY = date(2026, 11, 20)
 ACCOUNTS = 40

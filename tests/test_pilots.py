@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 from telltales.errors import InputError
-from telltales.pilots import (
+from telltales.playbooks.pilots import (
     NewPilot,
     PilotState,
     create_pilot,

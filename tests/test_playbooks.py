@@ -17,17 +17,17 @@ import pytest
 from telltales import Signal, SignalBatch, hookimpl
 from telltales.config import load_config
 from telltales.contracts import ActionOutcome, ActionRequest, RenewalFlag, SignalSpec
-from telltales.engine import run
+from telltales.engine.pipeline import run
 from telltales.errors import ConfigError, InputError
-from telltales.ingest import convert_records, decode_records, ingest
 from telltales.models import RunActions, RunFailure, RunResult
-from telltales.outbox import deliver_due, retry_failed
-from telltales.pilots import NewPilot, create_pilot
-from telltales.plan import Plan, load_plan
-from telltales.playbook_runs import list_runs
+from telltales.playbooks.outbox import deliver_due, retry_failed
+from telltales.playbooks.pilots import NewPilot, create_pilot
+from telltales.playbooks.plan import Plan, load_plan
+from telltales.playbooks.runs import list_runs
+from telltales.playbooks.tasks import add_business_days, approve_task, complete_task, dismiss_task
 from telltales.plugins import Registry, load_registry
+from telltales.signals.ingest import convert_records, decode_records, ingest
 from telltales.store import Store, open_store
-from telltales.tasks import add_business_days, approve_task, complete_task, dismiss_task
 
 FRIDAY = date(2026, 11, 20)
 PILOT_START = date(2026, 11, 1)

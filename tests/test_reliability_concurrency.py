@@ -41,9 +41,9 @@ from support.kills import (
 )
 from support.server import Server, environment, start_server, stop_server
 from telltales.config import load_config
-from telltales.engine import run
-from telltales.ingest import convert_records, ingest
-from telltales.plan import load_plan
+from telltales.engine.pipeline import run
+from telltales.playbooks.plan import load_plan
+from telltales.signals.ingest import convert_records, ingest
 from telltales_telemetry.schema import EPOCH
 
 pytestmark = pytest.mark.reliability

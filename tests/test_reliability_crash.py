@@ -55,9 +55,9 @@ from support.kills import (
 )
 from support.outbox_receivers import HttpReceiver, SmtpReceiver
 from support.server import environment, telltales
-from telltales.ingest import convert_records, ingest
-from telltales.keys import create_key
-from telltales.processes import process_gone
+from telltales.signals.ingest import convert_records, ingest
+from telltales.store.keys import create_key
+from telltales.store.processes import process_gone
 from telltales_api.idempotency import claim, request_hash
 from telltales_telemetry.schema import EPOCH
 

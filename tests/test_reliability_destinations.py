@@ -22,14 +22,14 @@ from support.api import api_settings
 from support.configs import SHELFWARE
 from support.outbox_receivers import HANG, SECRET, HttpReceiver, SmtpReceiver
 from support.server import environment, telltales
-from telltales import outbox
 from telltales.config import load_config
-from telltales.engine import run
-from telltales.ingest import convert_records, ingest
-from telltales.outbox import WorkSummary, backoff
-from telltales.pilots import NewPilot, create_pilot
-from telltales.plan import Plan, load_plan
+from telltales.engine.pipeline import run
+from telltales.playbooks import outbox
+from telltales.playbooks.outbox import WorkSummary, backoff
+from telltales.playbooks.pilots import NewPilot, create_pilot
+from telltales.playbooks.plan import Plan, load_plan
 from telltales.plugins import Registry, load_registry
+from telltales.signals.ingest import convert_records, ingest
 from telltales.store import Store, open_store
 from telltales.testing import ApiClient
 from telltales_api import create_app

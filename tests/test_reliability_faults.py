@@ -41,16 +41,17 @@ from support.faulty_plugins import (
 )
 from support.installed import fake_install
 from support.server import environment, telltales
-from telltales import engine, launch, outbox
 from telltales.config import load_config
-from telltales.ingest import convert_records, ingest
+from telltales.engine import pipeline
 from telltales.models import RunFailure, RunResult
-from telltales.outbox import WorkSummary
-from telltales.pilots import NewPilot, create_pilot
-from telltales.plan import EngineSpec, Plan, load_plan
+from telltales.playbooks import launch, outbox
+from telltales.playbooks.outbox import WorkSummary
+from telltales.playbooks.pilots import NewPilot, create_pilot
+from telltales.playbooks.plan import EngineSpec, Plan, load_plan
 from telltales.plugins import Registry, load_registry
-from telltales.queries import get_run, scores_for, signals_for
+from telltales.signals.ingest import convert_records, ingest
 from telltales.store import Store, open_store
+from telltales.store.queries import get_run, scores_for, signals_for
 from telltales.testing import ApiClient
 from telltales_api import create_app
 
@@ -118,7 +119,7 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    for module in (engine, launch, outbox):
+    for module in (pipeline, launch, outbox):
         monkeypatch.setattr(module, "tracer", provider.get_tracer("telltales"))
     return exporter
 
@@ -215,7 +216,7 @@ def test_a_faulty_component_degrades_the_run_and_spoils_only_its_own_output(
     steps = '{ action = "task" }, { action = "record.raises" }' if "action" in fault else None
     world = worlds(SteadySource(), faulty, **({"steps": steps} if steps else {}))
     started = time.monotonic()
-    result = engine.run(world.store, world.registry, DAY, plan=world.plan, limits=LIMITS)
+    result = pipeline.run(world.store, world.registry, DAY, plan=world.plan, limits=LIMITS)
     took = time.monotonic() - started
 
     # An action's record fails once per playbook run started: one per account.
@@ -272,7 +273,7 @@ def test_every_fault_at_once_is_served_by_the_runs_route_and_listed_by_telltales
     with ApiClient(lambda: create_app(settings, registry=registry)) as api:
         context = api.context
         populate(context.store, registry, context.plan)
-        result = engine.run(
+        result = pipeline.run(
             context.store,
             registry,
             DAY,
@@ -369,7 +370,7 @@ def test_an_execute_that_raises_or_hangs_is_a_failed_attempt_retried_and_deliver
 ) -> None:
     action = ExecuteFaults(["raise", "hang"])
     world = worlds(SteadySource(), action, steps='{ action = "execute.faults" }')
-    result = engine.run(world.store, world.registry, DAY, plan=world.plan, account_ids=["acct0"])
+    result = pipeline.run(world.store, world.registry, DAY, plan=world.plan, account_ids=["acct0"])
     assert result.status == "ok"
     clock = Clock()
 
@@ -436,7 +437,7 @@ def test_the_engine_time_limits_come_from_the_engine_table(tmp_path: Path) -> No
     )
     assert plan.engine.source_limit("account") == (60, "[engine] source_time_limit_seconds")
     config.write_text("[engine.source_time_limits]\nnews = 60\n")
-    with pytest.raises(Exception, match=r"line 2: \[engine.source_time_limits\] news: no "):
+    with pytest.raises(Exception, match=r"line 2: \[pipeline.source_time_limits\] news: no "):
         load_plan(load_config(config), registry)
     config.write_text("[engine]\nsource_time_limit_seconds = 0\n")
     with pytest.raises(Exception, match=r"line 2: engine.source_time_limit_seconds: "):
@@ -446,7 +447,7 @@ def test_the_engine_time_limits_come_from_the_engine_table(tmp_path: Path) -> No
         config.write_text(f"[engine.source_time_limits]\nhanging = {LIMIT}\n")
         plan = load_plan(load_config(config), registry)
         ingest(store, registry, "accounts", convert_records(registry, "accounts", ACCOUNTS))
-        result = engine.run(store, registry, DAY, plan=plan)
+        result = pipeline.run(store, registry, DAY, plan=plan)
         hung.release.set()
     assert [f.error for f in result.failures] == [FAULTS["source hangs"][2]]
 

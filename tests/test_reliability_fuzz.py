@@ -29,9 +29,9 @@ from schemathesis.engine import Status, events, from_schema
 from schemathesis.python import asgi
 from support.fuzz_book import CONFIG, FuzzBook, build_fuzz_book
 from support.server import environment, start_server, stop_server
-from telltales.keys import create_key, verify_token
 from telltales.plugins import load_registry
 from telltales.store import Store, open_store
+from telltales.store.keys import create_key, verify_token
 from telltales.testing import ApiClient
 from telltales_api import create_app
 from telltales_api.paging import LARGEST_ID

@@ -14,9 +14,7 @@ from click.testing import CliRunner, Result
 from conftest import EXAMPLE_ACCOUNTS
 from telltales.cli import cli
 from telltales.errors import InputError
-from telltales.ingest import convert_records, ingest
-from telltales.pilots import NewPilot, create_pilot, set_state
-from telltales.renewals import (
+from telltales.outcomes.renewals import (
     MAX_PROBLEMS,
     InvalidRecords,
     RenewalCounts,
@@ -24,6 +22,8 @@ from telltales.renewals import (
     list_renewals,
     record_renewals,
 )
+from telltales.playbooks.pilots import NewPilot, create_pilot, set_state
+from telltales.signals.ingest import convert_records, ingest
 from telltales.store import Store
 from test_playbooks import ACCOUNTS, Book
 

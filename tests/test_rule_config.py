@@ -17,9 +17,9 @@ from telltales import SignalSpec, hookimpl
 from telltales.cli import cli
 from telltales.config import load_config
 from telltales.errors import ConfigError
-from telltales.plan import Plan, load_plan
+from telltales.playbooks.plan import Plan, load_plan
+from telltales.playbooks.rules import Condition, Rule
 from telltales.plugins import Registry, load_registry
-from telltales.rules import Condition, Rule
 
 BASE = """\
 [rules.low_use]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from telltales.contracts import RuleFiring, RuleMatch
 from telltales.models import Account, Score, Signal
-from telltales.rules import (
+from telltales.playbooks.rules import (
     Condition,
     ConditionSpec,
     Rule,

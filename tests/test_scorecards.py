@@ -16,12 +16,13 @@ import msgspec
 import pytest
 from sqlite_utils import Database
 from telltales import Score, ScoreBatch, Signal, SignalBatch, SignalSpec, hookimpl
-from telltales.config import load_config, scorer_settings
+from telltales.config import load_config
 from telltales.default_plugins.schema import migrations
-from telltales.engine import run
+from telltales.engine.pipeline import run
 from telltales.plugins import load_registry
-from telltales.queries import scores_for
-from telltales.scorecards import HEALTH_SCORER, Scoring, default_scoring, load_scoring
+from telltales.signals.scorecards import HEALTH_SCORER, Scoring, default_scoring, load_scoring
+from telltales.signals.settings import scorer_settings
+from telltales.store.queries import scores_for
 from telltales.testing import PluginHarness
 
 DAY = date(2026, 11, 20)

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 from telltales import SignalSpec, hookimpl
-from telltales.config import load_config, scorer_settings
+from telltales.config import load_config
+from telltales.config.document import key_lines
 from telltales.errors import ConfigError
 from telltales.plugins import Registry, load_registry
-from telltales.scorecards import HEALTH_SCORER, Scoring, load_scoring
-from telltales.toml_lines import key_lines
+from telltales.signals.scorecards import HEALTH_SCORER, Scoring, load_scoring
+from telltales.signals.settings import scorer_settings
 
 BASE = """\
 [scorecards.main]

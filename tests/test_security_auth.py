@@ -19,7 +19,7 @@ import httpx
 import pytest
 from support.api import ApiHarness, api_harness
 from support.security_routes import PUBLIC, Operation, operations
-from telltales.keys import SCOPES, create_key, revoke_key
+from telltales.store.keys import SCOPES, create_key, revoke_key
 from telltales_api import create_app
 from telltales_api.context import ApiSettings
 

@@ -17,16 +17,17 @@ from typing import Any
 import msgspec
 import pytest
 from telltales import Signal, SignalBatch, SignalSpec, hookimpl
-from telltales.engine import run
+from telltales.clock import moment
+from telltales.engine.pipeline import run
 from telltales.errors import InputError
-from telltales.ingest import convert_records, ingest
 from telltales.models import Account, RunActions, StatusTransition
-from telltales.plan import Plan
+from telltales.playbooks.plan import Plan
+from telltales.playbooks.rules import Condition, ConditionSpec, Rule, compile_condition
+from telltales.playbooks.statuses import override_status, status_as_of, transitions_of
 from telltales.plugins import Registry, load_registry
-from telltales.queries import get_account
-from telltales.rules import Condition, ConditionSpec, Rule, compile_condition
-from telltales.statuses import moment, override_status, status_as_of, transitions_of
+from telltales.signals.ingest import convert_records, ingest
 from telltales.store import Store, open_store
+from telltales.store.queries import get_account
 
 START = date(2026, 11, 2)
 

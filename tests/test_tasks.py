@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from telltales.errors import InputError
-from telltales.tasks import (
+from telltales.playbooks.tasks import (
     TaskEvent,
     approve_task,
     complete_task,

@@ -12,9 +12,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 from telltales import hookimpl
-from telltales.engine import run
-from telltales.ingest import convert_records, ingest
+from telltales.engine.pipeline import run
 from telltales.plugins import load_registry
+from telltales.signals.ingest import convert_records, ingest
 from telltales.store import open_store
 
 _EXPORTER = InMemorySpanExporter()

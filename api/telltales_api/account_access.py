@@ -7,10 +7,10 @@ words), so a key limited to a group cannot learn which accounts other groups hol
 from __future__ import annotations
 
 from telltales.errors import UnknownAccountError
-from telltales.keys import ApiKey
 from telltales.models import Account
-from telltales.queries import get_account
 from telltales.store import Store
+from telltales.store.keys import ApiKey
+from telltales.store.queries import get_account
 
 
 def unknown_account(account_id: str) -> UnknownAccountError:

@@ -157,7 +157,7 @@ def create_app(
 
     ``registry`` defaults to the installed plugins (``telltales.testing`` passes the
     plugins a test registered); the providers default to the global ones, which
-    :func:`telltales.telemetry.configure` installs.
+    :func:`telltales.observability.configure` installs.
     """
     settings = settings or ApiSettings.from_env()
     registry = load_registry() if registry is None else registry

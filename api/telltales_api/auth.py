@@ -19,7 +19,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Receive, Send
 from litestar.types import Scope as ASGIScope
-from telltales.keys import ApiKey, Scope
+from telltales.store.keys import ApiKey, Scope
 
 from .context import ApiContext
 from .freshness import Stamp

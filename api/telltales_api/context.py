@@ -12,17 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from litestar.di import NamedDependency
-from telltales.config import (
-    LoadedConfig,
-    config_path,
-    load_config,
-    scorer_settings,
-    source_settings,
-)
+from telltales.config import LoadedConfig, config_path, load_config
 from telltales.errors import ConfigError
-from telltales.plan import Plan, load_plan
+from telltales.playbooks.plan import Plan, load_plan
 from telltales.plugins import Registry
-from telltales.scorecards import HEALTH_SCORER, Scoring, load_scoring
+from telltales.signals.scorecards import HEALTH_SCORER, Scoring, load_scoring
+from telltales.signals.settings import scorer_settings, source_settings
 from telltales.store import Store, default_path, open_store
 
 from telltales_api.health_cache import DEFAULT_MAX_BYTES as DEFAULT_HEALTH_CACHE

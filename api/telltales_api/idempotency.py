@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import anyio
@@ -38,9 +38,10 @@ import anyio.to_thread
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
-from telltales.keys import ApiKey
-from telltales.processes import process_gone, this_process
+from telltales import clock
 from telltales.store import Store
+from telltales.store.keys import ApiKey
+from telltales.store.processes import process_gone, this_process
 
 from .auth import SCOPE_OPT, request_key
 from .context import ApiContext
@@ -77,10 +78,6 @@ def request_hash(method: str, path: str, query: bytes, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
-
-
 def claim(
     store: Store,
     key_id: str,
@@ -104,7 +101,7 @@ def claim(
             "FROM api_requests WHERE key_id = ? AND idempotency_key = ?",
             [key_id, idempotency_key],
         ).fetchone()
-        if row is not None and row[6] < _stamp(now - KEEP):
+        if row is not None and row[6] < clock.stamp(now - KEEP):
             db.execute(
                 "DELETE FROM api_requests WHERE key_id = ? AND idempotency_key = ?",
                 [key_id, idempotency_key],
@@ -114,14 +111,14 @@ def claim(
             db.execute(
                 "INSERT INTO api_requests (key_id, idempotency_key, method, path, request_hash, "
                 "claimed_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [key_id, idempotency_key, method, path, digest, owner, _stamp(now)],
+                [key_id, idempotency_key, method, path, digest, owner, clock.stamp(now)],
             )
             return "claimed"
         if row[2] == digest and row[3] is None and _abandoned(row[7]):
             db.execute(
                 "UPDATE api_requests SET claimed_by = ?, created_at = ? "
                 "WHERE key_id = ? AND idempotency_key = ?",
-                [owner, _stamp(now), key_id, idempotency_key],
+                [owner, clock.stamp(now), key_id, idempotency_key],
             )
             return "claimed"
     if row[2] != digest:
@@ -155,7 +152,7 @@ def finish(
                 answer.status,
                 answer.content_type,
                 answer.body,
-                _stamp(now),
+                clock.stamp(now),
                 key_id,
                 idempotency_key,
             ],
@@ -165,7 +162,9 @@ def finish(
 def purge(store: Store, now: datetime) -> int:
     """Forget records older than :data:`KEEP`; returns how many."""
     with store.transaction() as db:
-        cursor = db.execute("DELETE FROM api_requests WHERE created_at < ?", [_stamp(now - KEEP)])
+        cursor = db.execute(
+            "DELETE FROM api_requests WHERE created_at < ?", [clock.stamp(now - KEEP)]
+        )
         return cursor.rowcount
 
 
@@ -191,10 +190,6 @@ def _idempotency_key(scope: Scope) -> str | None:
             errors=[FieldError(field=_FIELD, reason="1 to 200 visible ASCII characters")],
         )
     return value
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _announced_length(scope: Scope) -> int:
@@ -287,7 +282,7 @@ class Idempotency(ASGIMiddleware):
         digest = request_hash(method, path, scope.get("query_string", b""), body)
         await self._purge(store)
         found = await anyio.to_thread.run_sync(
-            claim, store, key.key_id, idempotency_key, method, path, digest, _now()
+            claim, store, key.key_id, idempotency_key, method, path, digest, clock.now()
         )
         if found == "mismatch":
             raise ProblemError(
@@ -333,7 +328,7 @@ class Idempotency(ASGIMiddleware):
             )
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(
-                    finish, store, key.key_id, idempotency_key, answer, _now()
+                    finish, store, key.key_id, idempotency_key, answer, clock.now()
                 )
 
     async def _purge(self, store: Store) -> None:
@@ -341,7 +336,7 @@ class Idempotency(ASGIMiddleware):
         if time.monotonic() < self._next_purge:
             return
         self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
-        await anyio.to_thread.run_sync(purge, store, _now())
+        await anyio.to_thread.run_sync(purge, store, clock.now())
 
 
 async def _send_replay(answer: StoredAnswer, send: Send) -> None:

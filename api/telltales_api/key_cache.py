@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import threading
 
-from telltales.keys import ApiKey, verify_token
 from telltales.store import Store
+from telltales.store.keys import ApiKey, verify_token
 
 from telltales_api.freshness import Stamp, change_stamp
 
@@ -30,7 +30,7 @@ class _Entries:
 
 
 class KeyCache:
-    """What :func:`telltales.keys.verify_token` answered, per thread."""
+    """What :func:`telltales.store.keys.verify_token` answered, per thread."""
 
     def __init__(self) -> None:
         self._local = threading.local()

@@ -12,7 +12,7 @@ import os
 import sys
 
 from litestar import Litestar
-from telltales import telemetry
+from telltales import observability
 
 from .app import create_app
 from .context import ApiSettings
@@ -26,7 +26,7 @@ twice the requests/s of one, with p99 at 64 connections from 16 ms down to 12 ms
 
 def app() -> Litestar:
     """The app for one worker, with the exporters ``OTEL_*`` asks for."""
-    telemetry.configure()
+    observability.configure()
     return create_app(ApiSettings.from_env())
 
 

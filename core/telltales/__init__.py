@@ -1,6 +1,6 @@
 """telltales: signals of renewal risk that explain themselves, and playbooks that act on them."""
 
-from .contracts import (
+from telltales.contracts import (
     BATCH_TABLE,
     ActionOutcome,
     ActionRequest,
@@ -16,9 +16,9 @@ from .contracts import (
     SignalSource,
     SignalSpec,
 )
-from .hookspecs import hookimpl
-from .models import Account, Contact, MeasureResult, Score, Signal, StatusTransition
-from .version import PLUGIN_API_VERSION, __version__
+from telltales.hookspecs import hookimpl
+from telltales.models import Account, Contact, MeasureResult, Score, Signal, StatusTransition
+from telltales.version import PLUGIN_API_VERSION, __version__
 
 __all__ = [
     "BATCH_TABLE",

@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import msgspec
 import sqlite_utils
 
-from .models import Account, Dimension, Score, Signal, SignalKey
+from telltales.models import Account, Dimension, Score, Signal, SignalKey
 
 BATCH_TABLE = "temp.batch_accounts"
 """A one-column table (``account_id``) holding the accounts of the current batch.

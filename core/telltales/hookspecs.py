@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pluggy
 from sqlite_utils import Migrations
 
-from .contracts import CrmAdapter, Ingester, PlaybookAction, Scorer, SignalSource
+from telltales.contracts import CrmAdapter, Ingester, PlaybookAction, Scorer, SignalSource
 
 PROJECT_NAME = "telltales"
 

@@ -17,7 +17,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from importlib.metadata import entry_points
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
@@ -26,11 +26,18 @@ import msgspec
 import pluggy
 from sqlite_utils import Migrations
 
-from . import hookspecs
-from .contracts import CrmAdapter, Ingester, PlaybookAction, Scorer, SignalSource, SignalSpec
-from .errors import PluginError
-from .models import DIMENSIONS
-from .version import __version__
+from telltales import clock, hookspecs
+from telltales.contracts import (
+    CrmAdapter,
+    Ingester,
+    PlaybookAction,
+    Scorer,
+    SignalSource,
+    SignalSpec,
+)
+from telltales.errors import PluginError
+from telltales.models import DIMENSIONS
+from telltales.version import __version__
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 STRICT_ENV = "TELLTALES_STRICT_PLUGINS"
@@ -104,14 +111,10 @@ class Registry:
 
     def fail(self, plugin: str, stage: Stage, error: str) -> None:
         """Record a plugin failure; in strict mode, stop everything."""
-        failure = PluginFailure(plugin=plugin, stage=stage, error=error, at=_now())
+        failure = PluginFailure(plugin=plugin, stage=stage, error=error, at=clock.now())
         self.failures.append(failure)
         if self.strict:
             raise PluginError(f"plugin {plugin!r} failed ({stage}): {error} [{STRICT_ENV} is set]")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class TimeLimitExceeded(Exception):

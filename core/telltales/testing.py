@@ -25,14 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import engine, queries
-from .config import LoadedConfig, load_config, scorer_settings, source_settings
-from .errors import PluginError
-from .ingest import convert_records, ingest
-from .keys import create_key
-from .models import Account, RunResult, Score, Signal
-from .plugins import Registry, load_registry
-from .store import Store, open_store
+from telltales.config import LoadedConfig, load_config
+from telltales.engine import pipeline
+from telltales.errors import PluginError
+from telltales.models import Account, RunResult, Score, Signal
+from telltales.plugins import Registry, load_registry
+from telltales.signals.ingest import convert_records, ingest
+from telltales.signals.settings import scorer_settings, source_settings
+from telltales.store import Store, open_store, queries
+from telltales.store.keys import create_key
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -106,7 +107,7 @@ class PluginHarness:
     def run(self, as_of: date, account_ids: Sequence[str] | None = None) -> RunResult:
         """Run the engine for one day with every registered source and scorer."""
         settings = source_settings(self.config, self.registry)
-        return engine.run(
+        return pipeline.run(
             self.store,
             self.registry,
             as_of,

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from telltales.ingest import convert_records, ingest
+from telltales.signals.ingest import convert_records, ingest
 from telltales.testing import ApiClient
 from telltales_api import create_app
 from telltales_api.context import DEFAULT_MAX_BODY, ApiSettings

@@ -16,7 +16,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from telltales.keys import ApiKey, create_key
+from telltales.store.keys import ApiKey, create_key
 from telltales.testing import ApiClient
 from telltales_api import create_app
 from telltales_api.context import ApiSettings

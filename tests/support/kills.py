@@ -24,14 +24,14 @@ from typing import Any
 
 import httpx
 import pytest
-from telltales import outbox
 from telltales.config import load_config
-from telltales.ingest import convert_records, ingest
-from telltales.keys import create_key
-from telltales.pilots import NewPilot, create_pilot
-from telltales.plan import load_plan
+from telltales.playbooks import outbox
+from telltales.playbooks.pilots import NewPilot, create_pilot
+from telltales.playbooks.plan import load_plan
 from telltales.plugins import Registry, load_registry
+from telltales.signals.ingest import convert_records, ingest
 from telltales.store import Store, open_store
+from telltales.store.keys import create_key
 
 from support.outbox_receivers import SECRET, HttpReceiver, SmtpReceiver
 from support.server import TELLTALES, Server, environment, kill_server, start_server, stop_server

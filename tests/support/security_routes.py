@@ -24,13 +24,13 @@ from typing import Any
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 from telltales.config import load_config
-from telltales.engine import run
-from telltales.pilots import NewPilot, create_pilot
-from telltales.plan import load_plan
+from telltales.engine.pipeline import run
+from telltales.outcomes.renewals import RenewalOutcome, record_renewals
+from telltales.playbooks.pilots import NewPilot, create_pilot
+from telltales.playbooks.plan import load_plan
+from telltales.playbooks.tasks import create_task
 from telltales.plugins import load_registry
-from telltales.renewals import RenewalOutcome, record_renewals
 from telltales.store import Store, open_store
-from telltales.tasks import create_task
 from telltales_api.auth import SCOPE_OPT
 from test_api_runs import EXAMPLE_DATA, build_example
 from test_api_tasks import CONFIG as TASKS_CONFIG

@@ -15,11 +15,11 @@ from typing import Annotated
 import msgspec
 from litestar import Router, get, put
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
-from telltales.ingest import ingest
-from telltales.keys import ApiKey
 from telltales.models import Account, Grade, HealthStatus
-from telltales.queries import AccountOverview, account_overviews, accounts_by_id
-from telltales.scorecards import HEALTH_SCORER
+from telltales.signals.ingest import ingest
+from telltales.signals.scorecards import HEALTH_SCORER
+from telltales.store.keys import ApiKey
+from telltales.store.queries import AccountOverview, account_overviews, accounts_by_id
 
 from telltales_api.account_access import unknown_account
 from telltales_api.auth import SECURITY, Key, check_groups, needs

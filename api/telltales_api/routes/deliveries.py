@@ -13,11 +13,11 @@ from typing import Annotated, get_args
 import msgspec
 from litestar import Router, get, post
 from litestar.params import PathParameter, QueryParameter
-from telltales import outbox
 from telltales.errors import InputError
-from telltales.keys import ApiKey
-from telltales.outbox import Attempt, Delivery, DeliveryStatus
+from telltales.playbooks import outbox
+from telltales.playbooks.outbox import Attempt, Delivery, DeliveryStatus
 from telltales.store import Store
+from telltales.store.keys import ApiKey
 
 from telltales_api.auth import SECURITY, Key, check_groups, needs
 from telltales_api.context import Context

@@ -3,7 +3,7 @@
 ``GET /v1/accounts/{id}/health`` is the route dashboards and bots call most: it is
 served on the event loop from a cache of encoded documents that empties itself
 whenever the database changes (telltales_api.health_cache), and composed by
-``telltales.health_report`` when it is not there.
+``telltales.engine.health`` when it is not there.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from litestar import Request, Router, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 from litestar.response.base import ASGIResponse
-from telltales.health_report import AccountHealth, account_health
+from telltales.engine.health import AccountHealth, account_health
 from telltales.models import Signal, StatusTransition
-from telltales.queries import latest_signal_day, signals_for
-from telltales.statuses import transitions_of
+from telltales.playbooks.statuses import transitions_of
+from telltales.store.queries import latest_signal_day, signals_for
 
 from telltales_api.account_access import unknown_account, visible_account
 from telltales_api.auth import SECURITY, Key, needs, request_key, request_stamp

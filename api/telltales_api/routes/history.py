@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from litestar import Router, post
 from litestar.params import JSONBody
-from telltales.history import HistoryImport, HistoryReport, import_history
-from telltales.renewals import InvalidRecords
+from telltales.outcomes.history_import import HistoryImport, HistoryReport, import_history
+from telltales.outcomes.renewals import InvalidRecords
 
 from telltales_api.auth import SECURITY, Key, actor, needs
 from telltales_api.context import Context

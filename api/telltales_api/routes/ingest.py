@@ -26,9 +26,9 @@ from litestar import Router, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 from sqlite_utils import Database
-from telltales.ingest import ingest
-from telltales.keys import ApiKey
 from telltales.plugins import Registry
+from telltales.signals.ingest import ingest
+from telltales.store.keys import ApiKey
 
 from telltales_api.auth import SECURITY, Key, group_clause, needs
 from telltales_api.context import ApiContext, Context

@@ -13,7 +13,7 @@ import msgspec
 from litestar import Router, delete, get, post
 from litestar.params import JSONBody, PathParameter
 from telltales.errors import InputError
-from telltales.keys import (
+from telltales.store.keys import (
     MAX_GROUP,
     MAX_NAME,
     KeyDescription,

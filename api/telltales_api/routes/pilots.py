@@ -18,11 +18,11 @@ from litestar import Router, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import Operation, RequestBody
 from litestar.params import JSONBody, PathParameter, QueryParameter
-from telltales import pilots
 from telltales.errors import InputError
-from telltales.keys import ApiKey
-from telltales.pilots import NewPilot, Pilot, PilotEvent, PilotState
+from telltales.playbooks import pilots
+from telltales.playbooks.pilots import NewPilot, Pilot, PilotEvent, PilotState
 from telltales.store import Store
+from telltales.store.keys import ApiKey
 
 from telltales_api.auth import SECURITY, Key, actor, check_groups, needs
 from telltales_api.context import Context

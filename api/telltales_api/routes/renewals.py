@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from litestar import Router, get, put
 from litestar.params import JSONBody, QueryParameter
-from telltales.renewals import (
+from telltales.outcomes.renewals import (
     InvalidRecords,
     Renewal,
     RenewalCounts,

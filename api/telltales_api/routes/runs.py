@@ -16,12 +16,12 @@ from typing import Annotated
 import msgspec
 from litestar import Router, get, post
 from litestar.params import JSONBody, PathParameter
-from telltales import engine
+from telltales.engine import pipeline
 from telltales.errors import PluginError
-from telltales.keys import ApiKey
 from telltales.models import FIRST_DAY, RunResult
-from telltales.queries import get_run
 from telltales.store import Store
+from telltales.store.keys import ApiKey
+from telltales.store.queries import get_run
 
 from telltales_api.auth import SECURITY, Key, needs
 from telltales_api.context import Context
@@ -78,7 +78,7 @@ def start_run(data: JSONBody[RunRequest], context: Context) -> RunsReport:
     results: list[RunResult] = []
     for day in days:
         try:
-            result = engine.run(
+            result = pipeline.run(
                 store,
                 registry,
                 day,

@@ -15,10 +15,10 @@ from typing import Annotated, cast, get_args
 import msgspec
 from litestar import Router, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
-from telltales import tasks
-from telltales.keys import ApiKey
+from telltales.playbooks import tasks
+from telltales.playbooks.tasks import Task, TaskEvent, TaskKind, TaskState
 from telltales.store import Store
-from telltales.tasks import Task, TaskEvent, TaskKind, TaskState
+from telltales.store.keys import ApiKey
 
 from telltales_api.auth import SECURITY, Key, actor, check_groups, needs
 from telltales_api.context import Context

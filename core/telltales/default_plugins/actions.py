@@ -15,9 +15,9 @@ import msgspec
 
 from telltales.contracts import ActionOutcome, ActionRequest, PlaybookAction, RenewalFlag
 from telltales.hookspecs import hookimpl
-from telltales.plan import Crm
-from telltales.rules import describe_match
-from telltales.tasks import add_business_days, create_task
+from telltales.playbooks.plan import Crm
+from telltales.playbooks.rules import describe_match
+from telltales.playbooks.tasks import add_business_days, create_task
 
 RENEWAL_AT_RISK = "Renewal At Risk"
 

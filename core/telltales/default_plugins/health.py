@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from telltales.contracts import BATCH_TABLE, ScoreBatch, Scorer
 from telltales.hookspecs import hookimpl
 from telltales.models import Score
-from telltales.queries import earlier_scores
-from telltales.scorecards import HEALTH_SCORER, Scoring, default_scoring
+from telltales.signals.scorecards import HEALTH_SCORER, Scoring, default_scoring
+from telltales.store.queries import earlier_scores
 
 
 class HealthScorer:

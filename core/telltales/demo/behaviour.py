@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from .world import DemoAccount, Person, new_person
+from telltales.demo.world import DemoAccount, Person, new_person
 
 Record = dict[str, Any]
 

@@ -16,11 +16,10 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from telltales.demo.behaviour import WeekRecords
+from telltales.demo.world import DemoAccount
+from telltales.playbooks.tasks import complete_task, dismiss_task
 from telltales.store import Store
-from telltales.tasks import complete_task, dismiss_task
-
-from .behaviour import WeekRecords
-from .world import DemoAccount
 
 DISMISS_REASONS = (
     "Already in a renewal conversation with the sponsor",

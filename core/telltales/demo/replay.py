@@ -17,16 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from telltales import engine
-from telltales.errors import InputError
-from telltales.ingest import convert_records, ingest
-from telltales.pilots import NewPilot, create_pilot
-from telltales.plan import Plan
-from telltales.plugins import Registry
-from telltales.renewals import RenewalOutcome, record_renewals
-from telltales.store import Store
-
-from .behaviour import (
+from telltales.demo.behaviour import (
     WeekRecords,
     engagement_week,
     evolve,
@@ -39,8 +30,16 @@ from .behaviour import (
     usage_week,
     weeks,
 )
-from .csms import CsmTeam
-from .world import DemoAccount, churn_probability, make_book
+from telltales.demo.csms import CsmTeam
+from telltales.demo.world import DemoAccount, churn_probability, make_book
+from telltales.engine import pipeline
+from telltales.errors import InputError
+from telltales.outcomes.renewals import RenewalOutcome, record_renewals
+from telltales.playbooks.pilots import NewPilot, create_pilot
+from telltales.playbooks.plan import Plan
+from telltales.plugins import Registry
+from telltales.signals.ingest import convert_records, ingest
+from telltales.store import Store
 
 WARM_UP_DAYS = 91
 """Days of data before the first run: the engine's longest window is 90 days."""
@@ -181,7 +180,7 @@ def build(
             if progress:
                 progress(number + 1, len(all_weeks), f"generating {week_end}")
             continue
-        engine.run(
+        pipeline.run(
             store,
             registry,
             week_end,

@@ -16,16 +16,15 @@ from datetime import date
 from typing import Any
 
 from telltales import metrics
-from telltales.health_report import AccountHealth, account_health
+from telltales.demo.replay import PILOT_GROUP, PILOT_HOLDOUT, PILOT_ID, DemoResult
+from telltales.engine.health import AccountHealth, account_health
 from telltales.metrics import MetricFilter
 from telltales.metrics.discounting import DiscountNumbers
-from telltales.plan import Plan
-from telltales.rules import describe_match
-from telltales.scorecards import HEALTH_SCORER
-from telltales.statuses import current_statuses
+from telltales.playbooks.plan import Plan
+from telltales.playbooks.rules import describe_match
+from telltales.playbooks.statuses import current_statuses
+from telltales.signals.scorecards import HEALTH_SCORER
 from telltales.store import Store
-
-from .replay import PILOT_GROUP, PILOT_HOLDOUT, PILOT_ID, DemoResult
 
 COHORTS = ("pilot", "control", "none")
 COHORT_NAMES = {"pilot": "pilot", "control": "hold-out", "none": "shadow groups"}

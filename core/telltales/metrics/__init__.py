@@ -7,22 +7,22 @@ as applied; docs/metrics.md gives each one exactly, with a worked example.
 
 from __future__ import annotations
 
-from .acknowledgement import DEFINITION as _ACKNOWLEDGEMENT
-from .acknowledgement import TimeToAcknowledge, time_to_acknowledge
-from .alert_load import DEFINITION as _ALERT_LOAD
-from .alert_load import AlertLoad, alert_load
-from .common import Cohort, GroupBy, MetricFilter, MetricInputError
-from .discounting import DEFINITION as _DISCOUNTING
-from .discounting import Discounting, discounting
-from .flags import DEFAULT_LOOKBACK_DAYS
-from .playbook_completion import DEFINITION as _COMPLETION
-from .playbook_completion import PlaybookCompletion, playbook_completion
-from .renewal_cohorts import DEFINITION as _RENEWAL_COHORTS
-from .renewal_cohorts import RenewalByCohort, renewal_by_cohort
-from .retention import DEFINITION as _RETENTION
-from .retention import Retention, retention
-from .risk_reversal import DEFINITION as _RISK_REVERSAL
-from .risk_reversal import RiskReversal, risk_reversal
+from telltales.metrics.acknowledgement import DEFINITION as _ACKNOWLEDGEMENT
+from telltales.metrics.acknowledgement import TimeToAcknowledge, time_to_acknowledge
+from telltales.metrics.alert_load import DEFINITION as _ALERT_LOAD
+from telltales.metrics.alert_load import AlertLoad, alert_load
+from telltales.metrics.common import Cohort, GroupBy, MetricFilter, MetricInputError
+from telltales.metrics.discounting import DEFINITION as _DISCOUNTING
+from telltales.metrics.discounting import Discounting, discounting
+from telltales.metrics.flags import DEFAULT_LOOKBACK_DAYS
+from telltales.metrics.playbook_completion import DEFINITION as _COMPLETION
+from telltales.metrics.playbook_completion import PlaybookCompletion, playbook_completion
+from telltales.metrics.renewal_cohorts import DEFINITION as _RENEWAL_COHORTS
+from telltales.metrics.renewal_cohorts import RenewalByCohort, renewal_by_cohort
+from telltales.metrics.retention import DEFINITION as _RETENTION
+from telltales.metrics.retention import Retention, retention
+from telltales.metrics.risk_reversal import DEFINITION as _RISK_REVERSAL
+from telltales.metrics.risk_reversal import RiskReversal, risk_reversal
 
 DEFINITIONS: dict[str, str] = {
     "risk-reversal": _RISK_REVERSAL,

@@ -8,9 +8,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from telltales.store import Store
-
-from .common import (
+from telltales.metrics.common import (
     MetricFilter,
     conditions,
     group_column,
@@ -20,6 +18,7 @@ from .common import (
     summarize_groups,
     today_utc,
 )
+from telltales.store import Store
 
 DEFINITION = (
     "Rule firings (the day a rule starts to hold after its hold days, not the days it "

@@ -7,16 +7,15 @@ from datetime import date
 
 import msgspec
 
-from telltales.store import Store
-
-from .common import MetricFilter, ratio, resolve, summarize_groups, today_utc
-from .flags import (
+from telltales.metrics.common import MetricFilter, ratio, resolve, summarize_groups, today_utc
+from telltales.metrics.flags import (
     DEFAULT_LOOKBACK_DAYS,
     FLAG_DEFINITION,
     FlaggedRenewal,
     check_lookback,
     flagged_renewals,
 )
+from telltales.store import Store
 
 DEFINITION = (
     "Over the renewals due in the period that renewed (a churned account got no deal, so "

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from telltales.metrics.common import MetricFilter, MetricInputError, conditions, group_column
 from telltales.store import Store
-
-from .common import MetricFilter, MetricInputError, conditions, group_column
 
 DEFAULT_LOOKBACK_DAYS = 90
 MAX_LOOKBACK_DAYS = 730

@@ -8,9 +8,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from telltales.store import Store
-
-from .common import (
+from telltales.metrics.common import (
     MetricFilter,
     conditions,
     group_column,
@@ -19,6 +17,7 @@ from .common import (
     summarize_groups,
     today_utc,
 )
+from telltales.store import Store
 
 DEFINITION = (
     "Of the live playbook runs started in the period that gave people tasks, the share whose "

@@ -8,10 +8,8 @@ from typing import Literal
 
 import msgspec
 
-from telltales.store import Store
-
-from .common import MetricFilter, resolve, summarize_groups, today_utc
-from .flags import (
+from telltales.metrics.common import MetricFilter, resolve, summarize_groups, today_utc
+from telltales.metrics.flags import (
     DEFAULT_LOOKBACK_DAYS,
     FLAG_DEFINITION,
     PLAYBOOK_RAN_DEFINITION,
@@ -19,7 +17,8 @@ from .flags import (
     check_lookback,
     flagged_renewals,
 )
-from .retention import RenewalNumbers, renewal_numbers
+from telltales.metrics.retention import RenewalNumbers, renewal_numbers
+from telltales.store import Store
 
 RiskCohort = Literal["flagged_with_playbook", "flagged_without_playbook", "not_flagged"]
 RISK_COHORTS: tuple[RiskCohort, ...] = (

@@ -8,9 +8,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 import msgspec
 
-from telltales.store import Store
-
-from .common import (
+from telltales.metrics.common import (
     MetricFilter,
     conditions,
     group_column,
@@ -19,6 +17,7 @@ from .common import (
     summarize_groups,
     today_utc,
 )
+from telltales.store import Store
 
 DEFINITION = (
     "Over the renewals due in the period (renewal date within it, as recorded): "

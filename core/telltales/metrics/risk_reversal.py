@@ -8,9 +8,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from telltales.store import Store
-
-from .common import (
+from telltales.metrics.common import (
     ENTERED_AT_RISK,
     MetricFilter,
     MetricInputError,
@@ -21,6 +19,7 @@ from .common import (
     summarize_groups,
     today_utc,
 )
+from telltales.store import Store
 
 WINDOWS = (30, 60)
 DEFINITION = (

@@ -10,7 +10,7 @@ import pytest
 import telltales_notify
 from telltales.config import load_config
 from telltales.errors import ConfigError
-from telltales.plan import load_plan
+from telltales.playbooks.plan import load_plan
 from telltales.plugins import load_registry
 from telltales.testing import PluginHarness
 from telltales_notify.crm import HttpCrmAdapter

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 import telltales_telemetry
 from telltales.errors import InputError
-from telltales.ingest import ingest_chunks, read_chunks
+from telltales.signals.ingest import ingest_chunks, read_chunks
 from telltales.testing import PluginHarness
 
 DAY = date(2026, 11, 20)

@@ -1,0 +1,189 @@
+"""``telltales accounts``, ``signals`` and ``score``: what is known about accounts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import click
+import msgspec
+
+from telltales.cli.app import DAY, App, day_of
+from telltales.errors import InputError
+from telltales.models import MeasureResult, Score, ScoreTrend
+from telltales.store import queries
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def accounts(app: App, as_json: bool) -> None:
+    """List the accounts in the database."""
+    with app.open() as store:
+        rows = queries.list_accounts(store)
+    if as_json:
+        click.echo(msgspec.json.encode(rows).decode())
+        return
+    for account in rows:
+        click.echo(
+            f"{account.account_id}\t{account.name}\t{account.csm_group or '-'}\t"
+            f"{account.segment or '-'}\trenews {account.renewal_date or '-'}"
+        )
+
+
+@click.command()
+@click.argument("account_ids", nargs=-1)
+@click.option("--all", "all_accounts", is_flag=True, help="Every account in the database.")
+@click.option("--as-of", "as_of", type=DAY, help="Day to show. [default: the latest computed]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def signals(
+    app: App,
+    account_ids: tuple[str, ...],
+    all_accounts: bool,
+    as_of: datetime | None,
+    as_json: bool,
+) -> None:
+    """Show an account's signals with their evidence."""
+    if not account_ids and not all_accounts:
+        raise InputError("name at least one ACCOUNT_ID, or pass --all")
+    with app.open() as store:
+        chosen = (
+            queries.list_accounts(store)
+            if all_accounts
+            else [queries.get_account(store, account_id) for account_id in account_ids]
+        )
+        report = []
+        for account in chosen:
+            day = queries.latest_signal_day(store, account.account_id, day_of(as_of))
+            found = queries.signals_for(store, account.account_id, day) if day else []
+            report.append((account, day, found))
+    if as_json:
+        payload = [
+            {"account_id": account.account_id, "as_of": day, "signals": found}
+            for account, day, found in report
+        ]
+        click.echo(
+            msgspec.json.encode(
+                payload if len(payload) != 1 or all_accounts else payload[0]
+            ).decode()
+        )
+        return
+    for account, day, found in report:
+        click.secho(f"{account.account_id}  {account.name}", bold=True, nl=False)
+        if day is None:
+            click.echo("  - no signals computed yet; run `telltales run`")
+            continue
+        click.echo(f"  (as of {day})")
+        width = max(len(signal.key) for signal in found) if found else 0
+        for signal in found:
+            click.echo(f"  {signal.key:<{width}}  {_number(signal.value):>8}  {signal.evidence}")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:.4g}"
+
+
+@click.command()
+@click.argument("account_ids", nargs=-1, required=True)
+@click.option("--as-of", "as_of", type=DAY, help="Day to show. [default: the latest scored]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def score(app: App, account_ids: tuple[str, ...], as_of: datetime | None, as_json: bool) -> None:
+    """Show an account's scores: grade, coverage, trend and the breakdown with evidence."""
+    with app.open() as store:
+        report = []
+        for account_id in account_ids:
+            account = queries.get_account(store, account_id)
+            day = queries.latest_score_day(store, account_id, day_of(as_of))
+            found = queries.scores_for(store, account_id, day) if day else []
+            report.append((account, day, found))
+    if as_json:
+        payload = [
+            {"account_id": account.account_id, "as_of": day, "scores": found}
+            for account, day, found in report
+        ]
+        click.echo(msgspec.json.encode(payload if len(payload) != 1 else payload[0]).decode())
+        return
+    for account, day, found in report:
+        click.secho(f"{account.account_id}  {account.name}", bold=True, nl=False)
+        if day is None:
+            click.echo("  - no scores computed yet; run `telltales run`")
+            continue
+        click.echo(f"  (as of {day})")
+        for result in found:
+            _print_score(result, day)
+
+
+def _print_score(result: Score, day: date) -> None:
+    value = (
+        f"{result.value:.1f}  {result.label} ({result.grade})"
+        if result.value is not None
+        else f"insufficient data ({result.label})"
+    )
+    click.echo(
+        f"  {result.scorer}: {value}  coverage {_percent(result.coverage)}"
+        f"  config {result.config_id or '-'}"
+    )
+    trends = [
+        _trend(days, trend, day) for days, trend in ((7, result.trend_7d), (30, result.trend_30d))
+    ]
+    click.echo(f"  trend: {'; '.join(trends)}")
+    if not result.breakdown:
+        return
+    rows = [["component / measure", "value", "points", "weight", "configured", "evidence"]]
+    components: dict[str, list[MeasureResult]] = {}
+    for measure in result.breakdown:
+        components.setdefault(measure.component, []).append(measure)
+    for component, measures in components.items():
+        rows.append(_component_row(component, measures))
+        rows.extend(
+            [
+                f"  {m.measure}",
+                "missing" if m.value is None else _number(m.value),
+                "-" if m.points is None else _number(m.points),
+                _percent(m.weight),
+                "-" if m.configured_weight is None else _percent(m.configured_weight),
+                m.evidence,
+            ]
+            for m in measures
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]
+    for row in rows:
+        cells = [row[0].ljust(widths[0])]
+        cells.extend(cell.rjust(width) for cell, width in zip(row[1:5], widths[1:], strict=True))
+        click.echo(f"  {'  '.join(cells)}  {row[5]}".rstrip())
+
+
+def _component_row(component: str, measures: list[MeasureResult]) -> list[str]:
+    """A component's points are its measures' points weighted as they counted."""
+    counted = [(m.points, m.weight) for m in measures if m.points is not None]
+    weight = sum(w for _, w in counted)
+    configured = [m.configured_weight for m in measures if m.configured_weight is not None]
+    return [
+        component,
+        "" if weight else "missing",
+        f"{sum(p * w for p, w in counted) / weight:.1f}" if weight else "-",
+        _percent(weight),
+        _percent(sum(configured)) if configured else "-",
+        "",
+    ]
+
+
+def _trend(days: int, trend: ScoreTrend | None, day: date) -> str:
+    if trend is None:
+        return f"no score {days} days before ({day - timedelta(days=days)})"
+    was = "insufficient data" if trend.value is None else f"{trend.value:.1f}, {trend.grade},"
+    change = "n/a" if trend.change is None else f"{trend.change:+.1f}"
+    other = "" if trend.same_config else f", under another configuration: {trend.config_id}"
+    return f"{change} vs {days} days before (was {was} on {trend.as_of}{other})"
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.1f}".removesuffix(".0") + "%"
+
+
+def register_commands(cli: click.Group) -> None:
+    """Add this module's commands to ``cli``."""
+    cli.add_command(accounts)
+    cli.add_command(signals)
+    cli.add_command(score)

@@ -1,0 +1,65 @@
+"""What every ``telltales`` command shares: the application context and option types."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import click
+
+from telltales.config import LoadedConfig, config_path, load_config
+from telltales.errors import TelltalesError
+from telltales.playbooks.plan import Plan, load_plan
+from telltales.plugins import Registry, load_registry
+from telltales.store import Store, default_path, open_store
+
+
+class App:
+    """What a command needs, built on first use so ``--help`` stays instant."""
+
+    def __init__(self, db: Path | None, config: Path | None) -> None:
+        self.db_path = db or default_path()
+        self.config_option = config
+
+    @cached_property
+    def registry(self) -> Registry:
+        registry = load_registry()
+        for failure in registry.failures:
+            click.secho(
+                f"warning: plugin {failure.plugin!r} left out ({failure.stage}): {failure.error}",
+                fg="yellow",
+                err=True,
+            )
+        return registry
+
+    @cached_property
+    def config(self) -> LoadedConfig:
+        return load_config(config_path(self.config_option))
+
+    @cached_property
+    def plan(self) -> Plan:
+        """Rules, playbooks and their settings, checked against the installed plugins."""
+        return load_plan(self.config, self.registry)
+
+    def open(self, *, create: bool = False) -> Store:
+        migrations = [entry.obj for entry in self.registry.migrations.values()]
+        return open_store(self.db_path, migrations, create=create)
+
+
+class ErrorLines(click.Group):
+    """Turns a :class:`TelltalesError` into one ``Error:`` line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TelltalesError as error:
+            raise click.ClickException(str(error)) from error
+
+
+def day_of(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+DAY = click.DateTime(formats=["%Y-%m-%d"])

@@ -1,0 +1,1 @@
+"""What really happened: renewal outcomes, and history imported from another platform."""

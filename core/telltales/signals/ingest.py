@@ -1,0 +1,190 @@
+"""Bulk ingestion of raw records through a registered ingester: all or nothing.
+
+A JSON Lines file is read and validated in chunks, so a file of millions of usage
+rows never sits in memory whole; every chunk is stored in the same transaction, so
+an invalid line anywhere still leaves nothing stored.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from typing import IO, Any
+
+import msgspec
+
+from telltales.errors import InputError, describe_validation_error
+from telltales.observability import ROWS_INGESTED
+from telltales.plugins import Registry
+from telltales.store import Store
+
+
+def decode_records(registry: Registry, name: str, data: bytes) -> list[Any]:
+    """Decode a JSON array or JSON Lines into the ingester's record type, validating all.
+
+    The first invalid record stops the batch with its index (JSON) or line (JSON
+    Lines) and field, before anything is written.
+    """
+    record_type = _ingester(registry, name).record_type
+    text = data.lstrip()
+    if not text:
+        return []
+    if text.startswith(b"["):
+        try:
+            return msgspec.json.decode(text, type=list[record_type])  # type: ignore[valid-type]
+        except msgspec.ValidationError as error:
+            raise InputError(describe_validation_error(error)) from error
+        except msgspec.DecodeError as error:
+            raise InputError(f"not valid JSON: {error}") from error
+    return [record for chunk in read_chunks(registry, name, io.BytesIO(data)) for record in chunk]
+
+
+def _on_line(number: int, description: str) -> str:
+    joiner = ", " if description.startswith("field ") else ": "
+    return f"line {number}{joiner}{description}"
+
+
+def convert_records(registry: Registry, name: str, objects: Sequence[Any]) -> list[Any]:
+    """Validate plain objects (dicts, or records already typed) into the record type."""
+    record_type = _ingester(registry, name).record_type
+    try:
+        return msgspec.convert(list(objects), list[record_type])  # type: ignore[valid-type]
+    except msgspec.ValidationError as error:
+        raise InputError(describe_validation_error(error)) from error
+
+
+CHUNK_SIZE = 50_000
+"""Records per chunk when a file is streamed: large enough that per-chunk work is noise."""
+
+
+def read_chunks(
+    registry: Registry, name: str, stream: IO[bytes], size: int = CHUNK_SIZE
+) -> Iterator[list[Any]]:
+    """Decode a JSON array (read whole) or JSON Lines (streamed) in validated chunks.
+
+    An invalid record raises :class:`InputError` with its line (JSON Lines) or index
+    (JSON array) when its chunk is reached; store the chunks inside one transaction
+    (:func:`ingest_chunks`) so that nothing is kept when that happens.
+    """
+    head = stream.read(1)
+    blank_lines = 0
+    while head and head.isspace():
+        blank_lines += head == b"\n"
+        head = stream.read(1)
+    if not head:
+        return
+    if head == b"[":
+        yield decode_records(registry, name, head + stream.read())
+        return
+    record_type = _ingester(registry, name).record_type
+    chunk_decoder = msgspec.json.Decoder(list[record_type])  # type: ignore[valid-type]
+    line_decoder = msgspec.json.Decoder(record_type)
+    consumed = blank_lines
+    # readlines() splits a whole block in C: no Python loop over the lines.
+    lines = [head + stream.readline(), *stream.readlines(_BLOCK_BYTES)]
+    while lines:
+        for start in range(0, len(lines), size):
+            part = lines[start : start + size]
+            yield _decode_chunk(chunk_decoder, line_decoder, part, consumed + start + 1)
+        consumed += len(lines)
+        lines = stream.readlines(_BLOCK_BYTES)
+
+
+_BLOCK_BYTES = 8 << 20
+
+
+def _decode_chunk(
+    chunk_decoder: msgspec.json.Decoder[Any],
+    line_decoder: msgspec.json.Decoder[Any],
+    lines: list[bytes],
+    first_line: int,
+) -> list[Any]:
+    """Decode many lines in one call; on any doubt, line by line to name the bad one.
+
+    The fast path reads the lines as one JSON array. A blank line, a bad record, or a
+    line holding two records makes it fail or miscount, and the slow path then
+    decodes each line on its own, skipping blank ones and naming the first bad one.
+    """
+    try:
+        records: list[Any] = chunk_decoder.decode(b"[" + b",".join(lines) + b"]")
+        if len(records) == len(lines):
+            return records
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass
+    records = []
+    for number, line in enumerate(lines, start=first_line):
+        if not line.strip():
+            continue
+        try:
+            records.append(line_decoder.decode(line))
+        except msgspec.ValidationError as error:
+            raise InputError(_on_line(number, describe_validation_error(error))) from error
+        except msgspec.DecodeError as error:
+            raise InputError(f"line {number}: not valid JSON: {error}") from error
+    return records
+
+
+def ingest(store: Store, registry: Registry, name: str, records: Sequence[Any]) -> int:
+    """Store ``records`` through ingester ``name`` in one transaction.
+
+    ``records`` must come from :func:`decode_records` or :func:`convert_records`,
+    which have already validated every one; they are not checked a second time.
+    """
+    return ingest_chunks(store, registry, name, [records])
+
+
+def ingest_chunks(
+    store: Store, registry: Registry, name: str, chunks: Iterable[Sequence[Any]]
+) -> int:
+    """Store every chunk through ingester ``name``, all in one transaction.
+
+    The ingester's optional ``begin(db)`` runs once first. If a chunk fails to decode
+    or store, the transaction is rolled back: nothing of the batch is kept.
+    """
+    ingester = _ingester(registry, name)
+    checks_ids = getattr(ingester, "checks_account_ids", True) and "account_id" in (
+        ingester.record_type.__struct_fields__
+    )
+    stored = 0
+    with store.transaction() as db:
+        begin = getattr(ingester, "begin", None)
+        if begin is not None:
+            begin(db)
+        offset = 0
+        for records in chunks:
+            if checks_ids:
+                _check_account_ids(db.conn, records, offset)
+            stored += ingester.store(db, records)
+            offset += len(records)
+    ROWS_INGESTED.add(stored, {"telltales.ingester": name})
+    return stored
+
+
+def _check_account_ids(conn: Any, records: Sequence[Any], offset: int = 0) -> None:
+    ids = {record.account_id for record in records}
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_ids (account_id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM temp.ingest_ids")
+    conn.executemany("INSERT INTO temp.ingest_ids VALUES (?)", ((i,) for i in ids))
+    missing = {
+        row[0]
+        for row in conn.execute(
+            "SELECT i.account_id FROM temp.ingest_ids i "
+            "LEFT JOIN accounts a ON a.account_id = i.account_id WHERE a.account_id IS NULL"
+        )
+    }
+    conn.execute("DELETE FROM temp.ingest_ids")
+    if missing:
+        index = next(i for i, record in enumerate(records) if record.account_id in missing)
+        more = f" ({len(missing) - 1} other unknown accounts too)" if len(missing) > 1 else ""
+        raise InputError(
+            f"record {offset + index}, field 'account_id': unknown account "
+            f"{records[index].account_id!r}{more}; ingest it into 'accounts' first"
+        )
+
+
+def _ingester(registry: Registry, name: str) -> Any:
+    entry = registry.ingesters.get(name)
+    if entry is None:
+        known = ", ".join(sorted(registry.ingesters)) or "none"
+        raise InputError(f"no ingester named {name!r}; installed ingesters: {known}")
+    return entry.obj

@@ -1,0 +1,365 @@
+"""Reading back what the engine stored: signals, scores and runs, as model structs."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import date, timedelta
+from typing import NamedTuple
+
+import msgspec
+from sqlite_utils import Database
+
+from telltales.contracts import BATCH_TABLE
+from telltales.errors import UnknownAccountError
+from telltales.models import (
+    Account,
+    Grade,
+    HealthStatus,
+    MeasureResult,
+    RunResult,
+    Score,
+    ScoreTrend,
+    Signal,
+)
+from telltales.store import Store
+from telltales.store.processes import process_gone
+
+TREND_DAYS = (7, 30)
+"""A score is compared with the stored scores of this many days before."""
+
+_ACCOUNT_FIELDS = Account.__struct_fields__
+_ACCOUNT_COLUMNS = ", ".join(_ACCOUNT_FIELDS)
+
+
+def equality_filter(**columns: object) -> tuple[str, list[object]]:
+    """``WHERE a = ? AND b = ?`` for the columns given a value (None leaves one out)."""
+    given = {column: value for column, value in columns.items() if value is not None}
+    clause = " AND ".join(f"{column} = ?" for column in given)
+    return (f"WHERE {clause}" if clause else ""), list(given.values())
+
+
+def get_account(store: Store, account_id: str) -> Account:
+    """The account, or :class:`UnknownAccountError` naming the id."""
+    row = store.db.execute(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?", [account_id]
+    ).fetchone()
+    if row is None:
+        raise UnknownAccountError(f"unknown account {account_id!r}")
+    return _account(row)
+
+
+def list_accounts(store: Store) -> list[Account]:
+    rows = store.db.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY account_id")
+    return [_account(row) for row in rows]
+
+
+def accounts_by_id(db: Database, account_ids: Collection[str]) -> dict[str, Account]:
+    """The stored accounts among ``account_ids``, by id, in one query (absent ids are left out)."""
+    columns = ", ".join(f"a.{field}" for field in _ACCOUNT_FIELDS)
+    rows = db.execute(
+        f"SELECT {columns} FROM json_each(?) j JOIN accounts a ON a.account_id = j.value",
+        [msgspec.json.encode(list(account_ids)).decode()],
+    )
+    return {row[0]: _account(row) for row in rows}
+
+
+class AccountOverview(msgspec.Struct, kw_only=True, frozen=True):
+    """An account with its current status and its latest health grade: one line of a list."""
+
+    account: Account
+    status: HealthStatus | None
+    """The status set by the account's latest transition; None before any."""
+    status_label: str | None
+    status_since: date | None
+    """The day (``as_of``) of the transition that set the status."""
+    score: float | None
+    """The latest health score (None when it had too little data, or before any)."""
+    grade: Grade | None
+    grade_label: str | None
+    scored_on: date | None
+    """The day of that score."""
+
+
+def account_overviews(
+    store: Store,
+    *,
+    scorer: str,
+    labels: Mapping[str, str],
+    csm_groups: Collection[str] | None = None,
+    account_id: str | None = None,
+    csm_group: str | None = None,
+    segment: str | None = None,
+    grade: str | None = None,
+    status: str | None = None,
+    renewal_between: tuple[date, date] | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> list[AccountOverview]:
+    """Accounts matching every filter given, by ``account_id``, each with status and grade.
+
+    One query for the whole page: each account's latest transition and latest
+    ``scorer`` score are found through their per-account indexes, and only for the
+    accounts the page reaches. ``csm_groups`` limits the rows to those groups (None:
+    every group); ``after`` resumes after that ``account_id``; ``renewal_between``
+    keeps accounts renewing within the two days, both included.
+    """
+    where: list[str] = []
+    params: list[object] = [scorer, scorer]
+    if csm_groups is not None:
+        where.append("a.csm_group IN (SELECT value FROM json_each(?))")
+        params.append(msgspec.json.encode(sorted(csm_groups)).decode())
+    for column, value in (
+        ("a.account_id", account_id),
+        ("a.csm_group", csm_group),
+        ("a.segment", segment),
+        ("s.grade", grade),
+        ("t.to_status", status),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if renewal_between is not None:
+        where.append("a.renewal_date BETWEEN ? AND ?")
+        params.extend(day.isoformat() for day in renewal_between)
+    if after is not None:
+        where.append("a.account_id > ?")
+        params.append(after)
+    columns = ", ".join(f"a.{field}" for field in _ACCOUNT_FIELDS)
+    rows = store.db.execute(
+        f"""
+        SELECT {columns}, t.to_status, t.as_of, s.value, s.grade, s.label, s.as_of
+        FROM accounts a
+        LEFT JOIN transitions t ON t.transition_id = (
+            SELECT l.transition_id FROM transitions l WHERE l.account_id = a.account_id
+            ORDER BY l.as_of DESC, l.at DESC, l.transition_id DESC LIMIT 1
+        )
+        LEFT JOIN scores s ON s.account_id = a.account_id AND s.scorer = ? AND s.as_of = (
+            SELECT l.as_of FROM scores l WHERE l.account_id = a.account_id AND l.scorer = ?
+            ORDER BY l.as_of DESC LIMIT 1
+        )
+        {"WHERE " + " AND ".join(where) if where else ""}
+        ORDER BY a.account_id LIMIT ?
+        """,
+        [*params, limit],
+    )
+    width = len(_ACCOUNT_FIELDS)
+    overviews = []
+    for row in rows:
+        to_status, since, value, grade_of, grade_label, scored_on = row[width:]
+        overviews.append(
+            AccountOverview(
+                account=_account(row[:width]),
+                status=to_status,
+                status_label=labels.get(to_status) if to_status else None,
+                status_since=date.fromisoformat(since) if since else None,
+                score=value,
+                grade=grade_of,
+                grade_label=grade_label,
+                scored_on=date.fromisoformat(scored_on) if scored_on else None,
+            )
+        )
+    return overviews
+
+
+def batch_accounts(db: Database) -> dict[str, Account]:
+    """Every account of the batch in ``BATCH_TABLE``, by id, in one query."""
+    columns = ", ".join(f"a.{field}" for field in _ACCOUNT_FIELDS)
+    rows = db.execute(
+        f"SELECT {columns} FROM accounts a JOIN {BATCH_TABLE} b ON b.account_id = a.account_id"
+    )
+    return {row[0]: _account(row) for row in rows}
+
+
+def _account(row: tuple[object, ...]) -> Account:
+    record = dict(zip(_ACCOUNT_FIELDS, row, strict=True))
+    for key in ("products", "core_features"):
+        record[key] = msgspec.json.decode(str(record[key]))
+    return msgspec.convert(record, Account, strict=False)
+
+
+def latest_signal_day(
+    store: Store, account_id: str, on_or_before: date | None = None
+) -> date | None:
+    """The most recent day with signals for the account (at or before a day, if given)."""
+    sql = "SELECT max(as_of) FROM signals WHERE account_id = ?"
+    params: list[object] = [account_id]
+    if on_or_before is not None:
+        sql += " AND as_of <= ?"
+        params.append(on_or_before.isoformat())
+    (day,) = store.db.execute(sql, params).fetchone()
+    return date.fromisoformat(day) if day else None
+
+
+def signals_for(store: Store, account_id: str, as_of: date) -> list[Signal]:
+    """Every signal stored for the account on ``as_of``, ordered by key."""
+    rows = store.db.execute(
+        "SELECT account_id, key, value, dimension, evidence, as_of, source FROM signals "
+        "WHERE account_id = ? AND as_of = ? ORDER BY key",
+        [account_id, as_of.isoformat()],
+    )
+    return [
+        Signal(
+            account_id=a,
+            key=k,
+            value=v,
+            dimension=d,
+            evidence=e,
+            as_of=date.fromisoformat(day),
+            source=src,
+        )
+        for a, k, v, d, e, day, src in rows
+    ]
+
+
+def latest_score_day(
+    store: Store, account_id: str, on_or_before: date | None = None
+) -> date | None:
+    """The most recent day with a score for the account (at or before a day, if given)."""
+    sql = "SELECT max(as_of) FROM scores WHERE account_id = ?"
+    params: list[object] = [account_id]
+    if on_or_before is not None:
+        sql += " AND as_of <= ?"
+        params.append(on_or_before.isoformat())
+    (day,) = store.db.execute(sql, params).fetchone()
+    return date.fromisoformat(day) if day else None
+
+
+_BREAKDOWN = msgspec.json.Decoder(tuple[MeasureResult, ...])
+
+
+def scores_for(store: Store, account_id: str, as_of: date) -> list[Score]:
+    """Every score stored for the account on ``as_of`` with its breakdown and trend.
+
+    The trend is read from the scores stored 7 and 30 days before, so re-running an
+    earlier day is reflected here.
+    """
+    # Without the hint SQLite walks the day's whole key range (every account's score and
+    # breakdown) for one account's: 7 ms instead of 0.15 ms with 2,000 accounts scored.
+    rows = store.db.execute(
+        "SELECT scorer, value, grade, label, coverage, breakdown, config_id "
+        "FROM scores INDEXED BY scores_account "
+        "WHERE account_id = ? AND as_of = ? ORDER BY scorer",
+        [account_id, as_of.isoformat()],
+    ).fetchall()
+    earlier = earlier_scores(store.db, as_of, account_id=account_id)
+    # Breakdown lines that quote their signal's evidence are stored without it.
+    evidence = dict(
+        store.db.execute(
+            "SELECT key, evidence FROM signals WHERE as_of = ? AND account_id = ?",
+            [as_of.isoformat(), account_id],
+        ).fetchall()
+    )
+    scores = []
+    for scorer, value, grade, label, coverage, breakdown, config_id in rows:
+        before = [earlier.get((account_id, scorer, days)) for days in TREND_DAYS]
+        trend_7d, trend_30d = (
+            score_trend(days, value, config_id, row)
+            for days, row in zip(TREND_DAYS, before, strict=True)
+        )
+        scores.append(
+            Score(
+                account_id=account_id,
+                scorer=scorer,
+                value=value,
+                grade=grade,
+                label=label,
+                coverage=coverage,
+                breakdown=tuple(
+                    msgspec.structs.replace(line, evidence=evidence[line.signal_key])
+                    if not line.evidence and line.value is not None and line.signal_key in evidence
+                    else line
+                    for line in _BREAKDOWN.decode(breakdown)
+                ),
+                config_id=config_id,
+                as_of=as_of,
+                trend_7d=trend_7d,
+                trend_30d=trend_30d,
+            )
+        )
+    return scores
+
+
+class EarlierScore(NamedTuple):
+    """A stored score of an earlier day, as much of it as a trend needs."""
+
+    as_of: date
+    value: float | None
+    grade: Grade
+    config_id: str
+
+
+def earlier_scores(
+    db: Database, as_of: date, *, scorer: str | None = None, account_id: str | None = None
+) -> dict[tuple[str, str, int], EarlierScore]:
+    """The stored scores 7 and 30 days before ``as_of``, keyed by (account, scorer, days).
+
+    Without ``account_id`` it reads every account of the current batch (the
+    ``BATCH_TABLE`` of ``db``) in one set-based query: a scorer's trend costs one
+    query per run, never one per account.
+    """
+    days_by_day = {(as_of - timedelta(days=days)).isoformat(): days for days in TREND_DAYS}
+    sql = "SELECT s.account_id, s.scorer, s.as_of, s.value, s.grade, s.config_id FROM scores s"
+    params: list[object] = list(days_by_day)
+    where = [f"s.as_of IN ({', '.join('?' * len(days_by_day))})"]
+    if account_id is None:
+        sql += f" JOIN {BATCH_TABLE} b ON b.account_id = s.account_id"
+    else:
+        where.append("s.account_id = ?")
+        params.append(account_id)
+    if scorer is not None:
+        where.append("s.scorer = ?")
+        params.append(scorer)
+    rows = db.execute(f"{sql} WHERE {' AND '.join(where)}", params)
+    dates = {day: (days, date.fromisoformat(day)) for day, days in days_by_day.items()}
+    found: dict[tuple[str, str, int], EarlierScore] = {}
+    for account, name, day, value, grade, config_id in rows:
+        days, on = dates[day]
+        found[account, name, days] = EarlierScore(on, value, grade, config_id)
+    return found
+
+
+def score_trend(
+    days: int, value: float | None, config_id: str, earlier: EarlierScore | None
+) -> ScoreTrend | None:
+    """Compare a score with an earlier one; None when there is no earlier score."""
+    if earlier is None:
+        return None
+    change = None if value is None or earlier.value is None else round(value - earlier.value, 1)
+    return ScoreTrend(
+        days=days,
+        as_of=earlier.as_of,
+        value=earlier.value,
+        grade=earlier.grade,
+        change=change,
+        config_id=earlier.config_id,
+        same_config=earlier.config_id == config_id,
+    )
+
+
+def get_run(store: Store, run_id: int) -> RunResult | None:
+    """The run as stored; one left ``running`` by a process that is gone is ``interrupted``."""
+    row = store.db.execute(
+        "SELECT run_id, as_of, status, accounts, signals, scores, started_at, finished_at, "
+        "failures, actions, process FROM runs WHERE run_id = ?",
+        [run_id],
+    ).fetchone()
+    if row is None:
+        return None
+    names = (
+        "run_id",
+        "as_of",
+        "status",
+        "accounts",
+        "signals",
+        "scores",
+        "started_at",
+        "finished_at",
+        "failures",
+        "actions",
+    )
+    record = dict(zip(names, row[:-1], strict=True))
+    if record["status"] == "running" and row[-1] is not None and process_gone(row[-1]):
+        record["status"] = "interrupted"
+    record["failures"] = msgspec.json.decode(record["failures"])
+    record["actions"] = msgspec.json.decode(record["actions"]) if record["actions"] else None
+    return msgspec.convert(record, RunResult, strict=False)
