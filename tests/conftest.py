@@ -11,7 +11,7 @@ from support.outbox_receivers import HttpReceiver, SmtpReceiver
 from telltales.plugins import Registry, load_registry
 from telltales.store import Store, open_store
 
-EXAMPLE_ACCOUNTS = Path(__file__).parent.parent / "examples" / "data" / "accounts.json"
+EXAMPLE_ACCOUNTS = Path(__file__).parents[1] / "examples" / "data" / "accounts.json"
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@
     python3 examples/data/telemetry_usage.py
 
 Deterministic (a fixed seed), so the committed file is exactly what this prints;
-tests/test_example_data.py checks that. Each account follows the story the other
+tests/examples/test_data.py checks that. Each account follows the story the other
 example files tell:
 
 - solstice: thriving, most seats active in every core feature;

@@ -1,7 +1,7 @@
 """A plugin that implements every hook, so each hook is exercised by a real plugin.
 
 It counts CSM notes per account: a schema, a record type, a source, a scorer and an
-action. ``tests/test_hooks.py`` checks that this module implements every hookspec.
+action. ``tests/plugin_api/test_hooks.py`` checks that this module implements every hookspec.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from support.api import ApiHarness, api_harness
 
 PUBLIC = frozenset({("GET", "/healthz"), ("GET", "/readyz")})
 """The documented public operations: probes. The schema itself is served outside it, and
-tests/test_api_schema.py checks that it lists every route the app serves."""
+tests/api/test_schema.py checks that it lists every route the app serves."""
 
 A_GROUP = "emea-midmarket"
 A_ACCOUNT = "northwind"
@@ -52,7 +52,7 @@ IDLE_PILOT = "idle-pilot"
 DAY = date(2026, 11, 20)
 BOOK_CONFIG = TASKS_CONFIG
 """The example's At-Risk playbook with an email to the customer that waits for approval
-(tests/test_api_tasks.py), so the other groups hold work tasks, approval tasks and
+(tests/api/test_tasks.py), so the other groups hold work tasks, approval tasks and
 deliveries."""
 
 

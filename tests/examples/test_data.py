@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-DATA = Path(__file__).parent.parent / "examples" / "data"
+DATA = Path(__file__).parents[2] / "examples" / "data"
 
 
 def test_usage_file_matches_its_generator() -> None:

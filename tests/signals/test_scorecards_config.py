@@ -580,7 +580,7 @@ def test_the_locator_follows_arrays_of_tables_and_inline_values() -> None:
 
 
 def test_the_example_in_the_docs_is_a_valid_configuration(tmp_path: Path) -> None:
-    docs = (Path(__file__).parent.parent / "docs" / "scorecards.md").read_text()
+    docs = (Path(__file__).parents[2] / "docs" / "scorecards.md").read_text()
     example = docs.split("```toml\n", 1)[1].split("```", 1)[0]
     registry = load_registry(
         extra=[

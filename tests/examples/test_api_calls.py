@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from support.server import Server, environment, start_server, stop_server, telltales
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / "examples" / "telltales.toml"
 PYTHON_EXAMPLE = ROOT / "examples" / "api-python" / "walkthrough.py"
 SHELL_EXAMPLE = ROOT / "examples" / "api-shell" / "walkthrough.sh"

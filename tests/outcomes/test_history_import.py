@@ -28,7 +28,7 @@ from telltales.playbooks.tasks import complete_task, task_events
 from telltales.store import Store
 from test_playbooks import Book
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "history" / "history.json"
 DOC = ROOT / "docs" / "history-import.md"
 ADMIN = "ops@vendor.example"

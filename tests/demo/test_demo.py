@@ -25,7 +25,7 @@ from telltales.signals.settings import scorer_settings, source_settings
 from telltales.store import open_store
 
 END = date(2026, 11, 20)
-DEMO_CONFIG = Path(__file__).parent.parent / "core" / "telltales" / "demo" / "demo.toml"
+DEMO_CONFIG = Path(__file__).parents[2] / "core" / "telltales" / "demo" / "demo.toml"
 
 
 def _build(path: Path, options: DemoOptions) -> DemoResult:

@@ -46,7 +46,7 @@ from telltales.store import DEFAULT_DB
 from telltales_api.context import DEFAULT_MAX_BODY
 from telltales_api.health_cache import DEFAULT_MAX_BYTES as DEFAULT_HEALTH_CACHE
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 
 
 def _load_snippets() -> ModuleType:

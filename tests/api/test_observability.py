@@ -1,7 +1,7 @@
 """OpenTelemetry: a span per request named by its route, and the product's counters.
 
 Spans are read from an in-memory exporter on a provider handed to the app, so this
-file leaves the global tracer provider to tests/test_tracing.py. The counters are
+file leaves the global tracer provider to tests/api/test_tracing.py. The counters are
 read from an in-memory reader on the global meter provider (set once per process).
 """
 

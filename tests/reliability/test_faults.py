@@ -319,7 +319,7 @@ PILOT = (
 def test_telltales_run_reports_each_failure_on_its_output_and_in_its_log(tmp_path: Path) -> None:
     """The real command, with the faulty plugin installed as a vendor's would be."""
     site = fake_install(tmp_path / "site", "faulty", INSTALLED)
-    tests = Path(__file__).parent
+    tests = Path(__file__).parents[1]
     env = environment(PYTHONPATH=f"{site}:{tests}", TELLTALES_PLUGINS="faulty")
     config = tmp_path / "telltales.toml"
     config.write_text(CONFIG.replace("STEPS", '{ action = "record.raises" }'))

@@ -18,7 +18,7 @@ from telltales.store import open_store
 from telltales.testing import ApiClient
 from telltales_api import create_app
 
-EXAMPLE_DATA = Path(__file__).parent.parent / "examples" / "data"
+EXAMPLE_DATA = Path(__file__).parents[2] / "examples" / "data"
 FRIDAY = "2026-11-20"
 
 
@@ -74,7 +74,7 @@ def test_a_run_computes_scores_rules_and_playbooks_and_is_stored(api: ApiHarness
     answer = start(api, {"as_of": FRIDAY})
     assert answer.status_code == 201
     (run,) = answer.json()["runs"]
-    # As tests/test_playbooks.py works out on the same data: ferrum (in the pilot) enters
+    # As tests/playbooks/test_playbooks.py works out on the same data: ferrum (in the pilot) enters
     # At-Risk on two rules and gets the live playbook (a task and a renewal flag);
     # bluepeak (in no pilot) enters At-Risk in shadow; the other four are Healthy.
     assert (run["as_of"], run["status"], run["accounts"], run["scores"]) == (FRIDAY, "ok", 6, 6)

@@ -17,7 +17,7 @@ from telltales.signals.ingest import convert_records, ingest
 from telltales.testing import ApiClient
 from telltales_api import create_app
 
-EXAMPLE_DATA = Path(__file__).parent.parent / "examples" / "data"
+EXAMPLE_DATA = Path(__file__).parents[2] / "examples" / "data"
 EMEA = "emea-midmarket"  # northwind's group; ferrum is in apac-midmarket
 
 

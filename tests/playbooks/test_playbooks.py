@@ -268,7 +268,7 @@ def book(tmp_path: Path) -> Iterator[Book]:
 
 # The done-when, on the example data with every plugin installed.
 
-EXAMPLE_DATA = Path(__file__).parent.parent / "examples" / "data"
+EXAMPLE_DATA = Path(__file__).parents[2] / "examples" / "data"
 EXAMPLE_PLUGINS = frozenset(
     {"contacts", "engagement", "firmographics", "news", "support", "telemetry"}
 )

@@ -11,7 +11,7 @@ import pytest
 from conftest import EXAMPLE_ACCOUNTS
 from support.api import ApiHarness, add_accounts, api_harness
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "history" / "history.json"
+EXAMPLE = Path(__file__).parents[2] / "examples" / "history" / "history.json"
 TABLES = ("transitions", "playbook_runs", "tasks", "task_events", "renewals")
 
 

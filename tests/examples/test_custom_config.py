@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from support.server import environment
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "custom-config"
 SCRIPT = EXAMPLE / "run.sh"
 ENTERPRISE = {"bluepeak", "solstice"}

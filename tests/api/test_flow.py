@@ -19,7 +19,7 @@ import httpx
 import pytest
 from support.server import Server, environment, start_server, stop_server, telltales
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 DATA = ROOT / "examples" / "data"
 CONFIG = ROOT / "examples" / "telltales.toml"
 DAY = "2026-11-20"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).parent.parent / "examples" / "pilot-holdout" / "pilot.sh"
+SCRIPT = Path(__file__).parents[2] / "examples" / "pilot-holdout" / "pilot.sh"
 
 
 def test_the_pilot_example_sets_up_a_pilot_and_reads_its_effect_by_cohort(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from support.server import environment, free_port
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 TOUR = ROOT / "examples" / "cli-tour"
 
 

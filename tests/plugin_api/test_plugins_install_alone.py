@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from conftest import EXAMPLE_ACCOUNTS
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 PLUGINS = ROOT / "plugins"
 EXAMPLES = ROOT / "examples" / "data"
 AS_OF = "2026-11-20"

@@ -37,7 +37,7 @@ from telltales_api.context import ApiSettings
 
 pytestmark = pytest.mark.reliability
 
-DATA = Path(__file__).parent.parent / "examples" / "data"
+DATA = Path(__file__).parents[2] / "examples" / "data"
 ACCOUNTS = DATA / "accounts.json"
 USAGE = DATA / "telemetry.usage.jsonl"
 PAGE = 4096

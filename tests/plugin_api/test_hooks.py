@@ -17,7 +17,7 @@ from telltales import Account, ActionRequest, RenewalFlag, hookspecs
 from telltales.plugins import HOOK_NAMES, load_registry
 from telltales.testing import PluginHarness
 
-DOCS = Path(__file__).parent.parent / "docs" / "plugins.md"
+DOCS = Path(__file__).parents[2] / "docs" / "plugins.md"
 SPECS = sorted(
     name
     for name, obj in inspect.getmembers(hookspecs, inspect.isfunction)
