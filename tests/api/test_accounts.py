@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from support.api import ApiHarness, api_harness
-from test_health_report import ingested_example, run_example
+from support.health_example import ingested_example, run_example
 
 ALL = ["bluepeak", "ferrum", "northwind", "quillworks", "solstice", "tidewater"]
 

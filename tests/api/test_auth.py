@@ -14,45 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from litestar import Litestar
-from litestar.routes import HTTPRoute
 from support.api import ApiHarness, api_harness
+from support.routes import LOCKED, OPEN_PATHS, ROUTES, SCHEMA_PREFIX, route_id
 from telltales.store.keys import SCOPES, ApiKey, create_key, revoke_key
-from telltales_api import create_app
-from telltales_api.auth import SCOPE_OPT, actor, check_groups, group_clause
-from telltales_api.context import ApiSettings
+from telltales_api.auth import actor, check_groups, group_clause
 from telltales_api.problems import ProblemError
-
-OPEN_PATHS = {"/healthz", "/readyz"}
-"""Probes: an orchestrator calls them without a key."""
-SCHEMA_PREFIX = "/schema"
-"""The OpenAPI schema and its UI: public, they describe the API, not its data."""
-
-
-def _routes(app: Litestar) -> list[tuple[str, str, str | None]]:
-    """(method, path with sample parameters, scope) of every handler but OPTIONS.
-
-    litestar answers OPTIONS itself on every path (the methods allowed, no data).
-    """
-    found: list[tuple[str, str, str | None]] = []
-    for route in app.routes:
-        assert isinstance(route, HTTPRoute), f"{route.path}: only HTTP routes are expected"
-        path = route.path_format
-        for name, parameter in route.path_parameters.items():
-            sample = {str: "no-such-thing", int: "999999", dt.date: "2026-01-01"}[parameter.type]
-            path = path.replace(f"{{{name}}}", sample)
-        for handler in route.route_handlers:
-            for method in sorted(handler.http_methods - {"OPTIONS"}):
-                found.append((str(method), path, handler.opt.get(SCOPE_OPT)))
-    return found
-
-
-ROUTES = _routes(create_app(ApiSettings(db=Path("never-opened.db"))))
-LOCKED = [(method, path, scope) for method, path, scope in ROUTES if scope is not None]
-
-
-def _id(route: tuple[str, str, str | None]) -> str:
-    return f"{route[0]} {route[1]}"
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +35,7 @@ def fresh(tmp_path: Path) -> Iterator[ApiHarness]:
 
 def test_every_route_but_probes_and_schema_declares_a_scope() -> None:
     unlocked = {
-        _id(route)
+        route_id(route)
         for route in ROUTES
         if route[2] is None and route[1] not in OPEN_PATHS
         if not route[1].startswith(SCHEMA_PREFIX)
@@ -92,7 +58,7 @@ def _assert_unauthorized(response: httpx.Response) -> None:
     assert response.json()["status"] == 401
 
 
-@pytest.mark.parametrize("route", LOCKED, ids=_id)
+@pytest.mark.parametrize("route", LOCKED, ids=route_id)
 def test_without_a_key_is_401(api: ApiHarness, route: tuple[str, str, str]) -> None:
     method, path, _ = route
     response = api.client.request(method, path)
@@ -101,7 +67,7 @@ def test_without_a_key_is_401(api: ApiHarness, route: tuple[str, str, str]) -> N
 
 
 @pytest.mark.parametrize("header", ["Token abc", "Bearer", "Bearer   ", "tt_abc_def"])
-@pytest.mark.parametrize("route", LOCKED, ids=_id)
+@pytest.mark.parametrize("route", LOCKED, ids=route_id)
 def test_a_malformed_header_is_401(
     api: ApiHarness, route: tuple[str, str, str], header: str
 ) -> None:
@@ -111,7 +77,7 @@ def test_a_malformed_header_is_401(
     assert "must be 'Bearer <key>'" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("route", LOCKED, ids=_id)
+@pytest.mark.parametrize("route", LOCKED, ids=route_id)
 def test_an_unknown_or_revoked_key_is_401(api: ApiHarness, route: tuple[str, str, str]) -> None:
     method, path, scope = route
     store = api.context.store
@@ -124,7 +90,7 @@ def test_an_unknown_or_revoked_key_is_401(api: ApiHarness, route: tuple[str, str
         assert response.json()["detail"] == "this API key is unknown or revoked"
 
 
-@pytest.mark.parametrize("route", LOCKED, ids=_id)
+@pytest.mark.parametrize("route", LOCKED, ids=route_id)
 def test_a_key_without_the_scope_is_403_and_with_it_passes(
     api: ApiHarness, route: tuple[str, str, str]
 ) -> None:

@@ -20,11 +20,11 @@ import pytest
 from litestar import get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from support.api import ApiHarness, api_harness
+from support.routes import LOCKED, route_id
 from telltales_api.auth import needs
 from telltales_api.context import Context
 from telltales_api.paging import encode_cursor
 from telltales_api.problems import PROBLEM_MEDIA_TYPE
-from test_api_auth import LOCKED, _id
 
 SECRET = "the-password-is-swordfish"
 
@@ -295,7 +295,7 @@ def _weird_paths(path: str) -> list[str]:
     return [path.replace("no-such-thing", s).replace("999999", s) for s in strange]
 
 
-@pytest.mark.parametrize("route", LOCKED, ids=_id)
+@pytest.mark.parametrize("route", LOCKED, ids=route_id)
 def test_weird_input_never_makes_a_500(
     api: ApiHarness, admin: dict[str, str], route: tuple[str, str, str]
 ) -> None:

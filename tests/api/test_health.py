@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from support.api import ApiHarness, api_harness
+from support.health_example import ingested_example, run_example
 from telltales.engine.health import AccountHealth, account_health
 from telltales.engine.pipeline import run
 from telltales.playbooks.statuses import override_status
@@ -23,7 +24,6 @@ from telltales.store.queries import get_account
 from telltales_api.freshness import change_stamp
 from telltales_api.health_cache import CachedHealth, HealthCache
 from telltales_api.routes import health as health_routes
-from test_health_report import ingested_example, run_example
 
 
 @pytest.fixture(scope="module")

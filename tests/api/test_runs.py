@@ -10,30 +10,13 @@ from typing import Any
 
 import pytest
 from support.api import ApiHarness, api_harness, api_settings
+from support.api_example import FRIDAY, build_example
 from telltales import Signal, SignalBatch, hookimpl
 from telltales.playbooks.pilots import NewPilot, create_pilot
 from telltales.plugins import load_registry
-from telltales.signals.ingest import convert_records, decode_records, ingest
-from telltales.store import open_store
+from telltales.signals.ingest import convert_records, ingest
 from telltales.testing import ApiClient
 from telltales_api import create_app
-
-EXAMPLE_DATA = Path(__file__).parents[2] / "examples" / "data"
-FRIDAY = "2026-11-20"
-
-
-def build_example(path: Path) -> None:
-    """The example data, every file through its ingester (accounts first), as dev.py does."""
-    registry = load_registry()
-    files = sorted(
-        (p for p in EXAMPLE_DATA.iterdir() if p.suffix in (".json", ".jsonl")),
-        key=lambda p: (p.stem != "accounts", p.name),
-    )
-    migrations = [entry.obj for entry in registry.migrations.values()]
-    with open_store(path, migrations, create=True) as store:
-        for file in files:
-            name = file.name.removesuffix(file.suffix)
-            ingest(store, registry, name, decode_records(registry, name, file.read_bytes()))
 
 
 @pytest.fixture(scope="module")

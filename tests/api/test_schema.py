@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 from support.api import ApiHarness, api_harness
+from support.routes import ROUTES, SCHEMA_PREFIX
 from telltales_api.problems import PROBLEM_MEDIA_TYPE
-from test_api_auth import ROUTES, SCHEMA_PREFIX
 
 METHODS = ("get", "put", "post", "delete", "patch")
 

@@ -23,23 +23,10 @@ from typing import Any
 
 import pytest
 from support.api import ApiHarness, api_harness
+from support.api_example import CONFIG, build_example
 from telltales.playbooks.pilots import NewPilot, create_pilot
 from telltales_api.paging import encode_cursor
-from test_api_runs import build_example
 
-CONFIG = """\
-[actions.email]
-internal_domains = ["vendor.example"]
-sender = "telltales@vendor.example"
-
-[playbooks.at_risk_response]
-on_enter = "at_risk"
-steps = [
-  { action = "task", due_business_days = 3 },
-  { action = "email", to = ["cfo@customer.example"], approval = true },
-  { action = "renewal.flag" },
-]
-"""
 APAC = "apac-midmarket"
 NA = "na-enterprise"
 

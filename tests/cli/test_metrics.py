@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-import test_metrics_alert_load
-import test_metrics_retention
-import test_metrics_risk_reversal
 from click.testing import CliRunner, Result
 from support.metric_history import MetricHistory
+from support.metric_stories import (
+    write_alert_load_history,
+    write_retention_history,
+    write_risk_reversal_history,
+)
 from telltales.cli import cli
 from telltales.store import Store
 
@@ -26,7 +28,7 @@ def history(store: Store) -> MetricHistory:
 
 
 def test_retention_table_by_group(history: MetricHistory) -> None:
-    test_metrics_retention.write_history(history)
+    write_retention_history(history)
     result = invoke(history.store, "retention", *QUARTER, "--group-by", "csm_group")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -44,7 +46,7 @@ def test_retention_table_by_group(history: MetricHistory) -> None:
 
 
 def test_risk_reversal_json_is_the_api_report(history: MetricHistory) -> None:
-    test_metrics_risk_reversal.write_history(history)
+    write_risk_reversal_history(history)
     result = invoke(
         history.store, "risk-reversal", *QUARTER, "--window-days", "60", "--as-of", "2026-03-31",
         "--csm-group", "emea", "--json",
@@ -60,7 +62,7 @@ def test_risk_reversal_json_is_the_api_report(history: MetricHistory) -> None:
 
 
 def test_alert_load_lists_owners(history: MetricHistory) -> None:
-    test_metrics_alert_load.write_history(history)
+    write_alert_load_history(history)
     result = invoke(history.store, "alert-load", "--from", "2026-03-02", "--to", "2026-03-29")
     assert result.exit_code == 0, result.output
     assert "alert-load (28 days = 4.00 weeks)" in result.output

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from support.book import COUNTED, EXAMPLE_PLUGINS, FERRUM_BODY, build_example
 from telltales.cli import cli
-from test_playbooks import COUNTED, EXAMPLE_PLUGINS, FERRUM_BODY, build_example
 
 ENV = {"TELLTALES_PLUGINS": ",".join(sorted(EXAMPLE_PLUGINS))}
 FERRUM_TITLE = (

@@ -2,56 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from support.metric_history import MetricHistory, documented_example, rounded
+from support.metric_stories import write_alert_load_history
 from telltales.metrics import MetricFilter, alert_load
 from telltales.store import Store
 
 FOUR_WEEKS = MetricFilter(from_=date(2026, 3, 2), to=date(2026, 3, 29))
 
 
-def days(first: str, count: int) -> list[str]:
-    start = date.fromisoformat(first)
-    return [(start + timedelta(days=n)).isoformat() for n in range(count)]
-
-
-def write_history(history: MetricHistory) -> None:
-    """Rule hits in the 28 days 2 to 29 March 2026 (4 weeks):
-
-    ann (emea)  8 live firings, 2 shadow firings; also 3 days a rule stayed
-                active and 1 day one was pending (not firings); 1 firing on
-                1 March, before the period
-    bob (emea)  4 live firings
-    cy (amer)   4 shadow firings
-
-    Per week: ann 2.0 live, 0.5 shadow; bob 1.0 live; cy 1.0 shadow.
-    3 owners: live 12 / 3 / 4 = 1.0 mean, max 2.0 (ann);
-              shadow 6 / 3 / 4 = 0.5 mean, max 1.0 (cy).
-    emea only: 2 owners, live 12 / 2 / 4 = 1.5, shadow 2 / 2 / 4 = 0.25.
-    """
-    history.account("f1", owner="ann")
-    history.account("f2", owner="bob")
-    history.account("f3", owner="cy", csm_group="amer")
-    for day in days("2026-03-02", 8):
-        history.rule_hit("f1", day, "usage-drop")
-    for day in days("2026-03-02", 2):
-        history.rule_hit("f1", day, "seats-low", mode="shadow")
-    for day in days("2026-03-10", 3):
-        history.rule_hit("f1", day, "usage-drop", state="active")
-    history.rule_hit("f1", "2026-03-20", "tickets", state="pending")
-    history.rule_hit("f1", "2026-03-01", "usage-drop")
-    for day in days("2026-03-09", 4):
-        history.rule_hit("f2", day, "usage-drop")
-    for day in days("2026-03-16", 4):
-        history.rule_hit("f3", day, "usage-drop", mode="shadow")
-
-
 @pytest.fixture
 def history(store: Store) -> MetricHistory:
     history = MetricHistory(store)
-    write_history(history)
+    write_alert_load_history(history)
     return history
 
 

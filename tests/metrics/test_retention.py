@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 from support.metric_history import MetricHistory, documented_example, rounded
+from support.metric_stories import write_retention_history
 from telltales.metrics import MetricFilter, retention
 from telltales.store import Store
 
@@ -13,35 +14,10 @@ QUARTER = MetricFilter(from_=date(2026, 1, 1), to=date(2026, 3, 31))
 EMEA = MetricFilter(csm_group="emea", from_=date(2026, 1, 1), to=date(2026, 3, 31))
 
 
-def write_history(history: MetricHistory) -> None:
-    """Renewals due in Q1 2026 (ARR before -> after):
-
-    emea  d1 100 -> 130 (expansion: retained 100)
-          d2 200 -> 150 (contraction: retained 150)
-          d3 100 -> 0   (churn: retained 0)
-          d4 100 -> 100 (flat: retained 100)
-    amer  g1 100 -> 150 (expansion: retained 100)
-    not counted: d5, due 10 April 2026.
-
-    emea: before 500, after 380, retained 350 -> GRR 0.70, NRR 0.76; 3 of 4 renewed.
-    amer: before 100, after 150, retained 100 -> GRR 1.0, NRR 1.5 (expansion > 1).
-    all:  before 600, after 530, retained 450 -> GRR 0.75, NRR 530/600 = 0.8833.
-    """
-    for account in ("d1", "d2", "d3", "d4", "d5"):
-        history.account(account)
-    history.account("g1", csm_group="amer", owner="bob")
-    history.renewal("d1", "2026-01-15", 100, 130)
-    history.renewal("d2", "2026-02-01", 200, 150)
-    history.renewal("d3", "2026-02-15", 100, 0)
-    history.renewal("d4", "2026-03-31", 100, 100)
-    history.renewal("d5", "2026-04-10", 100, 0)
-    history.renewal("g1", "2026-03-01", 100, 150)
-
-
 @pytest.fixture
 def history(store: Store) -> MetricHistory:
     history = MetricHistory(store)
-    write_history(history)
+    write_retention_history(history)
     return history
 
 

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 from support.metric_history import MetricHistory, documented_example, rounded
+from support.metric_stories import write_risk_reversal_history
 from telltales.metrics import MetricFilter, MetricInputError, risk_reversal
 from telltales.store import Store
 
@@ -13,50 +14,10 @@ QUARTER = MetricFilter(from_=date(2026, 1, 1), to=date(2026, 3, 31))
 AS_OF = date(2026, 3, 31)
 
 
-def write_history(history: MetricHistory) -> None:
-    """Six risk episodes begin in Q1 2026; as of 31 March (W = 30):
-
-    a1  At-Risk 5 Jan -> Healthy 17 Jan (12 days)                  old enough, reversed
-    a2  At-Risk 10 Jan -> Concern 20 Jan -> Healthy 5 Feb (26 days) old enough, reversed
-        (At-Risk -> Concern is no reversal; the later Concern -> Healthy is)
-    a3  At-Risk 15 Jan -> Concern 25 Jan, and stays                 old enough, not reversed
-    a4  At-Risk 1 Feb, an override At-Risk -> At-Risk 10 Feb (no new episode),
-        Healthy 20 Mar (47 days)                                    old enough, not reversed
-    a5  At-Risk 10 Mar -> Healthy 15 Mar (21 days before as_of)     too young
-    b1  (group amer) At-Risk 8 Jan -> Healthy 20 Jan (12 days)      old enough, reversed
-    c1  At-Risk 20 Dec 2025 -> Healthy 2 Jan: began before the period, not counted
-
-    6 episodes, 5 old enough, 1 too young, 3 reversed -> 3/5 = 0.6.
-    W = 60: old enough if entered by 30 Jan: a1, a2, a3, b1 -> 4 (a4, a5 too young),
-    reversed a1, a2, b1 -> 3/4 = 0.75.
-    emea only (W = 30): a1..a5: 5 episodes, 4 old enough, 2 reversed -> 0.5.
-    """
-    for account in ("a1", "a2", "a3", "a4", "a5", "c1"):
-        history.account(account)
-    history.account("b1", csm_group="amer", owner="bob")
-    history.transition("a1", "2025-12-01", "healthy")
-    history.transition("a1", "2026-01-05", "at_risk")
-    history.transition("a1", "2026-01-17", "healthy")
-    history.transition("a2", "2026-01-10", "at_risk")
-    history.transition("a2", "2026-01-20", "concern")
-    history.transition("a2", "2026-02-05", "healthy")
-    history.transition("a3", "2026-01-15", "at_risk")
-    history.transition("a3", "2026-01-25", "concern")
-    history.transition("a4", "2026-02-01", "at_risk")
-    history.transition("a4", "2026-02-10", "at_risk", cause="override")
-    history.transition("a4", "2026-03-20", "healthy")
-    history.transition("a5", "2026-03-10", "at_risk")
-    history.transition("a5", "2026-03-15", "healthy")
-    history.transition("b1", "2026-01-08", "at_risk")
-    history.transition("b1", "2026-01-20", "healthy")
-    history.transition("c1", "2025-12-20", "at_risk")
-    history.transition("c1", "2026-01-02", "healthy")
-
-
 @pytest.fixture
 def history(store: Store) -> MetricHistory:
     history = MetricHistory(store)
-    write_history(history)
+    write_risk_reversal_history(history)
     return history
 
 

@@ -13,6 +13,7 @@ import msgspec
 import pytest
 from click.testing import CliRunner, Result
 from conftest import EXAMPLE_ACCOUNTS
+from support.book import Book
 from telltales.cli import cli
 from telltales.errors import InputError
 from telltales.outcomes.history_import import (
@@ -26,7 +27,6 @@ from telltales.playbooks.runs import list_runs
 from telltales.playbooks.statuses import status_as_of, transitions_of
 from telltales.playbooks.tasks import complete_task, task_events
 from telltales.store import Store
-from test_playbooks import Book
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "history" / "history.json"

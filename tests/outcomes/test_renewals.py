@@ -12,6 +12,7 @@ import msgspec
 import pytest
 from click.testing import CliRunner, Result
 from conftest import EXAMPLE_ACCOUNTS
+from support.book import ACCOUNTS, Book
 from telltales.cli import cli
 from telltales.errors import InputError
 from telltales.outcomes.renewals import (
@@ -25,7 +26,6 @@ from telltales.outcomes.renewals import (
 from telltales.playbooks.pilots import NewPilot, create_pilot, set_state
 from telltales.signals.ingest import convert_records, ingest
 from telltales.store import Store
-from test_playbooks import ACCOUNTS, Book
 
 OPS = "ops@vendor.example"
 

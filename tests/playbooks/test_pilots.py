@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from support.book import PILOT_START, Book, d
 from telltales.errors import InputError
 from telltales.playbooks.pilots import (
     NewPilot,
@@ -22,7 +23,6 @@ from telltales.playbooks.pilots import (
     pilot_events,
     set_state,
 )
-from test_playbooks import PILOT_START, Book, d
 
 OPS = "ops@vendor.example"
 KNOWN_RULES = (

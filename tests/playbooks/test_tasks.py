@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from support.book import ANN, FRIDAY, MIA, Book, at
 from telltales.errors import InputError
 from telltales.playbooks.tasks import (
     TaskEvent,
@@ -17,7 +18,6 @@ from telltales.playbooks.tasks import (
     list_tasks,
     task_events,
 )
-from test_playbooks import ANN, FRIDAY, MIA, Book, at
 
 # One run of ``respond`` for a1 (created at 09:00 on Friday the 20th) gives task 1
 # (step 1, Ann), task 2 (step 2, the manager Mia) and approval task 3 (step 3, Ann).

@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from support.api import ApiHarness, api_settings
+from support.api_example import build_example
 from support.outbox_receivers import SECRET, HttpReceiver, SmtpReceiver
 from support.security_routes import B_ACCOUNTS, DAY, operations
 from support.server import Server, environment, start_server, stop_server, telltales
@@ -35,7 +36,6 @@ from telltales.testing import ApiClient
 from telltales_api import create_app
 from telltales_api.app import QUIET_LOGGERS
 from telltales_notify.http_delivery import post_json
-from test_api_runs import build_example
 
 pytestmark = pytest.mark.reliability
 

@@ -10,60 +10,23 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from telltales.config import LoadedConfig, load_config
+from support.book import example_registry
+from support.health_example import FIRST, SECOND, ingested_example, run_example
+from telltales.config import load_config
 from telltales.engine.health import AccountHealth, NextAction, account_health
-from telltales.engine.pipeline import run
 from telltales.errors import UnknownAccountError
 from telltales.outcomes.history_import import HistoryImport, ImportedTransition, import_history
-from telltales.playbooks.pilots import NewPilot, create_pilot
 from telltales.playbooks.plan import Plan, load_plan
 from telltales.playbooks.statuses import override_status
-from telltales.plugins import Registry
 from telltales.signals.ingest import convert_records, ingest
 from telltales.signals.scorecards import load_scoring
-from telltales.signals.settings import scorer_settings, source_settings
-from telltales.store import Store, open_store
-from test_playbooks import build_example, example_registry
+from telltales.store import open_store
 
-FIRST, SECOND = date(2026, 11, 13), date(2026, 11, 20)
 """The two Fridays the example is run for."""
-
-
-def run_example(
-    store: Store, registry: Registry, config: LoadedConfig, *, with_plan: bool = True
-) -> None:
-    """Pilot the At-Risk playbook for apac-midmarket, then run both Fridays at noon."""
-    plan = load_plan(config, registry) if with_plan else None
-    if plan is not None:
-        pilot = NewPilot(
-            pilot_id="apac",
-            csm_groups=["apac-midmarket"],
-            rules=["core_feature_drop", "sponsor_left"],
-            playbooks=["at_risk_response"],
-            starts_on=date(2026, 11, 1),
-        )
-        create_pilot(store, plan, pilot, by="ops@vendor.example")
-    for day in (FIRST, SECOND):
-        run(
-            store,
-            registry,
-            day,
-            settings=source_settings(config, registry),
-            scorer_settings=scorer_settings(config, registry),
-            plan=plan,
-            now=datetime.combine(day, time(12), tzinfo=UTC),
-        )
-
-
-def ingested_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example data ingested into a new database, not yet run."""
-    path = tmp_path_factory.mktemp("example") / "example.db"
-    build_example(path)
-    return path
 
 
 @pytest.fixture(scope="module")

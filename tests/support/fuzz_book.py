@@ -20,9 +20,9 @@ from telltales.store.keys import ApiKey, create_key
 from telltales.testing import ApiClient
 from telltales_api import create_app
 from telltales_api.context import ApiSettings
-from test_api_runs import FRIDAY, build_example
 
 from support.api import ApiHarness
+from support.api_example import FRIDAY, build_example
 
 CONFIG = Path(__file__).parents[2] / "examples" / "telltales.toml"
 PILOT = {

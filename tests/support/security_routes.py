@@ -32,10 +32,10 @@ from telltales.playbooks.tasks import create_task
 from telltales.plugins import load_registry
 from telltales.store import Store, open_store
 from telltales_api.auth import SCOPE_OPT
-from test_api_runs import EXAMPLE_DATA, build_example
-from test_api_tasks import CONFIG as TASKS_CONFIG
 
 from support.api import ApiHarness, api_harness
+from support.api_example import CONFIG as TASKS_CONFIG
+from support.api_example import EXAMPLE_DATA, build_example
 
 PUBLIC = frozenset({("GET", "/healthz"), ("GET", "/readyz")})
 """The documented public operations: probes. The schema itself is served outside it, and
