@@ -437,7 +437,7 @@ def test_the_engine_time_limits_come_from_the_engine_table(tmp_path: Path) -> No
     )
     assert plan.engine.source_limit("account") == (60, "[engine] source_time_limit_seconds")
     config.write_text("[engine.source_time_limits]\nnews = 60\n")
-    with pytest.raises(Exception, match=r"line 2: \[pipeline.source_time_limits\] news: no "):
+    with pytest.raises(Exception, match=r"line 2: \[engine.source_time_limits\] news: no "):
         load_plan(load_config(config), registry)
     config.write_text("[engine]\nsource_time_limit_seconds = 0\n")
     with pytest.raises(Exception, match=r"line 2: engine.source_time_limit_seconds: "):
