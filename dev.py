@@ -7,8 +7,8 @@
     python3 dev.py lock    update uv.lock after a pyproject.toml changed (arguments go to uv lock)
 
 Only the standard library is used here, so it runs on a fresh Python 3.11+. .venv
-holds exactly the versions in uv.lock, installed by uv (a pinned release, fetched
-into .telltales/uv with pip on first use unless that release is on PATH): the core
+holds exactly the versions in uv.lock, installed by uv (a pinned release, which pip
+puts into .telltales/uv on first use unless that release is on PATH): the core
 and every plugin for demo and bench, plus the dev dependency group for test. It is
 synced again only when uv.lock, a pyproject.toml, the Python or the uv release
 changes; extra arguments after the command go to the command
@@ -67,13 +67,18 @@ def find_uv() -> Path:
     on_path = shutil.which("uv")
     if on_path and uv_version(on_path) == UV_VERSION:
         return Path(on_path)
-    where = UV_HOME.relative_to(ROOT)
-    say(f"getting uv {UV_VERSION} into {where} (python -m venv, then pip install; once) ...")
-    venv.EnvBuilder(with_pip=True, clear=True).create(UV_HOME)
-    pip = [UV_HOME / SCRIPTS / f"python{EXE}", "-m", "pip", "install"]
-    subprocess.run(
-        [*pip, "--disable-pip-version-check", "--quiet", f"uv=={UV_VERSION}"], check=True
-    )
+    say(f"getting uv {UV_VERSION} into {UV_HOME.relative_to(ROOT)} with pip (once) ...")
+    shutil.rmtree(UV_HOME, ignore_errors=True)
+    has_pip = [sys.executable, "-m", "pip", "--version"]
+    if subprocess.run(has_pip, capture_output=True).returncode == 0:
+        # Into a plain folder: no environment to create, and this Python is left as it is.
+        pip = [sys.executable, "-m", "pip", "install", "--target", UV_HOME]
+    else:  # a Python without pip: a virtual environment brings one (ensurepip)
+        venv.EnvBuilder(with_pip=True).create(UV_HOME)
+        pip = [UV_HOME / SCRIPTS / f"python{EXE}", "-m", "pip", "install"]
+    quiet = ["--disable-pip-version-check", "--quiet"]
+    env = {**os.environ, "PIP_USER": "0", "PIP_REQUIRE_VIRTUALENV": "0"}
+    subprocess.run([*pip, *quiet, f"uv=={UV_VERSION}"], check=True, env=env)
     marker.write_text(UV_VERSION)
     return UV_BOOTSTRAPPED
 
