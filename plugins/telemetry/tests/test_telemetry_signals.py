@@ -220,6 +220,33 @@ def test_percentiles_rank_within_the_segment(env: PluginHarness, tmp_path: Path)
     assert env.signals("s4", DAY)["telemetry.seat_utilization_30d_pctl"].value == 87.5
 
 
+def test_the_segment_median_of_an_even_count_is_the_mean_of_the_middle_two(
+    env: PluginHarness, tmp_path: Path
+) -> None:
+    config = tmp_path / "telltales.toml"
+    config.write_text("[plugins.telemetry]\nmin_segment_peers = 2\n")
+    env.configure(config)
+    # smb accounts active users: s1 1, s2 2, s3 4, s4 4 (of 10 seats).
+    env.add_accounts([account(f"s{n}") for n in range(1, 5)])
+    usage = []
+    for account_id, users in (("s1", 1), ("s2", 2), ("s3", 4), ("s4", 4)):
+        for n in range(users):
+            record = row(f"u{n}", "reporting", "2026-11-19", 3, 1)
+            record["account_id"] = account_id
+            usage.append(record)
+    env.ingest("telemetry.usage", usage)
+    env.run(DAY)
+    # Sorted 0.1, 0.2, 0.4, 0.4: the median is (0.2 + 0.4) / 2 = 0.3, as statistics.median
+    # (and the support plugin's median resolution) has it, not the upper middle 0.4.
+    # s4 at 0.4: (2 lower + 2/2 equal) / 4 = 75.
+    s = env.signals("s4", DAY)["telemetry.seat_utilization_30d_pctl"]
+    assert s.value == 75
+    assert s.evidence == (
+        "seat utilisation (30 days) 40% ranks at percentile 75 of 4 smb accounts "
+        "(segment median 30%)"
+    )
+
+
 def test_accounts_without_usage(env: PluginHarness) -> None:
     env.add_accounts([account("never"), account("lapsed"), account("noseats", seats_purchased=0)])
     old = row("u1", "reporting", "2026-06-01", 5, 1)
