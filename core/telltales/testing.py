@@ -4,7 +4,9 @@ Fixtures:
 
 ``telltales_env``
     A :class:`PluginHarness` on a fresh SQLite file: register your plugin object or
-    module for this test only, ingest records, run the engine, read signals back.
+    module for this test only, ingest records, run the engine, read signals back
+    (``signals``; one with ``signal``, or its value and evidence with ``observed``,
+    which fail naming what the account does have).
 ``telltales_store``
     Just a migrated store on a temporary file (the core schema only).
 ``telltales_api``
@@ -18,7 +20,7 @@ registers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +84,18 @@ class PluginHarness:
         self.config = load_config(path)
         self.config_path = path
 
+    def configure_toml(self, text: str) -> Path:
+        """Use ``text`` as this test's ``telltales.toml``; return the file written.
+
+        The file is written beside the database (a later call replaces it) and read
+        as :meth:`configure` reads it: a TOML mistake is raised here, a plugin's
+        settings are checked by the next run.
+        """
+        path = self.path.with_name("telltales.toml")
+        path.write_text(text, encoding="utf-8")
+        self.configure(path)
+        return path
+
     @property
     def registry(self) -> Registry:
         if self._registry is None:
@@ -95,8 +109,16 @@ class PluginHarness:
             self._store = open_store(self.path, migrations, create=True)
         return self._store
 
-    def add_accounts(self, accounts: Sequence[Account | dict[str, Any]]) -> None:
-        """Store accounts, given as :class:`Account` or plain dicts."""
+    def add_accounts(
+        self, accounts: Sequence[Account | dict[str, Any]] | Mapping[str, str]
+    ) -> None:
+        """Store accounts, given as :class:`Account` or plain dicts.
+
+        A mapping of account id to name is the short form for accounts with nothing
+        else set: ``add_accounts({"a1": "Alpha", "a2": "Beta"})``.
+        """
+        if isinstance(accounts, Mapping):
+            accounts = [{"account_id": key, "name": name} for key, name in accounts.items()]
         self.ingest("accounts", accounts)
 
     def ingest(self, name: str, records: Sequence[Any]) -> int:
@@ -116,9 +138,42 @@ class PluginHarness:
             account_ids=account_ids,
         )
 
-    def signals(self, account_id: str, as_of: date) -> dict[str, Signal]:
-        """The stored signals of one account on one day, keyed by signal key."""
-        return {s.key: s for s in queries.signals_for(self.store, account_id, as_of)}
+    def signals(
+        self, account_id: str, as_of: date, *, source: str | None = None
+    ) -> dict[str, Signal]:
+        """The stored signals of one account on one day, keyed by signal key.
+
+        With ``source`` (a source's name, such as ``"news"``), only that source's: a
+        test can then compare the whole dict without the core's ``account.*`` ones.
+        """
+        found = queries.signals_for(self.store, account_id, as_of)
+        return {s.key: s for s in found if source is None or s.source == source}
+
+    def signal(self, account_id: str, key: str, as_of: date) -> Signal:
+        """The stored signal ``key`` of one account on one day.
+
+        Fails with an ``AssertionError`` that lists what the account does have that
+        day (every key with its value), not a bare ``KeyError``.
+        """
+        found = self.signals(account_id, as_of)
+        if key in found:
+            return found[key]
+        if found:
+            listed = ", ".join(f"{k} = {s.value:g}" for k, s in found.items())
+            has = f"it has {len(found)}: {listed}"
+        else:
+            has = "it has none (was the day run, and does the account exist?)"
+        raise AssertionError(f"no signal {key} for account {account_id!r} on {as_of}; {has}")
+
+    def observed(self, account_id: str, key: str, as_of: date) -> tuple[float, str]:
+        """The value and the evidence of one stored signal, to check both in one assert.
+
+        ``assert env.observed("a1", "acme_nps.nps", day) == (40, "...")``: on a
+        mismatch pytest shows which of the two differs. A missing signal fails as in
+        :meth:`signal`, listing what the account does have.
+        """
+        signal = self.signal(account_id, key, as_of)
+        return signal.value, signal.evidence
 
     def scores(self, account_id: str, as_of: date) -> dict[str, Score]:
         """The stored scores of one account on one day, with trends, keyed by scorer."""

@@ -17,9 +17,7 @@ DAY = date(2026, 11, 20)
 @pytest.fixture
 def env(telltales_env: PluginHarness) -> PluginHarness:
     telltales_env.register(telltales_acme_nps, name="acme_nps")
-    telltales_env.add_accounts(
-        [{"account_id": "a1", "name": "Alpha"}, {"account_id": "a2", "name": "Beta"}]
-    )
+    telltales_env.add_accounts({"a1": "Alpha", "a2": "Beta"})
     return telltales_env
     # [/docs:fixture]
 
@@ -37,11 +35,11 @@ def test_nps_is_promoters_minus_detractors(env: PluginHarness) -> None:
     env.ingest("acme_nps.responses", responses("a1", [10, 9, 9, 8, 3]))
     result = env.run(DAY)
     assert result.status == "ok"
-    signal = env.signals("a1", DAY)["acme_nps.nps"]
-    assert signal.value == 40
-    assert signal.dimension == "interest"
-    assert "5 responses" in signal.evidence
-    assert "3 promoters, 1 detractors" in signal.evidence
+    assert env.observed("a1", "acme_nps.nps", DAY) == (
+        40,
+        "NPS +40 from 5 responses in the 90 days to 2026-11-20: 3 promoters, 1 detractors",
+    )
+    assert env.signal("a1", "acme_nps.nps", DAY).dimension == "interest"
     # [/docs:test]
 
 
@@ -56,7 +54,21 @@ def test_responses_outside_the_window_are_ignored(env: PluginHarness) -> None:
     env.ingest("acme_nps.responses", responses("a2", [10, 10, 10]))
     env.run(DAY)
     assert "acme_nps.nps" not in env.signals("a1", DAY)
-    assert env.signals("a2", DAY)["acme_nps.nps"].value == 100
+    assert env.signal("a2", "acme_nps.nps", DAY).value == 100
+
+
+# [docs:settings-test]
+def test_the_window_is_a_setting(env: PluginHarness) -> None:
+    env.ingest("acme_nps.responses", responses("a1", [0, 0, 0], day="2026-01-01"))
+    env.configure_toml("[plugins.acme_nps]\nwindow_days = 365\n")
+    env.run(DAY)
+    # 2026-01-01 is 323 days before 2026-11-20: inside 365 days, outside the default 90.
+    assert env.observed("a1", "acme_nps.nps", DAY) == (
+        -100,
+        "NPS -100 from 3 responses in the 365 days to 2026-11-20: 0 promoters, 3 detractors",
+    )
+    assert env.signals("a2", DAY, source="acme_nps") == {}
+    # [/docs:settings-test]
 
 
 def test_reingesting_an_export_changes_nothing(env: PluginHarness) -> None:

@@ -18,9 +18,7 @@ from telltales.testing import PluginHarness
 def contacts_env(telltales_env: PluginHarness) -> PluginHarness:
     """The core plus this plugin only, with two empty accounts."""
     telltales_env.register(telltales_contacts, name="contacts")
-    telltales_env.add_accounts(
-        [{"account_id": "a1", "name": "Alpha"}, {"account_id": "a2", "name": "Beta"}]
-    )
+    telltales_env.add_accounts({"a1": "Alpha", "a2": "Beta"})
     return telltales_env
 
 

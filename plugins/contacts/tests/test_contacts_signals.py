@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +13,6 @@ from telltales_contacts import ContactsSource
 
 Builder = Callable[..., dict[str, Any]]
 DAY = date(2026, 11, 20)
-
-
-def configure(env: PluginHarness, tmp_path: Path, toml: str) -> None:
-    path = tmp_path / "telltales.toml"
-    path.write_text(toml)
-    env.configure(path)
 
 
 # -- contacts.sponsor_left / contacts.champion_left ------------------------------------
@@ -40,18 +33,17 @@ def test_a_sponsor_who_left_the_company_raises_sponsor_left(
     )
     result = contacts_env.run(DAY)
     assert result.status == "ok"
-    signals = contacts_env.signals("a1", DAY)
     # 2026-10-28 to 2026-11-20: 3 days to the end of October + 20 = 23 days.
-    left = signals["contacts.sponsor_left"]
-    assert left.value == 1
-    assert left.dimension == "engagement"
-    assert left.evidence == (
+    assert contacts_env.observed("a1", "contacts.sponsor_left", DAY) == (
+        1,
         "executive sponsor Dana Reyes (VP Operations) left the company on 2026-10-28, "
-        "23 days before 2026-11-20"
+        "23 days before 2026-11-20",
     )
-    champion = signals["contacts.champion_left"]
-    assert champion.value == 0
-    assert champion.evidence == "no champion change in the 90 days to 2026-11-20"
+    assert contacts_env.signal("a1", "contacts.sponsor_left", DAY).dimension == "engagement"
+    assert contacts_env.observed("a1", "contacts.champion_left", DAY) == (
+        0,
+        "no champion change in the 90 days to 2026-11-20",
+    )
 
 
 def test_a_champion_who_changed_role_raises_champion_left(
@@ -73,16 +65,16 @@ def test_a_champion_who_changed_role_raises_champion_left(
         ],
     )
     contacts_env.run(DAY)
-    signals = contacts_env.signals("a1", DAY)
     # 2026-10-05 to 2026-11-20: 26 days to the end of October + 20 = 46 days.
-    assert signals["contacts.champion_left"].value == 1
-    assert signals["contacts.champion_left"].evidence == (
+    assert contacts_env.observed("a1", "contacts.champion_left", DAY) == (
+        1,
         "champion Omar Haddad (Director of Clinical Systems) stopped being champion on "
-        "2026-10-05, 46 days before 2026-11-20; now Head of Procurement, roles: decision maker"
+        "2026-10-05, 46 days before 2026-11-20; now Head of Procurement, roles: "
+        "decision maker",
     )
-    assert signals["contacts.sponsor_left"].value == 0
-    assert signals["contacts.sponsor_left"].evidence == (
-        "no executive sponsor change in the 90 days to 2026-11-20"
+    assert contacts_env.observed("a1", "contacts.sponsor_left", DAY) == (
+        0,
+        "no executive sponsor change in the 90 days to 2026-11-20",
     )
 
 
@@ -97,12 +89,11 @@ def test_a_sponsor_who_lost_every_role_is_a_change(
         ],
     )
     contacts_env.run(DAY)
-    left = contacts_env.signals("a1", DAY)["contacts.sponsor_left"]
     # Changed on the day of the run itself.
-    assert left.value == 1
-    assert left.evidence == (
+    assert contacts_env.observed("a1", "contacts.sponsor_left", DAY) == (
+        1,
         "executive sponsor Kim Lee stopped being executive sponsor on 2026-11-20, "
-        "the day of the run; now no roles"
+        "the day of the run; now no roles",
     )
 
 
@@ -119,9 +110,8 @@ def test_gaining_a_role_or_changing_title_is_not_a_loss(
         ],
     )
     contacts_env.run(DAY)
-    signals = contacts_env.signals("a1", DAY)
-    assert signals["contacts.champion_left"].value == 0
-    assert signals["contacts.sponsor_left"].value == 0
+    assert contacts_env.signal("a1", "contacts.champion_left", DAY).value == 0
+    assert contacts_env.signal("a1", "contacts.sponsor_left", DAY).value == 0
 
 
 def test_a_person_first_recorded_as_left_with_the_role_counts(
@@ -133,11 +123,10 @@ def test_a_person_first_recorded_as_left_with_the_role_counts(
         [person("eve", "2026-11-01", "Eve Moss", ["champion"], status="left")],
     )
     contacts_env.run(DAY)
-    champion = contacts_env.signals("a1", DAY)["contacts.champion_left"]
     # 2026-11-01 to 2026-11-20 = 19 days.
-    assert champion.value == 1
-    assert champion.evidence == (
-        "champion Eve Moss left the company on 2026-11-01, 19 days before 2026-11-20"
+    assert contacts_env.observed("a1", "contacts.champion_left", DAY) == (
+        1,
+        "champion Eve Moss left the company on 2026-11-01, 19 days before 2026-11-20",
     )
 
 
@@ -154,12 +143,11 @@ def test_the_latest_of_several_changes_is_named(
         ],
     )
     contacts_env.run(DAY)
-    left = contacts_env.signals("a1", DAY)["contacts.sponsor_left"]
     # Ben left 2026-11-02, 18 days before; Ada on 2026-09-01 (80 days before) is the other.
-    assert left.value == 1
-    assert left.evidence == (
+    assert contacts_env.observed("a1", "contacts.sponsor_left", DAY) == (
+        1,
         "executive sponsor Ben Cho (CTO) left the company on 2026-11-02, 18 days before "
-        "2026-11-20; 1 more executive sponsor change in the 90 days to 2026-11-20"
+        "2026-11-20; 1 more executive sponsor change in the 90 days to 2026-11-20",
     )
 
 
@@ -185,16 +173,17 @@ def test_the_change_window_includes_its_first_day_only(
         ],
     )
     contacts_env.run(DAY)
-    assert contacts_env.signals("a1", DAY)["contacts.sponsor_left"].evidence == (
+    assert contacts_env.signal("a1", "contacts.sponsor_left", DAY).evidence == (
         "executive sponsor In Window left the company on 2026-08-23, 89 days before 2026-11-20"
     )
-    early = contacts_env.signals("a2", DAY)["contacts.sponsor_left"]
-    assert early.value == 0
-    assert early.evidence == "no executive sponsor change in the 90 days to 2026-11-20"
+    assert contacts_env.observed("a2", "contacts.sponsor_left", DAY) == (
+        0,
+        "no executive sponsor change in the 90 days to 2026-11-20",
+    )
 
 
 def test_change_window_days_setting_narrows_the_window(
-    contacts_env: PluginHarness, person: Builder, tmp_path: Path
+    contacts_env: PluginHarness, person: Builder
 ) -> None:
     contacts_env.ingest(
         "contacts.people",
@@ -206,22 +195,20 @@ def test_change_window_days_setting_narrows_the_window(
         ],
     )
     contacts_env.run(DAY)
-    signals = contacts_env.signals("a1", DAY)
-    assert signals["contacts.sponsor_left"].value == 1
-    assert signals["contacts.champion_left"].value == 1
-    configure(contacts_env, tmp_path, "[plugins.contacts]\nchange_window_days = 30\n")
+    assert contacts_env.signal("a1", "contacts.sponsor_left", DAY).value == 1
+    assert contacts_env.signal("a1", "contacts.champion_left", DAY).value == 1
+    contacts_env.configure_toml("[plugins.contacts]\nchange_window_days = 30\n")
     contacts_env.run(DAY)
-    signals = contacts_env.signals("a1", DAY)
     # 23 days ago is inside 30 days; 46 days ago is not.
-    assert signals["contacts.sponsor_left"].value == 1
-    assert signals["contacts.champion_left"].value == 0
-    assert signals["contacts.champion_left"].evidence == (
-        "no champion change in the 30 days to 2026-11-20"
+    assert contacts_env.signal("a1", "contacts.sponsor_left", DAY).value == 1
+    assert contacts_env.observed("a1", "contacts.champion_left", DAY) == (
+        0,
+        "no champion change in the 30 days to 2026-11-20",
     )
 
 
-def test_a_setting_out_of_range_is_refused(contacts_env: PluginHarness, tmp_path: Path) -> None:
-    configure(contacts_env, tmp_path, "[plugins.contacts]\nchange_window_days = 0\n")
+def test_a_setting_out_of_range_is_refused(contacts_env: PluginHarness) -> None:
+    contacts_env.configure_toml("[plugins.contacts]\nchange_window_days = 0\n")
     with pytest.raises(ConfigError, match=r"plugins\.contacts\.change_window_days"):
         contacts_env.run(DAY)
 
@@ -243,11 +230,10 @@ def test_sponsor_tagged_names_the_active_sponsors(
         ],
     )
     contacts_env.run(DAY)
-    tagged = contacts_env.signals("a1", DAY)["contacts.sponsor_tagged"]
     # Ann and Bo hold the role and are active; Di left, so 3 active contacts remain.
-    assert tagged.value == 1
-    assert tagged.evidence == (
-        "2 executive sponsors tagged among 3 active contacts: Ann Ito, Bo Berg (CFO)"
+    assert contacts_env.observed("a1", "contacts.sponsor_tagged", DAY) == (
+        1,
+        "2 executive sponsors tagged among 3 active contacts: Ann Ito, Bo Berg (CFO)",
     )
 
 
@@ -257,13 +243,12 @@ def test_no_sponsor_tagged(contacts_env: PluginHarness, person: Builder) -> None
         [person(f"c{n}", "2026-02-01", f"Person {n}", ["user"]) for n in range(4)],
     )
     contacts_env.run(DAY)
-    signals = contacts_env.signals("a1", DAY)
-    assert signals["contacts.sponsor_tagged"].value == 0
-    assert signals["contacts.sponsor_tagged"].evidence == (
-        "no executive sponsor tagged among 4 active contacts"
+    assert contacts_env.observed("a1", "contacts.sponsor_tagged", DAY) == (
+        0,
+        "no executive sponsor tagged among 4 active contacts",
     )
     # No sponsor, no meeting cadence to measure: sponsor_tagged already says it.
-    assert "contacts.days_since_sponsor_meeting" not in signals
+    assert "contacts.days_since_sponsor_meeting" not in contacts_env.signals("a1", DAY)
 
 
 # -- contacts.days_since_sponsor_meeting ------------------------------------------------
@@ -289,18 +274,17 @@ def test_days_since_sponsor_meeting_breaches_the_service_level(
         ],
     )
     contacts_env.run(DAY)
-    since = contacts_env.signals("a1", DAY)["contacts.days_since_sponsor_meeting"]
     # Last meeting with Dana on or before the run day: 2026-08-08 (m3 is without her, m4 is
     # after the day). 23 days to 08-31 + 30 + 31 + 20 = 104; 104 - 90 = 14 over.
-    assert since.value == 104
-    assert since.evidence == (
+    assert contacts_env.observed("a1", "contacts.days_since_sponsor_meeting", DAY) == (
+        104,
         "last met executive sponsor Dana Reyes 104 days ago (value review on 2026-08-08); "
-        "service level is every 90 days: breached by 14 days"
+        "service level is every 90 days: breached by 14 days",
     )
 
 
 def test_sponsor_meeting_sla_setting_changes_the_verdict(
-    contacts_env: PluginHarness, person: Builder, meeting: Builder, tmp_path: Path
+    contacts_env: PluginHarness, person: Builder, meeting: Builder
 ) -> None:
     contacts_env.ingest(
         "contacts.people", [person("dana", "2026-03-01", "Dana Reyes", ["executive_sponsor"])]
@@ -308,14 +292,13 @@ def test_sponsor_meeting_sla_setting_changes_the_verdict(
     contacts_env.ingest(
         "contacts.meetings", [meeting("m2", "2026-08-08", ["dana"], kind="value_review")]
     )
-    configure(contacts_env, tmp_path, "[plugins.contacts]\nsponsor_meeting_sla_days = 120\n")
+    contacts_env.configure_toml("[plugins.contacts]\nsponsor_meeting_sla_days = 120\n")
     contacts_env.run(DAY)
-    since = contacts_env.signals("a1", DAY)["contacts.days_since_sponsor_meeting"]
     # 120 - 104 = 16 days to spare.
-    assert since.value == 104
-    assert since.evidence == (
+    assert contacts_env.observed("a1", "contacts.days_since_sponsor_meeting", DAY) == (
+        104,
         "last met executive sponsor Dana Reyes 104 days ago (value review on 2026-08-08); "
-        "service level is every 120 days: within it by 16 days"
+        "service level is every 120 days: within it by 16 days",
     )
 
 
@@ -334,13 +317,12 @@ def test_a_sponsor_never_met_counts_from_their_first_snapshot(
     # Meetings with the sponsor who has since left do not count for the current one.
     contacts_env.ingest("contacts.meetings", [meeting("m1", "2026-09-15", ["old"])])
     contacts_env.run(DAY)
-    since = contacts_env.signals("a1", DAY)["contacts.days_since_sponsor_meeting"]
     # Nia was first recorded on 2026-05-01: 30 + 30 + 31 + 31 + 30 + 31 + 20 = 203 days;
     # 203 - 90 = 113 over.
-    assert since.value == 203
-    assert since.evidence == (
-        "executive sponsor Nia Cole has never been met in the 203 days since first recorded "
-        "on 2026-05-01; service level is every 90 days: breached by 113 days"
+    assert contacts_env.observed("a1", "contacts.days_since_sponsor_meeting", DAY) == (
+        203,
+        "executive sponsor Nia Cole has never been met in the 203 days since first "
+        "recorded on 2026-05-01; service level is every 90 days: breached by 113 days",
     )
 
 
@@ -363,12 +345,11 @@ def test_the_latest_meeting_with_any_current_sponsor_counts(
         ],
     )
     contacts_env.run(DAY)
-    since = contacts_env.signals("a1", DAY)["contacts.days_since_sponsor_meeting"]
     # 2026-11-12 to 2026-11-20 = 8 days; 90 - 8 = 82 to spare.
-    assert since.value == 8
-    assert since.evidence == (
-        "last met executive sponsors Ann Ito and Bo Berg 8 days ago (onsite on 2026-11-12); "
-        "service level is every 90 days: within it by 82 days"
+    assert contacts_env.observed("a1", "contacts.days_since_sponsor_meeting", DAY) == (
+        8,
+        "last met executive sponsors Ann Ito and Bo Berg 8 days ago (onsite on "
+        "2026-11-12); service level is every 90 days: within it by 82 days",
     )
 
 
@@ -383,13 +364,12 @@ def test_none_of_several_sponsors_met_counts_from_the_longest_known(
         ],
     )
     contacts_env.run(DAY)
-    since = contacts_env.signals("a1", DAY)["contacts.days_since_sponsor_meeting"]
     # Bo, first recorded 2026-08-22: 9 + 30 + 31 + 20 = 90 days, exactly the service level.
-    assert since.value == 90
-    assert since.evidence == (
+    assert contacts_env.observed("a1", "contacts.days_since_sponsor_meeting", DAY) == (
+        90,
         "none of 2 executive sponsors has ever been met; Bo Berg, the longest known, was "
         "first recorded 90 days ago (2026-08-22); service level is every 90 days: "
-        "within it by 0 days"
+        "within it by 0 days",
     )
 
 
@@ -411,11 +391,10 @@ def test_active_contacts_counts_who_has_not_left(
         ],
     )
     contacts_env.run(DAY)
-    active = contacts_env.signals("a1", DAY)["contacts.active_contacts"]
     # Ann, Bo and Di (rejoined on 2026-07-01) are active; Cy left: 3 of 4.
-    assert active.value == 3
-    assert active.evidence == (
-        "3 active contacts on 2026-11-20 out of 4 recorded (1 left the company)"
+    assert contacts_env.observed("a1", "contacts.active_contacts", DAY) == (
+        3,
+        "3 active contacts on 2026-11-20 out of 4 recorded (1 left the company)",
     )
 
 
@@ -424,14 +403,12 @@ def test_zero_active_contacts_is_reported(contacts_env: PluginHarness, person: B
         "contacts.people", [person("a", "2026-01-01", "Ann Ito", ["user"], status="left")]
     )
     contacts_env.run(DAY)
-    signals = contacts_env.signals("a1", DAY)
-    assert signals["contacts.active_contacts"].value == 0
-    assert signals["contacts.active_contacts"].evidence == (
-        "0 active contacts on 2026-11-20 out of 1 recorded (1 left the company)"
+    assert contacts_env.observed("a1", "contacts.active_contacts", DAY) == (
+        0,
+        "0 active contacts on 2026-11-20 out of 1 recorded (1 left the company)",
     )
-    assert signals["contacts.sponsor_tagged"].evidence == (
-        "no executive sponsor tagged among 0 active contacts"
-    )
+    tagged = contacts_env.signal("a1", "contacts.sponsor_tagged", DAY)
+    assert tagged.evidence == "no executive sponsor tagged among 0 active contacts"
 
 
 # -- data that is missing or not yet true -----------------------------------------------

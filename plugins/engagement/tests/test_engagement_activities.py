@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 import telltales_engagement
 from telltales.errors import ConfigError
-from telltales.models import Signal
 from telltales.testing import PluginHarness
 
 DAY = date(2026, 11, 20)
@@ -54,19 +52,9 @@ def env(telltales_env: PluginHarness) -> PluginHarness:
     return telltales_env
 
 
-def engagement(env: PluginHarness, account_id: str, day: date = DAY) -> dict[str, Signal]:
-    return {k: s for k, s in env.signals(account_id, day).items() if k.startswith("engagement.")}
-
-
-def configure(env: PluginHarness, tmp_path: Path, toml: str) -> None:
-    path = tmp_path / "telltales.toml"
-    path.write_text(toml)
-    env.configure(path)
-
-
 def test_mid_market_account_with_defaults(env: PluginHarness) -> None:
     assert env.run(DAY).status == "ok"
-    s = engagement(env, "mid")
+    s = env.signals("mid", DAY, source="engagement")
     assert set(s) == {
         "engagement.days_since_last_touch",
         "engagement.cadence_ratio",
@@ -76,100 +64,99 @@ def test_mid_market_account_with_defaults(env: PluginHarness) -> None:
     }
     # Latest touch: the call on 2026-10-10 (the email on 2026-11-01 is no touch,
     # the call on 2026-12-01 is in the future): 2026-11-20 - 2026-10-10 = 41 days.
-    assert s["engagement.days_since_last_touch"].value == 41
-    assert s["engagement.days_since_last_touch"].dimension == "engagement"
-    assert s["engagement.days_since_last_touch"].evidence == (
-        "last touch 41 days ago (call on 2026-10-10); mid-market cadence is every 30 days"
+    assert env.observed("mid", "engagement.days_since_last_touch", DAY) == (
+        41,
+        "last touch 41 days ago (call on 2026-10-10); mid-market cadence is every 30 days",
     )
+    assert env.signal("mid", "engagement.days_since_last_touch", DAY).dimension == "engagement"
     # Window 2026-08-23..2026-11-20 holds the meeting of 09-01 and the call of 10-10
     # (the call of 08-22 is 90 days back, one day outside): 2 / (90 / 30) = 0.6667.
-    assert s["engagement.cadence_ratio"].value == 0.6667
-    assert s["engagement.cadence_ratio"].evidence == (
+    assert env.observed("mid", "engagement.cadence_ratio", DAY) == (
+        0.6667,
         "2 touches in the 90 days to 2026-11-20 against 3 expected at the mid-market "
-        "cadence of every 30 days (0.67)"
+        "cadence of every 30 days (0.67)",
     )
     # The business review of 2026-07-01 includes a value review: 142 days ago.
-    assert s["engagement.days_since_value_review"].value == 142
-    assert s["engagement.days_since_value_review"].evidence == (
+    assert env.observed("mid", "engagement.days_since_value_review", DAY) == (
+        142,
         "last value review 142 days ago (business review on 2026-07-01); "
-        "one is expected every 90 days"
+        "one is expected every 90 days",
     )
     # 142 > 90: overdue.
-    assert s["engagement.value_review_overdue"].value == 1
-    assert s["engagement.value_review_overdue"].evidence == (
+    assert env.observed("mid", "engagement.value_review_overdue", DAY) == (
+        1,
         "last value review 142 days ago (business review on 2026-07-01), "
-        "more than the 90 days allowed between value reviews"
+        "more than the 90 days allowed between value reviews",
     )
     # 142 <= 180: not overdue.
-    assert s["engagement.business_review_overdue"].value == 0
-    assert s["engagement.business_review_overdue"].evidence == (
+    assert env.observed("mid", "engagement.business_review_overdue", DAY) == (
+        0,
         "last business review 142 days ago (business review on 2026-07-01), "
-        "within the 180 days allowed between business reviews"
+        "within the 180 days allowed between business reviews",
     )
 
 
 def test_enterprise_account_touched_twice_on_one_day(env: PluginHarness) -> None:
     env.run(DAY)
-    s = engagement(env, "ent")
     # Segment matched ignoring case; both kinds of the latest day are named.
-    assert s["engagement.days_since_last_touch"].value == 2
-    assert s["engagement.days_since_last_touch"].evidence == (
+    assert env.observed("ent", "engagement.days_since_last_touch", DAY) == (
+        2,
         "last touch 2 days ago (call and value review on 2026-11-18); "
-        "Enterprise cadence is every 14 days"
+        "Enterprise cadence is every 14 days",
     )
     # Touches: onsite 10-01, call and value review 11-18 = 3 (the email is none);
     # expected 90 / 14 = 6.43; 3 / 6.43 = 3 * 14 / 90 = 0.4667.
-    assert s["engagement.cadence_ratio"].value == 0.4667
-    assert s["engagement.cadence_ratio"].evidence == (
+    assert env.observed("ent", "engagement.cadence_ratio", DAY) == (
+        0.4667,
         "3 touches in the 90 days to 2026-11-20 against 6.43 expected at the Enterprise "
-        "cadence of every 14 days (0.47)"
+        "cadence of every 14 days (0.47)",
     )
-    assert s["engagement.days_since_value_review"].value == 2
-    assert s["engagement.value_review_overdue"].value == 0
+    assert env.signal("ent", "engagement.days_since_value_review", DAY).value == 2
+    assert env.signal("ent", "engagement.value_review_overdue", DAY).value == 0
     # Never a business review, but the first activity (2026-09-10) was 71 days ago,
     # within the 180 days: not overdue yet.
-    assert s["engagement.business_review_overdue"].value == 0
-    assert s["engagement.business_review_overdue"].evidence == (
+    assert env.observed("ent", "engagement.business_review_overdue", DAY) == (
+        0,
         "no business review on record up to 2026-11-20; activities began 71 days ago "
-        "(on 2026-09-10), within the 180 days allowed before the first one"
+        "(on 2026-09-10), within the 180 days allowed before the first one",
     )
 
 
 def test_account_without_segment_uses_the_default_cadence(env: PluginHarness) -> None:
     env.run(DAY)
-    s = engagement(env, "nos")
+    s = env.signals("nos", DAY, source="engagement")
     # 2026-11-20 - 2026-03-01 = 264 days.
-    assert s["engagement.days_since_last_touch"].value == 264
-    assert s["engagement.days_since_last_touch"].evidence == (
-        "last touch 264 days ago (call on 2026-03-01); default cadence is every 30 days"
+    assert env.observed("nos", "engagement.days_since_last_touch", DAY) == (
+        264,
+        "last touch 264 days ago (call on 2026-03-01); default cadence is every 30 days",
     )
     # No touch in the window: 0 / 3 = 0, a true observation for an account with activity.
-    assert s["engagement.cadence_ratio"].value == 0
-    assert s["engagement.cadence_ratio"].evidence == (
+    assert env.observed("nos", "engagement.cadence_ratio", DAY) == (
+        0,
         "0 touches in the 90 days to 2026-11-20 against 3 expected at the default "
-        "cadence of every 30 days (0.00)"
+        "cadence of every 30 days (0.00)",
     )
     # Never a value review: no days-since signal, but overdue (264 > 90 days of activity).
     assert "engagement.days_since_value_review" not in s
-    assert s["engagement.value_review_overdue"].value == 1
-    assert s["engagement.value_review_overdue"].evidence == (
+    assert env.observed("nos", "engagement.value_review_overdue", DAY) == (
+        1,
         "no value review on record up to 2026-11-20; activities began 264 days ago "
-        "(on 2026-03-01), more than the 90 days allowed before the first one"
+        "(on 2026-03-01), more than the 90 days allowed before the first one",
     )
-    assert s["engagement.business_review_overdue"].value == 1
+    assert env.signal("nos", "engagement.business_review_overdue", DAY).value == 1
 
 
 def test_emails_alone_are_activity_but_no_touch(env: PluginHarness) -> None:
     env.run(DAY)
-    s = engagement(env, "mail")
+    s = env.signals("mail", DAY, source="engagement")
     assert "engagement.days_since_last_touch" not in s
     # smb: 0 / (90 / 60) = 0.
-    assert s["engagement.cadence_ratio"].value == 0
-    assert s["engagement.cadence_ratio"].evidence == (
+    assert env.observed("mail", "engagement.cadence_ratio", DAY) == (
+        0,
         "0 touches in the 90 days to 2026-11-20 against 1.5 expected at the smb "
-        "cadence of every 60 days (0.00)"
+        "cadence of every 60 days (0.00)",
     )
-    assert s["engagement.value_review_overdue"].evidence == (
+    assert env.signal("mail", "engagement.value_review_overdue", DAY).evidence == (
         "no value review on record up to 2026-11-20; activities began 1 day ago "
         "(on 2026-11-19), within the 90 days allowed before the first one"
     )
@@ -177,41 +164,32 @@ def test_emails_alone_are_activity_but_no_touch(env: PluginHarness) -> None:
 
 def test_an_account_without_activities_gets_no_signal(env: PluginHarness) -> None:
     env.run(DAY)
-    assert engagement(env, "quiet") == {}
+    assert env.signals("quiet", DAY, source="engagement") == {}
 
 
 def test_activities_after_the_run_day_are_not_seen(env: PluginHarness) -> None:
     day = date(2026, 10, 9)
     env.run(day)
-    s = engagement(env, "mid", day)
     # Not the call of 10-10 nor the one of 12-01: the meeting of 09-01, 38 days before.
-    assert s["engagement.days_since_last_touch"].value == 38
+    assert env.signal("mid", "engagement.days_since_last_touch", day).value == 38
     # Window 2026-07-12..2026-10-09: call 08-22 and meeting 09-01 = 2 -> 2 / 3 = 0.6667.
-    assert s["engagement.cadence_ratio"].value == 0.6667
+    assert env.signal("mid", "engagement.cadence_ratio", day).value == 0.6667
     # Before its first activity (2026-06-01) the account has no engagement signal.
     early = date(2026, 5, 31)
     env.run(early)
-    assert engagement(env, "mid", early) == {}
+    assert env.signals("mid", early, source="engagement") == {}
 
 
 def test_a_review_exactly_the_allowed_days_ago_is_not_overdue(env: PluginHarness) -> None:
     # The business review of 2026-07-01 is 180 days back on 2026-12-28, 181 on 12-29.
     env.run(date(2026, 12, 28))
     env.run(date(2026, 12, 29))
-    assert (
-        engagement(env, "mid", date(2026, 12, 28))["engagement.business_review_overdue"].value == 0
-    )
-    assert (
-        engagement(env, "mid", date(2026, 12, 29))["engagement.business_review_overdue"].value == 1
-    )
+    assert env.signal("mid", "engagement.business_review_overdue", date(2026, 12, 28)).value == 0
+    assert env.signal("mid", "engagement.business_review_overdue", date(2026, 12, 29)).value == 1
 
 
-def test_settings_change_cadence_touch_kinds_and_review_intervals(
-    env: PluginHarness, tmp_path: Path
-) -> None:
-    configure(
-        env,
-        tmp_path,
+def test_settings_change_cadence_touch_kinds_and_review_intervals(env: PluginHarness) -> None:
+    env.configure_toml(
         """
 [plugins.engagement]
 cadence_days = { "mid-market" = 15 }
@@ -222,41 +200,38 @@ business_review_every_days = 120
 """,
     )
     assert env.run(DAY).status == "ok"
-    s = engagement(env, "mid")
     # The email of 11-01 now counts: 19 days ago.
-    assert s["engagement.days_since_last_touch"].value == 19
-    assert s["engagement.days_since_last_touch"].evidence == (
-        "last touch 19 days ago (email on 2026-11-01); mid-market cadence is every 15 days"
+    assert env.observed("mid", "engagement.days_since_last_touch", DAY) == (
+        19,
+        "last touch 19 days ago (email on 2026-11-01); mid-market cadence is every 15 days",
     )
     # Meeting 09-01, call 10-10, email 11-01 = 3; expected 90 / 15 = 6; 3 / 6 = 0.5.
-    assert s["engagement.cadence_ratio"].value == 0.5
-    assert s["engagement.cadence_ratio"].evidence == (
+    assert env.observed("mid", "engagement.cadence_ratio", DAY) == (
+        0.5,
         "3 touches in the 90 days to 2026-11-20 against 6 expected at the mid-market "
-        "cadence of every 15 days (0.50)"
+        "cadence of every 15 days (0.50)",
     )
     # 142 days: within 150 for value reviews, more than 120 for business reviews.
-    assert s["engagement.value_review_overdue"].value == 0
-    assert s["engagement.business_review_overdue"].value == 1
+    assert env.signal("mid", "engagement.value_review_overdue", DAY).value == 0
+    assert env.signal("mid", "engagement.business_review_overdue", DAY).value == 1
     # cadence_days replaces the whole table: Enterprise falls back to the default, 45.
     # Touches of the kinds call/meeting/email: email 09-10, call 11-18 = 2; 90 / 45 = 2.
-    ent = engagement(env, "ent")
-    assert ent["engagement.cadence_ratio"].value == 1
-    assert ent["engagement.cadence_ratio"].evidence == (
+    assert env.observed("ent", "engagement.cadence_ratio", DAY) == (
+        1,
         "2 touches in the 90 days to 2026-11-20 against 2 expected at the default "
-        "cadence of every 45 days (1.00)"
+        "cadence of every 45 days (1.00)",
     )
 
 
-def test_window_days_setting(env: PluginHarness, tmp_path: Path) -> None:
-    configure(env, tmp_path, "[plugins.engagement]\nwindow_days = 120\n")
+def test_window_days_setting(env: PluginHarness) -> None:
+    env.configure_toml("[plugins.engagement]\nwindow_days = 120\n")
     env.run(DAY)
     # Window 2026-07-24..2026-11-20: calls 08-22, 10-10 and meeting 09-01 = 3;
     # expected 120 / 30 = 4; 3 / 4 = 0.75.
-    s = engagement(env, "mid")
-    assert s["engagement.cadence_ratio"].value == 0.75
-    assert s["engagement.cadence_ratio"].evidence == (
+    assert env.observed("mid", "engagement.cadence_ratio", DAY) == (
+        0.75,
         "3 touches in the 120 days to 2026-11-20 against 4 expected at the mid-market "
-        "cadence of every 30 days (0.75)"
+        "cadence of every 30 days (0.75)",
     )
 
 
@@ -274,14 +249,14 @@ def test_window_days_setting(env: PluginHarness, tmp_path: Path) -> None:
     ],
 )
 def test_bad_settings_are_refused_with_their_field(
-    env: PluginHarness, tmp_path: Path, toml: str, field: str
+    env: PluginHarness, toml: str, field: str
 ) -> None:
-    configure(env, tmp_path, f"[plugins.engagement]\n{toml}\n")
+    env.configure_toml(f"[plugins.engagement]\n{toml}\n")
     with pytest.raises(ConfigError, match=field):
         env.run(DAY)
 
 
 def test_a_run_for_some_accounts_computes_only_those(env: PluginHarness) -> None:
     env.run(DAY, account_ids=["mid"])
-    assert engagement(env, "mid")["engagement.days_since_last_touch"].value == 41
-    assert engagement(env, "nos") == {}
+    assert env.signal("mid", "engagement.days_since_last_touch", DAY).value == 41
+    assert env.signals("nos", DAY, source="engagement") == {}

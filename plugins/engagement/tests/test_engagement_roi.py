@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import telltales_engagement
-from telltales.models import Signal
 from telltales.testing import PluginHarness
 
 DAY = date(2026, 11, 20)
@@ -63,35 +62,29 @@ def env(telltales_env: PluginHarness) -> PluginHarness:
     return telltales_env
 
 
-def roi(env: PluginHarness, account_id: str, day: date = DAY) -> dict[str, Signal]:
-    return {k: s for k, s in env.signals(account_id, day).items() if k.startswith("engagement.")}
-
-
 def test_verified_share_of_due_outcomes(env: PluginHarness) -> None:
     env.ingest("engagement.outcomes", OUTCOMES)
     assert env.run(DAY).status == "ok"
-    s = roi(env, "a1")
+    s = env.signals("a1", DAY, source="engagement")
     # Outcomes alone give the two ROI signals, not the activity ones.
     assert set(s) == {"engagement.roi_verified_share", "engagement.outcomes_planned"}
     # Due by 11-20: o1, o2, o3, o4, plus o8 verified early = 5 (o5 dropped, o6 not
     # due, o7 not agreed yet). Verified: o1, o3, o8 = 3. 3 / 5 = 0.6.
-    share = s["engagement.roi_verified_share"]
-    assert share.value == 0.6
-    assert share.dimension == "roi"
-    assert share.evidence == (
+    assert env.observed("a1", "engagement.roi_verified_share", DAY) == (
+        0.6,
         "3 of 5 success-plan outcomes due by 2026-11-20 verified (60%), counting 1 verified "
         "ahead of its due date; missed: 'Cut report build time by half'; "
-        "past due and not verified: 'Alerts on every line'"
+        "past due and not verified: 'Alerts on every line'",
     )
+    assert env.signal("a1", "engagement.roi_verified_share", DAY).dimension == "roi"
     # Planned and not dropped by 11-20: o1, o2, o3, o4, o6, o8 = 6; verified o1, o3, o8;
     # missed o2; open o4, o6.
-    planned = s["engagement.outcomes_planned"]
-    assert planned.value == 6
-    assert planned.dimension == "roi"
-    assert planned.evidence == (
+    assert env.observed("a1", "engagement.outcomes_planned", DAY) == (
+        6,
         "6 success-plan outcomes planned by 2026-11-20: 3 verified, 1 missed, 2 open; "
-        "1 dropped, not counted"
+        "1 dropped, not counted",
     )
+    assert env.signal("a1", "engagement.outcomes_planned", DAY).dimension == "roi"
 
 
 def test_an_earlier_day_sees_neither_later_verifications_nor_later_plans(
@@ -100,20 +93,19 @@ def test_an_earlier_day_sees_neither_later_verifications_nor_later_plans(
     env.ingest("engagement.outcomes", OUTCOMES)
     day = date(2026, 10, 1)
     env.run(day)
-    s = roi(env, "a1", day)
     # Due by 10-01: o1, o2, o3 (o8 is verified only on 11-10). Verified by 10-01: o1
     # (o3 only on 10-05). 1 / 3 = 0.3333.
-    assert s["engagement.roi_verified_share"].value == 0.3333
-    assert s["engagement.roi_verified_share"].evidence == (
+    assert env.observed("a1", "engagement.roi_verified_share", day) == (
+        0.3333,
         "1 of 3 success-plan outcomes due by 2026-10-01 verified (33%); "
         "missed: 'Cut report build time by half'; past due and not verified: "
-        "'Audit trail accepted'"
+        "'Audit trail accepted'",
     )
     # Planned by 10-01 and not dropped: o1, o2, o3, o4, o6, o8 = 6 (o7 comes on 11-25).
-    assert s["engagement.outcomes_planned"].value == 6
-    assert s["engagement.outcomes_planned"].evidence == (
+    assert env.observed("a1", "engagement.outcomes_planned", day) == (
+        6,
         "6 success-plan outcomes planned by 2026-10-01: 1 verified, 1 missed, 4 open; "
-        "1 dropped, not counted"
+        "1 dropped, not counted",
     )
 
 
@@ -121,16 +113,16 @@ def test_no_share_until_an_outcome_is_due(env: PluginHarness) -> None:
     env.ingest("engagement.outcomes", OUTCOMES)
     day = date(2026, 2, 1)
     env.run(day)
-    s = roi(env, "a1", day)
+    s = env.signals("a1", day, source="engagement")
     # Only o1 and o2 exist yet, both still ahead of their due dates.
     assert "engagement.roi_verified_share" not in s
-    assert s["engagement.outcomes_planned"].value == 2
-    assert s["engagement.outcomes_planned"].evidence == (
-        "2 success-plan outcomes planned by 2026-02-01: 0 verified, 0 missed, 2 open"
+    assert env.observed("a1", "engagement.outcomes_planned", day) == (
+        2,
+        "2 success-plan outcomes planned by 2026-02-01: 0 verified, 0 missed, 2 open",
     )
     # Before anything was agreed, no signal at all.
     env.run(date(2026, 1, 9))
-    assert roi(env, "a1", date(2026, 1, 9)) == {}
+    assert env.signals("a1", date(2026, 1, 9), source="engagement") == {}
 
 
 def test_only_dropped_outcomes_count_zero_planned(env: PluginHarness) -> None:
@@ -139,12 +131,12 @@ def test_only_dropped_outcomes_count_zero_planned(env: PluginHarness) -> None:
         [outcome("d1", "Pilot kiosks", "2026-03-01", "2026-08-31", "dropped", account_id="a2")],
     )
     env.run(DAY)
-    s = roi(env, "a2")
+    s = env.signals("a2", DAY, source="engagement")
     assert "engagement.roi_verified_share" not in s
-    assert s["engagement.outcomes_planned"].value == 0
-    assert s["engagement.outcomes_planned"].evidence == (
+    assert env.observed("a2", "engagement.outcomes_planned", DAY) == (
+        0,
         "0 success-plan outcomes planned by 2026-11-20: 0 verified, 0 missed, 0 open; "
-        "1 dropped, not counted"
+        "1 dropped, not counted",
     )
 
 
@@ -155,12 +147,11 @@ def test_long_lists_of_titles_are_cut_short(env: PluginHarness) -> None:
     ]
     env.ingest("engagement.outcomes", missed)
     env.run(DAY)
-    share = roi(env, "a2")["engagement.roi_verified_share"]
     # 0 of 5 verified.
-    assert share.value == 0
-    assert share.evidence == (
+    assert env.observed("a2", "engagement.roi_verified_share", DAY) == (
+        0,
         "0 of 5 success-plan outcomes due by 2026-11-20 verified (0%); "
-        "missed: 'Goal 1', 'Goal 2', 'Goal 3' and 2 more"
+        "missed: 'Goal 1', 'Goal 2', 'Goal 3' and 2 more",
     )
 
 
@@ -171,7 +162,7 @@ def test_an_account_without_outcomes_gets_no_roi_signal(env: PluginHarness) -> N
         [{"activity_id": "x", "account_id": "a3", "day": "2026-11-01", "kind": "call"}],
     )
     env.run(DAY)
-    s = roi(env, "a3")
+    s = env.signals("a3", DAY, source="engagement")
     assert "engagement.roi_verified_share" not in s
     assert "engagement.outcomes_planned" not in s
-    assert s["engagement.days_since_last_touch"].value == 19
+    assert env.signal("a3", "engagement.days_since_last_touch", DAY).value == 19

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +13,7 @@ from telltales.testing import PluginHarness
 @pytest.fixture
 def env(telltales_env: PluginHarness) -> PluginHarness:
     telltales_env.register(telltales_firmographics, name="firmographics")
-    telltales_env.add_accounts(
-        [{"account_id": "a1", "name": "Alpha"}, {"account_id": "a2", "name": "Beta"}]
-    )
+    telltales_env.add_accounts({"a1": "Alpha", "a2": "Beta"})
     return telltales_env
 
 
@@ -37,15 +34,3 @@ def snapshot() -> Callable[..., dict[str, Any]]:
         return record
 
     return make
-
-
-@pytest.fixture
-def configure(env: PluginHarness, tmp_path: Path) -> Callable[[str], None]:
-    """Use the given TOML text as telltales.toml for the test's runs."""
-
-    def write(text: str) -> None:
-        path = tmp_path / "telltales.toml"
-        path.write_text(text)
-        env.configure(path)
-
-    return write

@@ -12,26 +12,22 @@ from telltales.testing import PluginHarness
 
 DAY = date(2026, 11, 20)
 SnapshotFactory = Callable[..., dict[str, Any]]
-Configure = Callable[[str], None]
 
 
-def test_the_size_range_is_a_setting(
-    env: PluginHarness, snapshot: SnapshotFactory, configure: Configure
-) -> None:
+def test_the_size_range_is_a_setting(env: PluginHarness, snapshot: SnapshotFactory) -> None:
     env.ingest("firmographics.snapshots", [snapshot()])
-    configure("[plugins.firmographics]\nmin_employees = 2000\nmax_employees = 50000\n")
+    env.configure_toml("[plugins.firmographics]\nmin_employees = 2000\nmax_employees = 50000\n")
     assert env.run(DAY).status == "ok"
     # 1,800 is below the new minimum of 2,000: 0 of 1
-    fit = env.signals("a1", DAY)["firmographics.icp_fit"]
-    assert fit.value == 0.0
-    assert fit.evidence == (
+    assert env.observed("a1", "firmographics.icp_fit", DAY) == (
+        0.0,
         "snapshot of 2026-11-02 fits 0 of 1 ICP criterion (0%): "
-        "1,800 employees outside 2,000..50,000"
+        "1,800 employees outside 2,000..50,000",
     )
 
 
-def test_a_minimum_above_the_maximum_is_refused(env: PluginHarness, configure: Configure) -> None:
-    configure("[plugins.firmographics]\nmin_employees = 300\nmax_employees = 100\n")
+def test_a_minimum_above_the_maximum_is_refused(env: PluginHarness) -> None:
+    env.configure_toml("[plugins.firmographics]\nmin_employees = 300\nmax_employees = 100\n")
     with pytest.raises(
         ConfigError,
         match=r"plugins\.firmographics: min_employees \(300\) must not exceed "
@@ -40,13 +36,13 @@ def test_a_minimum_above_the_maximum_is_refused(env: PluginHarness, configure: C
         env.run(DAY)
 
 
-def test_a_weight_must_be_positive(env: PluginHarness, configure: Configure) -> None:
-    configure("[plugins.firmographics.weights]\nindustry = 0\n")
+def test_a_weight_must_be_positive(env: PluginHarness) -> None:
+    env.configure_toml("[plugins.firmographics.weights]\nindustry = 0\n")
     with pytest.raises(ConfigError, match=r"plugins\.firmographics\.weights\.industry: .*> 0"):
         env.run(DAY)
 
 
-def test_a_misspelt_setting_is_refused(env: PluginHarness, configure: Configure) -> None:
-    configure('[plugins.firmographics]\nindustry = ["retail"]\n')
+def test_a_misspelt_setting_is_refused(env: PluginHarness) -> None:
+    env.configure_toml('[plugins.firmographics]\nindustry = ["retail"]\n')
     with pytest.raises(ConfigError, match=r"plugins\.firmographics.*unknown field `industry`"):
         env.run(DAY)

@@ -11,7 +11,6 @@ from telltales_firmographics import FirmographicsSource
 
 DAY = date(2026, 11, 20)
 SnapshotFactory = Callable[..., dict[str, Any]]
-Configure = Callable[[str], None]
 
 ICP = """
 [plugins.firmographics]
@@ -25,14 +24,6 @@ def run(env: PluginHarness, day: date = DAY) -> None:
     assert env.run(day).status == "ok"
 
 
-def firmographics(env: PluginHarness, account_id: str, day: date = DAY) -> dict[str, Any]:
-    return {
-        key: signal
-        for key, signal in env.signals(account_id, day).items()
-        if key.startswith("firmographics.")
-    }
-
-
 def test_the_source_declares_every_key_it_emits() -> None:
     specs = {s.key: (s.dimension, s.higher_is_better) for s in FirmographicsSource.signals}
     assert specs == {
@@ -43,9 +34,9 @@ def test_the_source_declares_every_key_it_emits() -> None:
 
 
 def test_icp_fit_is_the_share_of_criteria_met(
-    env: PluginHarness, snapshot: SnapshotFactory, configure: Configure
+    env: PluginHarness, snapshot: SnapshotFactory
 ) -> None:
-    configure(ICP)
+    env.configure_toml(ICP)
     env.ingest(
         "firmographics.snapshots",
         [
@@ -61,33 +52,29 @@ def test_icp_fit_is_the_share_of_criteria_met(
     )
     run(env)
     # a1: industry, size and region met, product 'api' missing -> 3 of 4 equal weights = 0.75
-    fit = env.signals("a1", DAY)["firmographics.icp_fit"]
-    assert fit.value == 0.75
-    assert fit.dimension == "fit"
-    assert fit.evidence == (
+    assert env.observed("a1", "firmographics.icp_fit", DAY) == (
+        0.75,
         "snapshot of 2026-11-02 fits 3 of 4 ICP criteria (75%): "
         "industry logistics is in [logistics, retail]; 1,800 employees within 200..20,000; "
-        "region EMEA is in [EMEA, NA]; missing required product 'api'"
+        "region EMEA is in [EMEA, NA]; missing required product 'api'",
     )
+    assert env.signal("a1", "firmographics.icp_fit", DAY).dimension == "fit"
     # a2: only the required product is met -> 1 of 4 = 0.25
-    other = env.signals("a2", DAY)["firmographics.icp_fit"]
-    assert other.value == 0.25
-    assert other.evidence == (
+    assert env.observed("a2", "firmographics.icp_fit", DAY) == (
+        0.25,
         "snapshot of 2026-11-02 fits 1 of 4 ICP criteria (25%): "
         "industry healthcare is not in [logistics, retail]; "
         "25,000 employees outside 200..20,000; region APAC is not in [EMEA, NA]; "
-        "owns required product 'api'"
+        "owns required product 'api'",
     )
 
 
-def test_icp_fit_weighs_the_criteria(
-    env: PluginHarness, snapshot: SnapshotFactory, configure: Configure
-) -> None:
-    configure(ICP + "weights = { industry = 2, products = 3 }\n")
+def test_icp_fit_weighs_the_criteria(env: PluginHarness, snapshot: SnapshotFactory) -> None:
+    env.configure_toml(ICP + "weights = { industry = 2, products = 3 }\n")
     env.ingest("firmographics.snapshots", [snapshot()])
     run(env)
     # met: industry 2 + employees 1 + region 1 = 4; total 2 + 1 + 1 + 3 = 7; 4 / 7 = 0.571428...
-    fit = env.signals("a1", DAY)["firmographics.icp_fit"]
+    fit = env.signal("a1", "firmographics.icp_fit", DAY)
     assert fit.value == 0.5714
     assert fit.evidence.startswith(
         "snapshot of 2026-11-02 fits 3 of 4 ICP criteria (weighted 57%): "
@@ -95,21 +82,20 @@ def test_icp_fit_weighs_the_criteria(
 
 
 def test_icp_names_compare_without_regard_to_case(
-    env: PluginHarness, snapshot: SnapshotFactory, configure: Configure
+    env: PluginHarness, snapshot: SnapshotFactory
 ) -> None:
-    configure(ICP.replace('["api"]', '["api", "Reporting"]'))
+    env.configure_toml(ICP.replace('["api"]', '["api", "Reporting"]'))
     env.ingest(
         "firmographics.snapshots",
         [snapshot(industry="Logistics", region="emea", products=["API", "reporting"])],
     )
     run(env)
     # all four criteria met -> 4 of 4 = 1.0
-    fit = env.signals("a1", DAY)["firmographics.icp_fit"]
-    assert fit.value == 1.0
-    assert fit.evidence == (
+    assert env.observed("a1", "firmographics.icp_fit", DAY) == (
+        1.0,
         "snapshot of 2026-11-02 fits 4 of 4 ICP criteria (100%): "
         "industry Logistics is in [logistics, retail]; 1,800 employees within 200..20,000; "
-        "region emea is in [EMEA, NA]; owns required products 'api', 'Reporting'"
+        "region emea is in [EMEA, NA]; owns required products 'api', 'Reporting'",
     )
 
 
@@ -122,29 +108,27 @@ def test_without_an_icp_only_company_size_counts(
     )
     run(env)
     # empty industries, regions and required products are not counted: 1 of 1 = 1.0
-    fit = env.signals("a1", DAY)["firmographics.icp_fit"]
-    assert fit.value == 1.0
-    assert fit.evidence == (
+    assert env.observed("a1", "firmographics.icp_fit", DAY) == (
+        1.0,
         "snapshot of 2026-11-02 fits 1 of 1 ICP criterion (100%): "
-        "1,800 employees within 200..20,000"
+        "1,800 employees within 200..20,000",
     )
     # an unknown size is not a fit: 0 of 1 = 0.0
-    unknown = env.signals("a2", DAY)["firmographics.icp_fit"]
-    assert unknown.value == 0.0
-    assert unknown.evidence == (
+    assert env.observed("a2", "firmographics.icp_fit", DAY) == (
+        0.0,
         "snapshot of 2026-11-02 fits 0 of 1 ICP criterion (0%): "
-        "employee count not reported (ICP 200..20,000)"
+        "employee count not reported (ICP 200..20,000)",
     )
 
 
-def test_missing_required_products_are_named(
-    env: PluginHarness, snapshot: SnapshotFactory, configure: Configure
-) -> None:
-    configure('[plugins.firmographics]\nrequired_products = ["api", "workflows", "core"]\n')
+def test_missing_required_products_are_named(env: PluginHarness, snapshot: SnapshotFactory) -> None:
+    env.configure_toml(
+        '[plugins.firmographics]\nrequired_products = ["api", "workflows", "core"]\n'
+    )
     env.ingest("firmographics.snapshots", [snapshot()])
     run(env)
     # size met, products missed -> 1 of 2 = 0.5
-    fit = env.signals("a1", DAY)["firmographics.icp_fit"]
+    fit = env.signal("a1", "firmographics.icp_fit", DAY)
     assert fit.value == 0.5
     assert fit.evidence.endswith("missing required products 'api', 'workflows'")
 
@@ -163,17 +147,16 @@ def test_employee_change_against_a_snapshot_180_days_older(
     )
     run(env)
     # a1: (3100 - 3650) / 3650 = -550 / 3650 = -0.150684... -> -0.1507; 182 days apart
-    change = env.signals("a1", DAY)["firmographics.employee_change_180d"]
-    assert change.value == -0.1507
-    assert change.dimension == "current_state"
-    assert change.evidence == (
-        "employee count fell from 3,650 on 2026-05-04 to 3,100 on 2026-11-02 (-15.1% over 182 days)"
+    assert env.observed("a1", "firmographics.employee_change_180d", DAY) == (
+        -0.1507,
+        "employee count fell from 3,650 on 2026-05-04 to 3,100 on 2026-11-02 "
+        "(-15.1% over 182 days)",
     )
+    assert env.signal("a1", "firmographics.employee_change_180d", DAY).dimension == "current_state"
     # a2: (1800 - 1750) / 1750 = 50 / 1750 = 0.028571... -> 0.0286
-    growth = env.signals("a2", DAY)["firmographics.employee_change_180d"]
-    assert growth.value == 0.0286
-    assert growth.evidence == (
-        "employee count rose from 1,750 on 2026-05-04 to 1,800 on 2026-11-02 (+2.9% over 182 days)"
+    assert env.observed("a2", "firmographics.employee_change_180d", DAY) == (
+        0.0286,
+        "employee count rose from 1,750 on 2026-05-04 to 1,800 on 2026-11-02 (+2.9% over 182 days)",
     )
 
 
@@ -182,10 +165,9 @@ def test_an_unchanged_headcount_is_a_zero_change(
 ) -> None:
     env.ingest("firmographics.snapshots", [snapshot(as_of="2026-05-04"), snapshot()])
     run(env)
-    change = env.signals("a1", DAY)["firmographics.employee_change_180d"]
-    assert change.value == 0.0
-    assert change.evidence == (
-        "employee count unchanged at 1,800 between 2026-05-04 and 2026-11-02 (182 days apart)"
+    assert env.observed("a1", "firmographics.employee_change_180d", DAY) == (
+        0.0,
+        "employee count unchanged at 1,800 between 2026-05-04 and 2026-11-02 (182 days apart)",
     )
 
 
@@ -220,15 +202,14 @@ def test_employee_change_uses_the_latest_snapshots_that_report_a_count(
     )
     run(env)
     # (3650 - 4000) / 4000 = -0.0875; 2025-11-03 to 2026-05-04 is 182 days
-    change = env.signals("a1", DAY)["firmographics.employee_change_180d"]
-    assert change.value == -0.0875
-    assert change.evidence == (
-        "employee count fell from 4,000 on 2025-11-03 to 3,650 on 2026-05-04 (-8.8% over 182 days)"
+    assert env.observed("a1", "firmographics.employee_change_180d", DAY) == (
+        -0.0875,
+        "employee count fell from 4,000 on 2025-11-03 to 3,650 on 2026-05-04 (-8.8% over 182 days)",
     )
 
 
 def test_the_employee_change_window_is_a_setting(
-    env: PluginHarness, snapshot: SnapshotFactory, configure: Configure
+    env: PluginHarness, snapshot: SnapshotFactory
 ) -> None:
     env.ingest(
         "firmographics.snapshots",
@@ -238,14 +219,14 @@ def test_the_employee_change_window_is_a_setting(
             snapshot(employee_count=3100),
         ],
     )
-    configure("[plugins.firmographics]\nemployee_change_min_days = 200\n")
+    env.configure_toml("[plugins.firmographics]\nemployee_change_min_days = 200\n")
     run(env)
     # 2026-05-04 is only 182 days back; 2026-01-05 is 26 + 273 + 2 = 301 days back
     # (3100 - 4000) / 4000 = -0.225
-    change = env.signals("a1", DAY)["firmographics.employee_change_180d"]
-    assert change.value == -0.225
-    assert change.evidence == (
-        "employee count fell from 4,000 on 2026-01-05 to 3,100 on 2026-11-02 (-22.5% over 301 days)"
+    assert env.observed("a1", "firmographics.employee_change_180d", DAY) == (
+        -0.225,
+        "employee count fell from 4,000 on 2026-01-05 to 3,100 on 2026-11-02 "
+        "(-22.5% over 301 days)",
     )
 
 
@@ -262,17 +243,15 @@ def test_products_owned_counts_and_names_them(
     )
     run(env)
     # the latest snapshot lists core and reporting: 2
-    owned = env.signals("a1", DAY)["firmographics.products_owned"]
-    assert owned.value == 2
-    assert owned.dimension == "fit"
-    assert owned.evidence == (
-        "owns 2 of our products per the snapshot of 2026-11-02: core, reporting"
+    assert env.observed("a1", "firmographics.products_owned", DAY) == (
+        2,
+        "owns 2 of our products per the snapshot of 2026-11-02: core, reporting",
     )
+    assert env.signal("a1", "firmographics.products_owned", DAY).dimension == "fit"
     # an empty list is a real observation: 0
-    none = env.signals("a2", DAY)["firmographics.products_owned"]
-    assert none.value == 0
-    assert none.evidence == (
-        "owns none of our products per the snapshot of 2026-11-02 (its product list is empty)"
+    assert env.observed("a2", "firmographics.products_owned", DAY) == (
+        0,
+        "owns none of our products per the snapshot of 2026-11-02 (its product list is empty)",
     )
 
 
@@ -281,8 +260,8 @@ def test_an_account_without_snapshots_gets_no_signal(
 ) -> None:
     env.ingest("firmographics.snapshots", [snapshot()])
     run(env)
-    assert firmographics(env, "a2") == {}
-    assert len(firmographics(env, "a1")) == 2
+    assert env.signals("a2", DAY, source="firmographics") == {}
+    assert len(env.signals("a1", DAY, source="firmographics")) == 2
 
 
 def test_a_run_never_sees_a_later_snapshot(env: PluginHarness, snapshot: SnapshotFactory) -> None:
@@ -295,17 +274,17 @@ def test_a_run_never_sees_a_later_snapshot(env: PluginHarness, snapshot: Snapsho
         ],
     )
     run(env)
-    assert env.signals("a1", DAY)["firmographics.products_owned"].value == 2
-    assert env.signals("a1", DAY)["firmographics.icp_fit"].value == 1.0
+    assert env.signal("a1", "firmographics.products_owned", DAY).value == 2
+    assert env.signal("a1", "firmographics.icp_fit", DAY).value == 1.0
     earlier = date(2026, 7, 1)
     run(env, earlier)
-    signals = firmographics(env, "a1", earlier)
+    signals = env.signals("a1", earlier, source="firmographics")
     assert set(signals) == {"firmographics.icp_fit", "firmographics.products_owned"}
     assert signals["firmographics.products_owned"].value == 1
     assert "1,750 employees" in signals["firmographics.icp_fit"].evidence
     before_any = date(2026, 5, 3)
     run(env, before_any)
-    assert firmographics(env, "a1", before_any) == {}
+    assert env.signals("a1", before_any, source="firmographics") == {}
 
 
 def test_a_stale_snapshot_gives_no_signal(env: PluginHarness, snapshot: SnapshotFactory) -> None:
@@ -320,24 +299,24 @@ def test_a_stale_snapshot_gives_no_signal(env: PluginHarness, snapshot: Snapshot
         ],
     )
     run(env)
-    assert firmographics(env, "a1") == {}
-    assert set(firmographics(env, "a2")) == {
+    assert env.signals("a1", DAY, source="firmographics") == {}
+    assert set(env.signals("a2", DAY, source="firmographics")) == {
         "firmographics.icp_fit",
         "firmographics.products_owned",
     }
 
 
 def test_how_old_a_snapshot_may_be_is_a_setting(
-    env: PluginHarness, snapshot: SnapshotFactory, configure: Configure
+    env: PluginHarness, snapshot: SnapshotFactory
 ) -> None:
     env.ingest(
         "firmographics.snapshots",
         [snapshot(as_of="2025-05-01", employee_count=2000), snapshot(as_of="2025-11-01")],
     )
-    configure("[plugins.firmographics]\nstale_after_days = 400\n")
+    env.configure_toml("[plugins.firmographics]\nstale_after_days = 400\n")
     run(env)
     # (1800 - 2000) / 2000 = -0.1
-    assert env.signals("a1", DAY)["firmographics.employee_change_180d"].value == -0.1
-    assert env.signals("a1", DAY)["firmographics.icp_fit"].evidence.startswith(
+    assert env.signal("a1", "firmographics.employee_change_180d", DAY).value == -0.1
+    assert env.signal("a1", "firmographics.icp_fit", DAY).evidence.startswith(
         "snapshot of 2025-11-01 fits"
     )

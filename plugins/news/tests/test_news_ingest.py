@@ -13,7 +13,7 @@ from telltales.testing import PluginHarness
 @pytest.fixture
 def env(telltales_env: PluginHarness) -> PluginHarness:
     telltales_env.register(telltales_news, name="news")
-    telltales_env.add_accounts([{"account_id": "ferrum", "name": "Ferrum Manufacturing"}])
+    telltales_env.add_accounts({"ferrum": "Ferrum Manufacturing"})
     return telltales_env
 
 

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import telltales_news
 from telltales.errors import ConfigError
-from telltales.models import Signal
 from telltales.testing import PluginHarness
 from telltales_news.signals import NewsSource
 
@@ -21,13 +20,7 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "data"
 @pytest.fixture
 def env(telltales_env: PluginHarness) -> PluginHarness:
     telltales_env.register(telltales_news, name="news")
-    telltales_env.add_accounts(
-        [
-            {"account_id": "alpha", "name": "Alpha"},
-            {"account_id": "beta", "name": "Beta"},
-            {"account_id": "gamma", "name": "Gamma"},
-        ]
-    )
+    telltales_env.add_accounts({"alpha": "Alpha", "beta": "Beta", "gamma": "Gamma"})
     return telltales_env
 
 
@@ -55,10 +48,6 @@ ALPHA_NEWS = [
     item("dis", "industry_disruption", "2026-05-24", "New rules upend Alpha's market"),
     item("old", "merger", "2026-05-23", "Alpha explores a merger"),
 ]
-
-
-def news_signals(env: PluginHarness, account_id: str, day: date = DAY) -> dict[str, Signal]:
-    return {k: s for k, s in env.signals(account_id, day).items() if k.startswith("news.")}
 
 
 def test_every_key_is_declared_as_a_current_state_signal() -> None:
@@ -96,20 +85,19 @@ def test_the_brief_example_fades_an_acquisition_over_49_days(env: PluginHarness)
     result = env.run(DAY)
     assert result.status == "ok"
     assert result.failures == ()
-    signal = news_signals(env, "alpha")["news.acquired"]
     # 1.0 x 0.5^(49/45) = 0.5 x 2^(-4/45) = 0.5 x 0.94028 = 0.47014
-    assert signal.value == 0.4701
-    assert signal.dimension == "current_state"
-    assert signal.evidence == (
+    assert env.observed("alpha", "news.acquired", DAY) == (
+        0.4701,
         "'Ferrum to be acquired by Castellan Group' (2026-10-02, 49 days ago, "
-        "reuters.example, https://news.example/fe1): impact 0.47 = 1.0 x 0.5^(49/45)"
+        "reuters.example, https://news.example/fe1): impact 0.47 = 1.0 x 0.5^(49/45)",
     )
+    assert env.signal("alpha", "news.acquired", DAY).dimension == "current_state"
 
 
 def test_each_kind_gives_its_strongest_faded_item(env: PluginHarness) -> None:
     env.ingest("news.items", ALPHA_NEWS)
     assert env.run(DAY).status == "ok"
-    signals = news_signals(env, "alpha")
+    signals = env.signals("alpha", DAY, source="news")
     values = {key: signal.value for key, signal in signals.items()}
     assert values == {
         "news.acquired": 0.5,  # 1.0 x 0.5^(45/45)
@@ -151,39 +139,36 @@ def test_each_kind_gives_its_strongest_faded_item(env: PluginHarness) -> None:
 def test_impact_names_the_strongest_item_of_any_kind(env: PluginHarness) -> None:
     env.ingest("news.items", ALPHA_NEWS)
     env.run(DAY)
-    signal = news_signals(env, "alpha")["news.impact"]
     # merger today: 0.8 x 0.5^(0/45) = 0.8, above the acquisition's 1.0 x 0.5^(45/45) = 0.5
-    assert signal.value == 0.8
-    assert signal.evidence == (
+    assert env.observed("alpha", "news.impact", DAY) == (
+        0.8,
         "merger: 'Alpha and Gamma agree to merge' (2026-11-20, today, Wire, "
         "https://news.example/mrg): impact 0.80 = 0.8 x 0.5^(0/45), "
-        "the strongest of 7 news items up to 180 days old"
+        "the strongest of 7 news items up to 180 days old",
     )
 
 
 def test_items_180d_counts_the_items_in_the_horizon_by_kind(env: PluginHarness) -> None:
     env.ingest("news.items", ALPHA_NEWS)
     env.run(DAY)
-    signal = news_signals(env, "alpha")["news.items_180d"]
     # 8 items, less the merger of 2026-05-23 (181 days old) = 7
-    assert signal.value == 7
-    assert signal.evidence == (
+    assert env.observed("alpha", "news.items_180d", DAY) == (
+        7,
         "7 news items dated 2026-05-24 to 2026-11-20 (up to 180 days old): 1 acquired, "
-        "1 acquirer, 1 merger, 2 layoffs, 1 leadership_change, 1 industry_disruption"
+        "1 acquirer, 1 merger, 2 layoffs, 1 leadership_change, 1 industry_disruption",
     )
 
 
 def test_a_lone_item_is_called_the_only_one(env: PluginHarness) -> None:
     env.ingest("news.items", [item("buy", "acquirer", "2026-10-06", "Alpha buys Delta")])
     env.run(DAY)
-    signals = news_signals(env, "alpha")
     # 0.3 x 0.5^(45/45) = 0.15
-    assert signals["news.impact"].value == 0.15
-    assert signals["news.impact"].evidence == (
+    assert env.observed("alpha", "news.impact", DAY) == (
+        0.15,
         "acquirer: 'Alpha buys Delta' (2026-10-06, 45 days ago, https://news.example/buy): "
-        "impact 0.15 = 0.3 x 0.5^(45/45), the only news item up to 180 days old"
+        "impact 0.15 = 0.3 x 0.5^(45/45), the only news item up to 180 days old",
     )
-    assert signals["news.items_180d"].evidence == (
+    assert env.signal("alpha", "news.items_180d", DAY).evidence == (
         "1 news item dated 2026-05-24 to 2026-11-20 (up to 180 days old): 1 acquirer"
     )
 
@@ -198,7 +183,7 @@ def test_equal_impacts_are_settled_by_the_most_recent_item(env: PluginHarness) -
         ],
     )
     env.run(DAY)
-    signal = news_signals(env, "alpha")["news.acquired"]
+    signal = env.signal("alpha", "news.acquired", DAY)
     assert signal.value == 0.5
     assert signal.evidence.startswith("'Alpha board backs sale' (2026-11-20, today,")
 
@@ -214,7 +199,7 @@ def test_one_query_reads_the_news_of_every_account_of_the_batch(env: PluginHarne
     env.run(DAY)
     env.store.reader.conn.set_trace_callback(None)
     assert len([s for s in statements if "news_items" in s]) == 1
-    assert news_signals(env, "gamma")["news.items_180d"].value == 1
+    assert env.signal("gamma", "news.items_180d", DAY).value == 1
 
 
 def test_an_account_without_news_in_the_horizon_gets_no_signal(env: PluginHarness) -> None:
@@ -223,18 +208,18 @@ def test_an_account_without_news_in_the_horizon_gets_no_signal(env: PluginHarnes
         [item("old", "merger", "2026-05-23", "Gamma explores a merger", account_id="gamma")],
     )
     assert env.run(DAY).status == "ok"
-    assert news_signals(env, "beta") == {}
-    assert news_signals(env, "gamma") == {}
+    assert env.signals("beta", DAY, source="news") == {}
+    assert env.signals("gamma", DAY, source="news") == {}
 
 
 def test_a_future_item_is_ignored_until_its_day(env: PluginHarness) -> None:
     env.ingest("news.items", [item("acq", "acquired", "2026-11-25", "Omega buys Alpha")])
     env.run(DAY)
-    assert news_signals(env, "alpha") == {}
+    assert env.signals("alpha", DAY, source="news") == {}
     later = date(2026, 11, 25)
     env.run(later)
     # 1.0 x 0.5^(0/45) = 1.0 on the day it is published
-    assert news_signals(env, "alpha", later)["news.acquired"].value == 1.0
+    assert env.signal("alpha", "news.acquired", later).value == 1.0
 
 
 def test_a_run_as_of_an_earlier_day_sees_only_the_items_published_by_then(
@@ -243,7 +228,7 @@ def test_a_run_as_of_an_earlier_day_sees_only_the_items_published_by_then(
     env.ingest("news.items", ALPHA_NEWS)
     earlier = date(2026, 10, 6)
     env.run(earlier)
-    signals = news_signals(env, "alpha", earlier)
+    signals = env.signals("alpha", earlier, source="news")
     # As of 2026-10-06: acq and buy are 0 days old, lay1 45, ceo 90, dis 135, old 136;
     # lay2 and mrg (2026-11-20) are still in the future.
     assert signals["news.items_180d"].value == 6
@@ -257,40 +242,36 @@ def test_a_run_as_of_an_earlier_day_sees_only_the_items_published_by_then(
 def test_resending_the_items_changes_no_signal(env: PluginHarness) -> None:
     env.ingest("news.items", ALPHA_NEWS)
     env.run(DAY)
-    before = news_signals(env, "alpha")
+    before = env.signals("alpha", DAY, source="news")
     env.ingest("news.items", ALPHA_NEWS)
     (count,) = env.store.db.execute("SELECT count(*) FROM news_items").fetchone()
     env.run(DAY)
     assert count == len(ALPHA_NEWS)
-    assert news_signals(env, "alpha") == before
+    assert env.signals("alpha", DAY, source="news") == before
 
 
-def test_settings_change_the_weights_the_fade_and_the_horizon(
-    env: PluginHarness, tmp_path: Path
-) -> None:
-    config = tmp_path / "telltales.toml"
-    config.write_text(
+def test_settings_change_the_weights_the_fade_and_the_horizon(env: PluginHarness) -> None:
+    env.configure_toml(
         "[plugins.news]\nhalf_life_days = 90\nhorizon_days = 100\n\n"
         "[plugins.news.base_impact]\nacquired = 0.5\n"
     )
-    env.configure(config)
     env.ingest("news.items", ALPHA_NEWS)
     assert env.run(DAY).status == "ok"
-    signals = news_signals(env, "alpha")
     # 0.5 x 0.5^(45/90) = 0.5 / sqrt(2) = 0.35355
-    assert signals["news.acquired"].value == 0.3536
-    assert signals["news.acquired"].evidence == (
+    assert env.observed("alpha", "news.acquired", DAY) == (
+        0.3536,
         "'Alpha to be acquired by Omega' (2026-10-06, 45 days ago, Newswire, "
-        "https://news.example/acq): impact 0.35 = 0.5 x 0.5^(45/90)"
+        "https://news.example/acq): impact 0.35 = 0.5 x 0.5^(45/90)",
     )
     # 0.7 x 0.8 x 0.5^(90/90) = 0.28
-    assert signals["news.layoffs"].value == 0.28
+    assert env.signal("alpha", "news.layoffs", DAY).value == 0.28
     # Within 100 days: acq (45), lay1 (90), lay2 (0), mrg (0), buy (45); ceo and dis drop out.
-    assert signals["news.items_180d"].value == 5
-    assert signals["news.items_180d"].evidence == (
+    assert env.observed("alpha", "news.items_180d", DAY) == (
+        5,
         "5 news items dated 2026-08-12 to 2026-11-20 (up to 100 days old): "
-        "1 acquired, 1 acquirer, 1 merger, 2 layoffs"
+        "1 acquired, 1 acquirer, 1 merger, 2 layoffs",
     )
+    signals = env.signals("alpha", DAY, source="news")
     assert "news.leadership_change" not in signals
     assert "news.industry_disruption" not in signals
 
@@ -307,11 +288,9 @@ def test_settings_change_the_weights_the_fade_and_the_horizon(
     ],
 )
 def test_bad_settings_are_refused_with_their_field(
-    env: PluginHarness, tmp_path: Path, table: str, message: str
+    env: PluginHarness, table: str, message: str
 ) -> None:
-    config = tmp_path / "telltales.toml"
-    config.write_text(table)
-    env.configure(config)
+    env.configure_toml(table)
     with pytest.raises(ConfigError, match=message):
         env.run(DAY)
 
@@ -321,14 +300,14 @@ def test_the_example_data_tells_its_story(telltales_env: PluginHarness) -> None:
     telltales_env.add_accounts(json.loads((EXAMPLES / "accounts.json").read_text()))
     telltales_env.ingest("news.items", json.loads((EXAMPLES / "news.items.json").read_text()))
     assert telltales_env.run(DAY).status == "ok"
-    ferrum = news_signals(telltales_env, "ferrum")
+    ferrum = telltales_env.signals("ferrum", DAY, source="news")
     # Ferrum: acquired 49 days ago, 1.0 x 0.5^(49/45) = 0.47014, the strongest of its 3 items
     assert ferrum["news.impact"].value == 0.4701
     assert ferrum["news.items_180d"].value == 3
     # Northwind's only item (a merger of 2026-03-10) is 255 days old; Quillworks has none.
-    assert news_signals(telltales_env, "northwind") == {}
-    assert news_signals(telltales_env, "quillworks") == {}
-    assert set(news_signals(telltales_env, "solstice")) == {
+    assert telltales_env.signals("northwind", DAY, source="news") == {}
+    assert telltales_env.signals("quillworks", DAY, source="news") == {}
+    assert set(telltales_env.signals("solstice", DAY, source="news")) == {
         "news.acquirer",
         "news.impact",
         "news.items_180d",

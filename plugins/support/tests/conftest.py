@@ -10,11 +10,5 @@ from telltales.testing import PluginHarness
 @pytest.fixture
 def env(telltales_env: PluginHarness) -> PluginHarness:
     telltales_env.register(telltales_support, name="support")
-    telltales_env.add_accounts(
-        [
-            {"account_id": "a1", "name": "Alpha"},
-            {"account_id": "a2", "name": "Beta"},
-            {"account_id": "a3", "name": "Gamma"},
-        ]
-    )
+    telltales_env.add_accounts({"a1": "Alpha", "a2": "Beta", "a3": "Gamma"})
     return telltales_env

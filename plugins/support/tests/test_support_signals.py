@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from telltales.errors import ConfigError
-from telltales.models import Signal
 from telltales.testing import PluginHarness
 
 DAY = date(2026, 11, 20)
@@ -38,10 +37,6 @@ def ticket(
     return record
 
 
-def support_signals(env: PluginHarness, account_id: str, day: date = DAY) -> dict[str, Signal]:
-    return {k: s for k, s in env.signals(account_id, day).items() if k.startswith("support.")}
-
-
 def test_high_priority_tickets_opened_in_the_window(env: PluginHarness) -> None:
     env.ingest(
         "support.tickets",
@@ -56,13 +51,12 @@ def test_high_priority_tickets_opened_in_the_window(env: PluginHarness) -> None:
         ],
     )
     assert env.run(DAY).status == "ok"
-    signal = support_signals(env, "a1")
     # 2 high (in-1, in-3) + 1 urgent (in-2) = 3
-    assert signal["support.high_priority_30d"].value == 3
-    assert signal["support.high_priority_30d"].dimension == "current_state"
-    assert signal["support.high_priority_30d"].evidence == (
-        "3 high-priority tickets opened in the 30 days to 2026-11-20 (2 high, 1 urgent)"
+    assert env.observed("a1", "support.high_priority_30d", DAY) == (
+        3,
+        "3 high-priority tickets opened in the 30 days to 2026-11-20 (2 high, 1 urgent)",
     )
+    assert env.signal("a1", "support.high_priority_30d", DAY).dimension == "current_state"
 
 
 def test_no_high_priority_ticket_is_a_true_zero_once_the_account_has_tickets(
@@ -77,19 +71,18 @@ def test_no_high_priority_ticket_is_a_true_zero_once_the_account_has_tickets(
         ],
     )
     env.run(DAY)
-    signals = support_signals(env, "a1")
-    assert signals["support.high_priority_30d"].value == 0
-    assert signals["support.high_priority_30d"].evidence == (
+    assert env.observed("a1", "support.high_priority_30d", DAY) == (
+        0,
         "0 high-priority tickets opened in the 30 days to 2026-11-20 "
-        "(2 tickets on record since 2026-03-01)"
+        "(2 tickets on record since 2026-03-01)",
     )
-    assert signals["support.open_high_priority"].value == 0
-    assert signals["support.open_high_priority"].evidence == (
-        "0 high-priority tickets open on 2026-11-20 (2 tickets on record since 2026-03-01)"
+    assert env.observed("a1", "support.open_high_priority", DAY) == (
+        0,
+        "0 high-priority tickets open on 2026-11-20 (2 tickets on record since 2026-03-01)",
     )
     # No ticket on or before the run day: nothing is known, so nothing is said.
-    assert support_signals(env, "a2") == {}
-    assert support_signals(env, "a3") == {}
+    assert env.signals("a2", DAY, source="support") == {}
+    assert env.signals("a3", DAY, source="support") == {}
 
 
 def test_ticket_spike_against_the_accounts_own_baseline(env: PluginHarness) -> None:
@@ -113,12 +106,11 @@ def test_ticket_spike_against_the_accounts_own_baseline(env: PluginHarness) -> N
         + [ticket(f"w{n}", "a1", "high", f"{d}T12:00:00Z") for n, d in enumerate(window_days)],
     )
     env.run(DAY)
-    spike = support_signals(env, "a1")["support.ticket_spike"]
     # baseline: 9 tickets / (180 / 30) windows = 1.5 per 30 days; 9 in the window / 1.5 = 6.0
-    assert spike.value == 6.0
-    assert spike.evidence == (
+    assert env.observed("a1", "support.ticket_spike", DAY) == (
+        6.0,
         "9 tickets in the 30 days to 2026-11-20 against a baseline of 1.5 per 30 days "
-        "over the 180 days before (6.0x)"
+        "over the 180 days before (6.0x)",
     )
 
 
@@ -136,18 +128,16 @@ def test_ticket_spike_floors_a_thin_baseline(env: PluginHarness) -> None:
     )
     env.run(DAY)
     # a1: 1 baseline ticket / 6 windows = 0.1667 < 1.0, floored to 1.0; 3 / 1.0 = 3.0
-    spike = support_signals(env, "a1")["support.ticket_spike"]
-    assert spike.value == 3.0
-    assert spike.evidence == (
-        "3 tickets in the 30 days to 2026-11-20 against the minimum baseline of 1.0 per 30 days, "
-        "as the 180 days before had only 1 ticket, 0.17 per 30 days (3.0x)"
+    assert env.observed("a1", "support.ticket_spike", DAY) == (
+        3.0,
+        "3 tickets in the 30 days to 2026-11-20 against the minimum baseline of 1.0 per "
+        "30 days, as the 180 days before had only 1 ticket, 0.17 per 30 days (3.0x)",
     )
     # a2: no baseline ticket at all, floored to 1.0; 2 / 1.0 = 2.0
-    spike = support_signals(env, "a2")["support.ticket_spike"]
-    assert spike.value == 2.0
-    assert spike.evidence == (
-        "2 tickets in the 30 days to 2026-11-20 against the minimum baseline of 1.0 per 30 days, "
-        "as the 180 days before had none (2.0x)"
+    assert env.observed("a2", "support.ticket_spike", DAY) == (
+        2.0,
+        "2 tickets in the 30 days to 2026-11-20 against the minimum baseline of 1.0 per "
+        "30 days, as the 180 days before had none (2.0x)",
     )
 
 
@@ -165,12 +155,11 @@ def test_open_high_priority_tickets_and_the_age_of_the_oldest(env: PluginHarness
         ],
     )
     env.run(DAY)
-    signal = support_signals(env, "a1")["support.open_high_priority"]
     # o1 + o2 = 2; oldest o1 opened 2026-10-01: 30 days left in October + 20 = 50 days
-    assert signal.value == 2
-    assert signal.evidence == (
+    assert env.observed("a1", "support.open_high_priority", DAY) == (
+        2,
         "2 high-priority tickets open on 2026-11-20 "
-        "(1 high, 1 urgent; the oldest, opened 2026-10-01, is 50 days old)"
+        "(1 high, 1 urgent; the oldest, opened 2026-10-01, is 50 days old)",
     )
 
 
@@ -190,14 +179,13 @@ def test_median_resolution_of_tickets_closed_in_the_last_90_days(env: PluginHarn
         ],
     )
     env.run(DAY)
-    signal = support_signals(env, "a1")["support.median_resolution_days_90d"]
     # sorted 1, 2.5, 3.5, 9 -> (2.5 + 3.5) / 2 = 3.0
-    assert signal.value == 3.0
-    assert signal.evidence == (
-        "Median 3.0 days from open to close over 4 tickets closed in the 90 days to 2026-11-20 "
-        "(fastest 1.0, slowest 9.0 days)"
+    assert env.observed("a1", "support.median_resolution_days_90d", DAY) == (
+        3.0,
+        "Median 3.0 days from open to close over 4 tickets closed in the 90 days to "
+        "2026-11-20 (fastest 1.0, slowest 9.0 days)",
     )
-    assert "support.median_resolution_days_90d" not in support_signals(env, "a2")
+    assert "support.median_resolution_days_90d" not in env.signals("a2", DAY)
 
 
 def test_a_run_as_of_an_earlier_day_never_sees_later_records(env: PluginHarness) -> None:
@@ -210,7 +198,7 @@ def test_a_run_as_of_an_earlier_day_never_sees_later_records(env: PluginHarness)
     )
     early = date(2026, 11, 12)
     assert env.run(early).status == "ok"
-    signals = support_signals(env, "a1", early)
+    signals = env.signals("a1", early, source="support")
     # t2 is not yet opened and t1 not yet closed on 2026-11-12.
     assert signals["support.high_priority_30d"].value == 1
     assert signals["support.open_high_priority"].evidence == (
@@ -219,16 +207,16 @@ def test_a_run_as_of_an_earlier_day_never_sees_later_records(env: PluginHarness)
     )
     assert "support.median_resolution_days_90d" not in signals
     assert env.run(date(2026, 11, 9)).status == "ok"
-    assert support_signals(env, "a1", date(2026, 11, 9)) == {}
+    assert env.signals("a1", date(2026, 11, 9), source="support") == {}
 
     env.run(DAY)
-    later = support_signals(env, "a1")
+    later = env.signals("a1", DAY, source="support")
     assert later["support.high_priority_30d"].value == 2
     assert later["support.open_high_priority"].value == 1
     assert later["support.median_resolution_days_90d"].value == 5.0
 
 
-def test_settings_change_the_windows_and_thresholds(env: PluginHarness, tmp_path: Path) -> None:
+def test_settings_change_the_windows_and_thresholds(env: PluginHarness) -> None:
     env.ingest(
         "support.tickets",
         [
@@ -238,8 +226,7 @@ def test_settings_change_the_windows_and_thresholds(env: PluginHarness, tmp_path
             ticket("w3", "a1", "urgent", "2026-11-19T09:00:00Z"),
         ],
     )
-    config = tmp_path / "telltales.toml"
-    config.write_text(
+    env.configure_toml(
         "[plugins.support]\n"
         "window_days = 7\n"
         "baseline_days = 28\n"
@@ -247,38 +234,34 @@ def test_settings_change_the_windows_and_thresholds(env: PluginHarness, tmp_path
         "min_baseline = 0.1\n"
         "resolution_window_days = 7\n"
     )
-    env.configure(config)
     env.run(DAY)
-    signals = support_signals(env, "a1")
     # window 2026-11-14..20: urgent w2 + w3 = 2 (w1 is high, no longer counted)
-    assert signals["support.high_priority_30d"].value == 2
-    assert signals["support.high_priority_30d"].evidence == (
-        "2 high-priority tickets opened in the 7 days to 2026-11-20 (2 urgent)"
+    assert env.observed("a1", "support.high_priority_30d", DAY) == (
+        2,
+        "2 high-priority tickets opened in the 7 days to 2026-11-20 (2 urgent)",
     )
     # baseline 2026-10-17..11-13: b1 = 1 / (28 / 7) = 0.25 per 7 days (above the 0.1 floor);
     # 3 in the window / 0.25 = 12.0
-    assert signals["support.ticket_spike"].value == 12.0
-    assert signals["support.ticket_spike"].evidence == (
+    assert env.observed("a1", "support.ticket_spike", DAY) == (
+        12.0,
         "3 tickets in the 7 days to 2026-11-20 against a baseline of 0.25 per 7 days "
-        "over the 28 days before (12.0x)"
+        "over the 28 days before (12.0x)",
     )
     # open urgent: w3 only, opened 2026-11-19, 1 day old
-    assert signals["support.open_high_priority"].value == 1
-    assert signals["support.open_high_priority"].evidence == (
+    assert env.observed("a1", "support.open_high_priority", DAY) == (
+        1,
         "1 high-priority ticket open on 2026-11-20 "
-        "(1 urgent; the oldest, opened 2026-11-19, is 1 day old)"
+        "(1 urgent; the oldest, opened 2026-11-19, is 1 day old)",
     )
     # closed since 2026-11-14: w2 only, 1.5 days (b1 closed before the 7 days)
-    assert signals["support.median_resolution_days_90d"].value == 1.5
-    assert signals["support.median_resolution_days_90d"].evidence == (
-        "Median 1.5 days from open to close over 1 ticket closed in the 7 days to 2026-11-20"
+    assert env.observed("a1", "support.median_resolution_days_90d", DAY) == (
+        1.5,
+        "Median 1.5 days from open to close over 1 ticket closed in the 7 days to 2026-11-20",
     )
 
 
-def test_a_zero_baseline_floor_is_refused(env: PluginHarness, tmp_path: Path) -> None:
-    config = tmp_path / "telltales.toml"
-    config.write_text("[plugins.support]\nmin_baseline = 0\n")
-    env.configure(config)
+def test_a_zero_baseline_floor_is_refused(env: PluginHarness) -> None:
+    env.configure_toml("[plugins.support]\nmin_baseline = 0\n")
     with pytest.raises(ConfigError, match=r"plugins\.support\.min_baseline"):
         env.run(DAY)
 
@@ -291,10 +274,10 @@ def test_reingesting_and_rerunning_changes_no_signal(env: PluginHarness) -> None
     ]
     env.ingest("support.tickets", records)
     env.run(DAY)
-    before = {a: support_signals(env, a) for a in ("a1", "a2")}
+    before = {a: env.signals(a, DAY, source="support") for a in ("a1", "a2")}
     env.ingest("support.tickets", records)
     env.run(DAY)
-    assert {a: support_signals(env, a) for a in ("a1", "a2")} == before
+    assert {a: env.signals(a, DAY, source="support") for a in ("a1", "a2")} == before
     (count,) = env.store.db.execute("SELECT count(*) FROM support_tickets").fetchone()
     assert count == 3
 
@@ -304,7 +287,7 @@ def test_a_ticket_resent_when_it_closes_is_counted_once(env: PluginHarness) -> N
     env.ingest("support.tickets", [opened])
     env.ingest("support.tickets", [{**opened, "closed_at": "2026-11-12T21:00:00Z"}])
     env.run(DAY)
-    signals = support_signals(env, "a1")
+    signals = env.signals("a1", DAY)
     assert signals["support.high_priority_30d"].value == 1
     assert signals["support.open_high_priority"].value == 0
     assert signals["support.median_resolution_days_90d"].value == 2.5
@@ -316,7 +299,7 @@ def test_the_example_data_passes_the_engine(env: PluginHarness) -> None:
     result = env.run(DAY)
     assert result.status == "ok"
     assert result.failures == ()
-    ferrum = support_signals(env, "ferrum")
+    ferrum = env.signals("ferrum", DAY, source="support")
     assert set(ferrum) == KEYS
     assert {s.dimension for s in ferrum.values()} == {"current_state"}
     assert ferrum["support.high_priority_30d"].evidence == (
@@ -325,4 +308,4 @@ def test_the_example_data_passes_the_engine(env: PluginHarness) -> None:
     # 9 baseline tickets / 6 windows = 1.5; 9 in the window / 1.5 = 6.0
     assert ferrum["support.ticket_spike"].value == 6.0
     assert ferrum["support.open_high_priority"].value == 4
-    assert support_signals(env, "bluepeak")["support.ticket_spike"].value == 1.0
+    assert env.signal("bluepeak", "support.ticket_spike", DAY).value == 1.0

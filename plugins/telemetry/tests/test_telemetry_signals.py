@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +22,15 @@ def row(user: str, feature: str, day: str, events: int, logins: int = 0, team: s
         "logins": logins,
         "team": team,
     }
+
+
+def active_users(users_by_account: dict[str, int]) -> list[dict]:
+    """Each account's given number of users, each using reporting once on 2026-11-19."""
+    return [
+        {**row(f"u{n}", "reporting", "2026-11-19", 3, 1), "account_id": account_id}
+        for account_id, users in users_by_account.items()
+        for n in range(users)
+    ]
 
 
 def account(account_id: str = "a1", **fields: Any) -> dict[str, Any]:
@@ -63,61 +71,56 @@ def test_utilisation_adoption_drops_coverage_and_logins(env: PluginHarness) -> N
     env.ingest("telemetry.usage", USAGE)
     result = env.run(DAY)
     assert result.status == "ok", result.failures
-    found = env.signals("a1", DAY)
 
     # Active in the last 14 days: u1 (11-20), u2 (11-15), u4 (11-10) -> 3 of 10 seats.
-    s = found["telemetry.seat_utilization_14d"]
-    assert (s.value, s.dimension) == (0.3, "adoption")
-    assert s.evidence == (
+    assert env.observed("a1", "telemetry.seat_utilization_14d", DAY) == (
+        0.3,
         "3 of 10 purchased seats active in the 14 days to 2026-11-20 (30%), "
-        "below the 50% that deserves a conversation"
+        "below the 50% that deserves a conversation",
     )
+    assert env.signal("a1", "telemetry.seat_utilization_14d", DAY).dimension == "adoption"
     # Last 30 days add u3 (10-28) -> 4 of 10; u5 is in the future.
-    assert found["telemetry.seat_utilization_30d"].value == 0.4
+    assert env.signal("a1", "telemetry.seat_utilization_30d", DAY).value == 0.4
 
     # Reporting in 30 days: u1, u2, u3 -> 3/10; alerts: u2 only (u3's use is 10-01) -> 1/10.
-    s = found["telemetry.feature_adoption_30d.reporting"]
-    assert s.value == 0.3
-    assert s.evidence == (
+    assert env.observed("a1", "telemetry.feature_adoption_30d.reporting", DAY) == (
+        0.3,
         "3 of 10 seats used core feature reporting in the 30 days to 2026-11-20 "
-        "(30%; below 30% would be weak)"
+        "(30%; below 30% would be weak)",
     )
-    assert found["telemetry.feature_adoption_30d.alerts"].value == 0.1
-    s = found["telemetry.core_feature_adoption_30d"]
-    assert s.value == 0.1
-    assert s.evidence == (
+    assert env.signal("a1", "telemetry.feature_adoption_30d.alerts", DAY).value == 0.1
+    assert env.observed("a1", "telemetry.core_feature_adoption_30d", DAY) == (
+        0.1,
         "weakest core feature is alerts: 1 of 10 seats used it in the 30 days to 2026-11-20 "
-        "(10%, weak is below 30%)"
+        "(10%, weak is below 30%)",
     )
     # Reporting: last 14 days {u1}, the 14 before {u1, u2, u3}: (1 - 3) / 3 = -66.67%.
     # Alerts had no users in the 14 before, so it has no drop signal.
-    s = found["telemetry.feature_drop_14d.reporting"]
-    assert s.value == pytest.approx(-0.6667)
+    s = env.signal("a1", "telemetry.feature_drop_14d.reporting", DAY)
     assert s.evidence == (
         "active users of reporting: 1 in the 14 days to 2026-11-20, 3 in the 14 before, "
         "-67%, a drop of more than 30%"
     )
-    assert "telemetry.feature_drop_14d.alerts" not in found
-    assert found["telemetry.core_feature_drop_14d"].value == pytest.approx(-0.6667)
-    assert found["telemetry.core_feature_drop_14d"].evidence.startswith(
-        "largest fall among core features is reporting: 1 active users"
-    )
+    assert s.value == pytest.approx(-0.6667)
+    assert "telemetry.feature_drop_14d.alerts" not in env.signals("a1", DAY)
+    s = env.signal("a1", "telemetry.core_feature_drop_14d", DAY)
+    assert s.value == pytest.approx(-0.6667)
+    assert s.evidence.startswith("largest fall among core features is reporting: 1 active users")
     # Teams of users active in 30 days: ops (u1, u2), finance (u3); u4 has none -> 2.
-    s = found["telemetry.active_teams_30d"]
-    assert s.value == 2
-    assert s.evidence == "2 teams with active users in the 30 days to 2026-11-20: finance, ops"
+    assert env.observed("a1", "telemetry.active_teams_30d", DAY) == (
+        2,
+        "2 teams with active users in the 30 days to 2026-11-20: finance, ops",
+    )
     # Events in 30 days: u1 10 + 10 = 20, u2 5 + 4 = 9, u3 5, u4 1 -> 35; top two 29/35.
-    s = found["telemetry.top_two_user_share_30d"]
-    assert s.value == round(29 / 35, 4)
-    assert s.evidence == (
+    assert env.observed("a1", "telemetry.top_two_user_share_30d", DAY) == (
+        round(29 / 35, 4),
         "the two most active users (u1, u2) made 29 of 35 events in the 30 days to "
-        "2026-11-20 (83%) across 4 active users"
+        "2026-11-20 (83%) across 4 active users",
     )
     # Logins in 30 days: 1 + 1 + 1 + 1 + 0 + 1 = 5; 5 / (30 / 7) / 4 users = 0.2917 a week.
-    s = found["telemetry.weekly_logins_per_user"]
-    assert s.value == round(5 * 7 / 30 / 4, 4)
-    assert s.evidence == (
-        "5 logins by 4 active users in the 30 days to 2026-11-20: 0.3 per user per week"
+    assert env.observed("a1", "telemetry.weekly_logins_per_user", DAY) == (
+        round(5 * 7 / 30 / 4, 4),
+        "5 logins by 4 active users in the 30 days to 2026-11-20: 0.3 per user per week",
     )
 
 
@@ -125,7 +128,7 @@ def test_alerts_adoption_is_called_weak(env: PluginHarness) -> None:
     env.add_accounts([account()])
     env.ingest("telemetry.usage", USAGE)
     env.run(DAY)
-    assert env.signals("a1", DAY)["telemetry.feature_adoption_30d.alerts"].evidence == (
+    assert env.signal("a1", "telemetry.feature_adoption_30d.alerts", DAY).evidence == (
         "1 of 10 seats used core feature alerts in the 30 days to 2026-11-20 (10%, weak: below 30%)"
     )
 
@@ -138,86 +141,91 @@ def linear_usage(start: date, days: int) -> list[dict]:
     ]
 
 
-def test_trend_and_the_flat_logins_warning(env: PluginHarness, tmp_path: Path) -> None:
-    config = tmp_path / "telltales.toml"
-    config.write_text("[plugins.telemetry]\nwarning_window_days = 30\n")
-    env.configure(config)
+def test_trend_and_the_flat_logins_warning(env: PluginHarness) -> None:
+    env.configure_toml("[plugins.telemetry]\nwarning_window_days = 30\n")
     env.add_accounts([account()])
     env.ingest("telemetry.usage", linear_usage(DAY - timedelta(days=29), 30))
     env.run(DAY)
-    found = env.signals("a1", DAY)
     # y = 40 - x over x = 0..29: slope -1, mean 25.5, -1 x 30 / 25.5 = -1.1765 per 30 days.
-    s = found["telemetry.core_use_trend_30d"]
-    assert s.value == round(-30 / 25.5, 4)
-    assert s.evidence == (
+    assert env.observed("a1", "telemetry.core_use_trend_30d", DAY) == (
+        round(-30 / 25.5, 4),
         "core-feature events averaged 25.5 a day over the 30 days to 2026-11-20; the fitted "
-        "trend changes by -30.0 a day every 30 days (-118% of that average)"
+        "trend changes by -30.0 a day every 30 days (-118% of that average)",
     )
     # Over 60 days the first 30 are zeros: Σy = 765, Σxy = Σ(40 - k)(30 + k), k = 0..29
     # = 30 x 40 x 30 + Σk(40 - 30) - Σk² = 36000 + 10 x 435 - 8555 = 31795.
     # slope = (60 x 31795 - 1770 x 765) / (60 x 70210 - 1770²) = 553650 / 1079700,
     # mean 765 / 60 = 12.75, change = slope x 30 / 12.75.
     slope = (60 * 31795 - 1770 * 765) / (60 * 70210 - 1770**2)
-    assert found["telemetry.core_use_trend_60d"].value == round(slope * 30 / 12.75, 4)
+    assert env.signal("a1", "telemetry.core_use_trend_60d", DAY).value == round(
+        slope * 30 / 12.75, 4
+    )
     # Logins: 1 a day, a flat line (0% per 30 days) while core use falls 118%: warning.
-    s = found["telemetry.logins_flat_core_declining"]
-    assert s.value == 1
-    assert s.evidence == (
-        "logins +0% per 30 days while core-feature events -118% per 30 days over the 30 days "
-        "to 2026-11-20; warning: logins hold up (within 10% or rising) while core-feature use "
-        "declines faster than 10%"
+    assert env.observed("a1", "telemetry.logins_flat_core_declining", DAY) == (
+        1,
+        "logins +0% per 30 days while core-feature events -118% per 30 days over the 30 "
+        "days to 2026-11-20; warning: logins hold up (within 10% or rising) while "
+        "core-feature use declines faster than 10%",
     )
 
 
-def test_no_warning_when_logins_fall_with_use(env: PluginHarness, tmp_path: Path) -> None:
-    config = tmp_path / "telltales.toml"
-    config.write_text("[plugins.telemetry]\nwarning_window_days = 30\n")
-    env.configure(config)
+def test_no_warning_when_logins_fall_with_use(env: PluginHarness) -> None:
+    env.configure_toml("[plugins.telemetry]\nwarning_window_days = 30\n")
     env.add_accounts([account()])
     rows = linear_usage(DAY - timedelta(days=29), 30)
     for x, record in enumerate(rows):
         record["logins"] = 30 - x  # logins fall as fast as use
     env.ingest("telemetry.usage", rows)
     env.run(DAY)
-    s = env.signals("a1", DAY)["telemetry.logins_flat_core_declining"]
+    s = env.signal("a1", "telemetry.logins_flat_core_declining", DAY)
     assert s.value == 0
     assert s.evidence.endswith("no warning: logins are falling too")
 
 
-def test_percentiles_rank_within_the_segment(env: PluginHarness, tmp_path: Path) -> None:
-    config = tmp_path / "telltales.toml"
-    config.write_text("[plugins.telemetry]\nmin_segment_peers = 2\n")
-    env.configure(config)
+def test_percentiles_rank_within_the_segment(env: PluginHarness) -> None:
+    env.configure_toml("[plugins.telemetry]\nmin_segment_peers = 2\n")
     # smb accounts active users: s1 1, s2 2, s3 2, s4 4 (of 10 seats); e1 is enterprise.
     env.add_accounts(
         [account(f"s{n}") for n in range(1, 5)]
         + [account("e1", segment="enterprise"), account("lone", segment="mid-market")]
     )
-    usage = []
-    for account_id, users in (("s1", 1), ("s2", 2), ("s3", 2), ("s4", 4), ("e1", 9), ("lone", 1)):
-        for n in range(users):
-            record = row(f"u{n}", "reporting", "2026-11-19", 3, 1)
-            record["account_id"] = account_id
-            usage.append(record)
+    usage = active_users({"s1": 1, "s2": 2, "s3": 2, "s4": 4, "e1": 9, "lone": 1})
     env.ingest("telemetry.usage", usage)
     env.run(DAY)
     # s2 at 0.2: one lower (s1), two equal (s2, s3): (1 + 2/2) / 4 = 50.
-    s = env.signals("s2", DAY)["telemetry.seat_utilization_30d_pctl"]
-    assert s.value == 50
-    assert s.evidence == (
+    assert env.observed("s2", "telemetry.seat_utilization_30d_pctl", DAY) == (
+        50,
         "seat utilisation (30 days) 20% ranks at percentile 50 of 4 smb accounts "
-        "(segment median 20%)"
+        "(segment median 20%)",
     )
     # s4 at 0.4: (3 + 1/2) / 4 = 87.5; s1 at 0.1: (0 + 1/2) / 4 = 12.5.
-    assert env.signals("s4", DAY)["telemetry.seat_utilization_30d_pctl"].value == 87.5
-    assert env.signals("s1", DAY)["telemetry.seat_utilization_30d_pctl"].value == 12.5
+    assert env.signal("s4", "telemetry.seat_utilization_30d_pctl", DAY).value == 87.5
+    assert env.signal("s1", "telemetry.seat_utilization_30d_pctl", DAY).value == 12.5
     # e1 is alone in enterprise, "lone" alone in mid-market: below 2 peers, no percentile.
     assert "telemetry.seat_utilization_30d_pctl" not in env.signals("e1", DAY)
     # Seat deployment 8/10 for all four smb accounts: all equal -> (0 + 4/2) / 4 = 50.
-    assert env.signals("s1", DAY)["telemetry.seat_deployment_pctl"].value == 50
+    assert env.signal("s1", "telemetry.seat_deployment_pctl", DAY).value == 50
     # A run of one account still ranks it among every account of its segment.
     env.run(DAY, account_ids=["s4"])
-    assert env.signals("s4", DAY)["telemetry.seat_utilization_30d_pctl"].value == 87.5
+    assert env.signal("s4", "telemetry.seat_utilization_30d_pctl", DAY).value == 87.5
+
+
+def test_the_segment_median_of_an_even_count_is_the_mean_of_the_middle_two(
+    env: PluginHarness,
+) -> None:
+    env.configure_toml("[plugins.telemetry]\nmin_segment_peers = 2\n")
+    # smb accounts active users: s1 1, s2 2, s3 4, s4 4 (of 10 seats).
+    env.add_accounts([account(f"s{n}") for n in range(1, 5)])
+    env.ingest("telemetry.usage", active_users({"s1": 1, "s2": 2, "s3": 4, "s4": 4}))
+    env.run(DAY)
+    # Sorted 0.1, 0.2, 0.4, 0.4: the median is (0.2 + 0.4) / 2 = 0.3, as statistics.median
+    # (and the support plugin's median resolution) has it, not the upper middle 0.4.
+    # s4 at 0.4: (2 lower + 2/2 equal) / 4 = 75.
+    assert env.observed("s4", "telemetry.seat_utilization_30d_pctl", DAY) == (
+        75,
+        "seat utilisation (30 days) 40% ranks at percentile 75 of 4 smb accounts "
+        "(segment median 30%)",
+    )
 
 
 def test_accounts_without_usage(env: PluginHarness) -> None:
@@ -229,33 +237,27 @@ def test_accounts_without_usage(env: PluginHarness) -> None:
     env.ingest("telemetry.usage", [old, recent])
     env.run(DAY)
     # Never any usage: not connected, so no telemetry signal at all (missing, not zero).
-    assert not [k for k in env.signals("never", DAY) if k.startswith("telemetry.")]
+    assert env.signals("never", DAY, source="telemetry") == {}
     # Usage long ago: a true zero for utilisation and adoption, no trend (no use in 90 days).
+    assert env.signal("lapsed", "telemetry.seat_utilization_30d", DAY).value == 0
+    assert env.signal("lapsed", "telemetry.core_feature_adoption_30d", DAY).value == 0
     lapsed = env.signals("lapsed", DAY)
-    assert lapsed["telemetry.seat_utilization_30d"].value == 0
-    assert lapsed["telemetry.core_feature_adoption_30d"].value == 0
     assert "telemetry.core_use_trend_90d" not in lapsed
     assert "telemetry.weekly_logins_per_user" not in lapsed
     # No purchased seats: nothing to divide by, but coverage and logins still speak.
-    noseats = env.signals("noseats", DAY)
-    assert "telemetry.seat_utilization_30d" not in noseats
-    assert noseats["telemetry.weekly_logins_per_user"].value == round(7 / 30, 4)
+    assert "telemetry.seat_utilization_30d" not in env.signals("noseats", DAY)
+    assert env.signal("noseats", "telemetry.weekly_logins_per_user", DAY).value == round(7 / 30, 4)
 
 
-def test_settings_change_the_verdict(env: PluginHarness, tmp_path: Path) -> None:
-    config = tmp_path / "telltales.toml"
-    config.write_text("[plugins.telemetry]\nlow_utilization = 0.25\ndrop_alert = 0.7\n")
-    env.configure(config)
+def test_settings_change_the_verdict(env: PluginHarness) -> None:
+    env.configure_toml("[plugins.telemetry]\nlow_utilization = 0.25\ndrop_alert = 0.7\n")
     env.add_accounts([account()])
     env.ingest("telemetry.usage", USAGE)
     env.run(DAY)
-    found = env.signals("a1", DAY)
-    assert found["telemetry.seat_utilization_14d"].evidence.endswith(
-        "(30%), at or above the 25% threshold"
-    )
-    assert found["telemetry.feature_drop_14d.reporting"].evidence.endswith(
-        "3 in the 14 before, -67%"
-    )
+    utilisation = env.signal("a1", "telemetry.seat_utilization_14d", DAY)
+    assert utilisation.evidence.endswith("(30%), at or above the 25% threshold")
+    drop = env.signal("a1", "telemetry.feature_drop_14d.reporting", DAY)
+    assert drop.evidence.endswith("3 in the 14 before, -67%")
 
 
 def test_core_features_that_share_a_key_are_counted_once(env: PluginHarness) -> None:
@@ -265,20 +267,16 @@ def test_core_features_that_share_a_key_are_counted_once(env: PluginHarness) -> 
     env.ingest("telemetry.usage", USAGE)
     result = env.run(DAY)
     assert result.status == "ok", result.failures
-    assert env.signals("a1", DAY)["telemetry.feature_adoption_30d.reporting"].value == 0.3
+    assert env.signal("a1", "telemetry.feature_adoption_30d.reporting", DAY).value == 0.3
 
 
-def test_an_account_without_usage_gets_no_percentile_either(
-    env: PluginHarness, tmp_path: Path
-) -> None:
-    config = tmp_path / "telltales.toml"
-    config.write_text("[plugins.telemetry]\nmin_segment_peers = 1\n")
-    env.configure(config)
+def test_an_account_without_usage_gets_no_percentile_either(env: PluginHarness) -> None:
+    env.configure_toml("[plugins.telemetry]\nmin_segment_peers = 1\n")
     env.add_accounts([account(), account("idle")])
     env.ingest("telemetry.usage", USAGE)
     env.run(DAY)
     assert "telemetry.seat_deployment_pctl" in env.signals("a1", DAY)
-    assert not [k for k in env.signals("idle", DAY) if k.startswith("telemetry.")]
+    assert env.signals("idle", DAY, source="telemetry") == {}
 
 
 def test_evidence_never_rounds_across_its_own_threshold(env: PluginHarness) -> None:
@@ -289,11 +287,9 @@ def test_evidence_never_rounds_across_its_own_threshold(env: PluginHarness) -> N
         [row(f"u{n}", "reporting", "2026-11-19", 1, 1, "ops") for n in range(149)],
     )
     env.run(DAY)
-    s = env.signals("a1", DAY)["telemetry.seat_utilization_30d"]
-    assert s.evidence == (
+    assert env.signal("a1", "telemetry.seat_utilization_30d", DAY).evidence == (
         "149 of 300 purchased seats active in the 30 days to 2026-11-20 (49.7%), "
         "below the 50% that deserves a conversation"
     )
-    assert env.signals("a1", DAY)["telemetry.active_teams_30d"].evidence == (
-        "1 team with active users in the 30 days to 2026-11-20: ops"
-    )
+    teams = env.signal("a1", "telemetry.active_teams_30d", DAY)
+    assert teams.evidence == "1 team with active users in the 30 days to 2026-11-20: ops"

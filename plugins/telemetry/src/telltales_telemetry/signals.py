@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -383,6 +384,9 @@ def _add_percentiles(outputs: dict[str, _Out], wanted: Iterable[str], settings: 
                 by_segment.setdefault((out.figures.segment, key), []).append(value)
     for ordered in by_segment.values():
         ordered.sort()
+    # statistics.median, as the support plugin's: the mean of the two middle values of an
+    # even count. Once a segment, not once an account: each call copies and sorts the list.
+    medians = {group: statistics.median(ordered) for group, ordered in by_segment.items()}
     for account_id in wanted:
         ranked = outputs.get(account_id)
         if ranked is None:
@@ -399,7 +403,7 @@ def _add_percentiles(outputs: dict[str, _Out], wanted: Iterable[str], settings: 
             below = bisect_left(peers, value)
             equal = bisect_right(peers, value) - below
             percentile = 100 * (below + 0.5 * equal) / len(peers)
-            median = peers[len(peers) // 2]
+            median = medians[(out.figures.segment, key)]
             out.signals.append(
                 Signal(
                     account_id=account_id,
