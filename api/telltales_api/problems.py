@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import keyword
 import logging
-import re
 import sqlite3
 from collections.abc import Iterable
 from enum import Enum
@@ -24,7 +23,13 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
-from telltales.errors import InputError, StoreError, TelltalesError, UnknownAccountError
+from telltales.errors import (
+    InputError,
+    StoreError,
+    TelltalesError,
+    UnknownAccountError,
+    named_field,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("telltales.api")
@@ -144,11 +149,6 @@ def problem_response(
     )
 
 
-_NAMED_FIELD = re.compile(
-    r"^Object (?P<kind>contains unknown|missing required) field `(?P<name>[^`]+)`$"
-)
-
-
 def _field_error(item: dict[str, Any]) -> FieldError:
     """One of litestar's validation entries as ``body.records[3].arr`` and a reason.
 
@@ -167,10 +167,10 @@ def _field_error(item: dict[str, Any]) -> FieldError:
         key = ""
         if reason == "'data'":
             reason = "a JSON body is required"
-    named = _NAMED_FIELD.match(reason)
+    named = named_field(reason)
     if named is not None:
-        key = f"{key}.{named['name']}" if key else named["name"]
-        reason = "unknown field" if named["kind"] == "contains unknown" else "required field"
+        reason, name = named
+        key = f"{key}.{name}" if key else name
     if key and not key.startswith("["):
         key = f".{key}"
     return FieldError(field=f"{source}{key}", reason=reason[:1].lower() + reason[1:])

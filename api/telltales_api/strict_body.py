@@ -18,7 +18,7 @@ from litestar.dto import AbstractDTO
 from litestar.dto.data_structures import DTOFieldDefinition
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
-from telltales.errors import locate_validation_error
+from telltales.errors import dotted, locate_validation_error
 
 from .problems import FieldError, ProblemError
 
@@ -69,11 +69,7 @@ class StrictBody(AbstractDTO[Any]):
     @classmethod
     def _invalid(cls, error: msgspec.ValidationError) -> ProblemError:
         reason, path = locate_validation_error(error)
-        field = (
-            f"body{path}"
-            if path.startswith("[")
-            else f"body{'.' if path else ''}{path.lstrip('.')}"
-        )
+        field = dotted(("body", *path))
         records = cls.records_field
         if records is not None and field.startswith(f"body.{records}["):
             # A batch: the record is what the client fixes; nothing of the batch is kept.

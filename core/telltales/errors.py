@@ -9,6 +9,8 @@ traceback.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from types import EllipsisType
 
 import msgspec
 
@@ -48,37 +50,84 @@ class PluginError(TelltalesError):
         """The engine run it failed, recorded as ``failed`` (None outside a run)."""
 
 
+ValidationPath = tuple[str | int | EllipsisType, ...]
+"""Where in a value msgspec found a mistake, from the top: field names, list indexes,
+and ``...`` for a dict value, whose key msgspec does not name (it writes ``[...]``)."""
+
 _PATH = re.compile(r"^(?P<message>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
-_INDEX = re.compile(r"^\[(\d+)\]")
+_PATH_PART = re.compile(r"\.(?P<name>[^.\[]+)|\[(?P<index>\d+)\]|\[\.\.\.\]")
 _NAMED_FIELD = re.compile(
     r"^object (?P<kind>contains unknown|missing required) field `(?P<field>[^`]+)`$"
 )
 
 
-def split_validation_error(error: msgspec.ValidationError) -> tuple[str, str]:
+def split_validation_error(error: msgspec.ValidationError) -> tuple[str, ValidationPath]:
     """Split msgspec's ``Expected `int`, got `str` - at `$[3].score``` into its parts.
 
-    Returns the message (first letter lowered, to follow a colon) and the path after
-    ``$`` (``[3].score``; empty for the top level).
+    msgspec writes the path into its message; this is the one place that reads it
+    back. Returns the message (first letter lowered, to follow a colon) and the path
+    (``(3, "score")``; empty for the top level).
     """
     text = str(error)
     match = _PATH.match(text)
-    message, path = (match["message"], match["path"]) if match else (text, "")
-    return message[:1].lower() + message[1:], path
+    message, at = (match["message"], match["path"]) if match else (text, "")
+    return message[:1].lower() + message[1:], _parse_path(at)
 
 
-def locate_validation_error(error: msgspec.ValidationError) -> tuple[str, str]:
+def _parse_path(at: str) -> ValidationPath:
+    parts: list[str | int | EllipsisType] = []
+    for part in _PATH_PART.finditer(at):
+        if part["name"] is not None:
+            parts.append(part["name"])
+        elif part["index"] is not None:
+            parts.append(int(part["index"]))
+        else:
+            parts.append(...)
+    return tuple(parts)
+
+
+def named_field(message: str) -> tuple[str, str] | None:
+    """The reason and the field when msgspec names the field in its message, not its path.
+
+    ``Object contains unknown field `colour``` is ``("unknown field", "colour")``, and
+    ``Object missing required field `name``` is ``("required field", "name")``; either
+    case of the first letter is read, as msgspec writes it or as it follows a colon.
+    """
+    named = _NAMED_FIELD.match(message[:1].lower() + message[1:])
+    if named is None:
+        return None
+    reason = "unknown field" if named["kind"] == "contains unknown" else "required field"
+    return reason, named["field"]
+
+
+def locate_validation_error(error: msgspec.ValidationError) -> tuple[str, ValidationPath]:
     """The reason and the whole path of a msgspec validation error.
 
-    msgspec names an unknown or a missing field in its message, not its path; this
-    moves it onto the path: ``("unknown field", "[2].colour")``.
+    An unknown or a missing field named in the message is moved onto the path:
+    ``("unknown field", (2, "colour"))``.
     """
     message, path = split_validation_error(error)
-    named = _NAMED_FIELD.match(message)
+    named = named_field(message)
     if named is None:
         return message, path
-    reason = "unknown field" if named["kind"] == "contains unknown" else "required field"
-    return reason, f"{path}.{named['field']}"
+    reason, field = named
+    return reason, (*path, field)
+
+
+def dotted(path: Sequence[str | int | EllipsisType]) -> str:
+    """``scorecards.dear.measures[2].weight``: a path as a person (or a TOML reader) writes it.
+
+    A dict value msgspec does not name is written as msgspec writes it, ``[...]``.
+    """
+    text = ""
+    for part in path:
+        if isinstance(part, EllipsisType):
+            text += "[...]"
+        elif isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text
 
 
 def describe_validation_error(error: msgspec.ValidationError, *, item: str = "record") -> str:
@@ -90,11 +139,10 @@ def describe_validation_error(error: msgspec.ValidationError, *, item: str = "re
     if message == "required field":
         message = "required field is missing"
     parts: list[str] = []
-    index = _INDEX.match(path)
-    if index is not None:
-        parts.append(f"{item} {index.group(1)}")
-        path = path[index.end() :]
-    field = path.lstrip(".")
+    if path and isinstance(path[0], int):
+        parts.append(f"{item} {path[0]}")
+        path = path[1:]
+    field = dotted(path)
     if field:
         parts.append(f"field '{field}'")
     return f"{', '.join(parts)}: {message}" if parts else message

@@ -59,8 +59,6 @@ class AccountsPage(msgspec.Struct, kw_only=True):
     dto=strict_body(AccountsUpsert),
     return_dto=None,
     sync_to_thread=True,
-    tags=["accounts"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 413, 422),
 )
 def upsert_accounts(context: Context, key: Key, data: JSONBody[AccountsUpsert]) -> UpsertReport:
@@ -146,8 +144,6 @@ def _refuse_others_accounts(
     "/accounts",
     opt=needs("read"),
     sync_to_thread=True,
-    tags=["accounts"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403),
 )
 def list_accounts(
@@ -218,8 +214,6 @@ def list_accounts(
     "/accounts/{account_id:str}",
     opt=needs("read"),
     sync_to_thread=False,
-    tags=["accounts"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 404),
 )
 def get_account(context: Context, key: Key, account_id: AccountId) -> AccountOverview:
@@ -259,4 +253,9 @@ def _overviews(
     )
 
 
-router = Router(path="/v1", route_handlers=[upsert_accounts, list_accounts, get_account])
+router = Router(
+    path="/v1",
+    tags=["accounts"],
+    security=SECURITY,
+    route_handlers=[upsert_accounts, list_accounts, get_account],
+)

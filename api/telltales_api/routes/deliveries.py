@@ -46,8 +46,6 @@ class DeliveryDetail(Delivery, kw_only=True, frozen=True):
     "/deliveries",
     opt=needs("read"),
     sync_to_thread=False,
-    tags=["outbox"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403),
 )
 def list_deliveries(
@@ -103,8 +101,6 @@ def _status(value: str | None) -> str | None:
     "/deliveries/{delivery_id:int}",
     opt=needs("read"),
     sync_to_thread=False,
-    tags=["outbox"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 404),
 )
 def read_delivery(delivery_id: DeliveryId, context: Context, key: Key) -> DeliveryDetail:
@@ -121,8 +117,6 @@ def read_delivery(delivery_id: DeliveryId, context: Context, key: Key) -> Delive
     opt=needs("admin"),
     sync_to_thread=True,
     status_code=200,
-    tags=["outbox"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 404, 409),
 )
 def retry_delivery(delivery_id: DeliveryId, context: Context, key: Key) -> Delivery:
@@ -148,4 +142,9 @@ def _visible(store: Store, key: ApiKey, delivery_id: int) -> Delivery:
     return delivery
 
 
-router = Router(path="/v1", route_handlers=[list_deliveries, read_delivery, retry_delivery])
+router = Router(
+    path="/v1",
+    tags=["outbox"],
+    security=SECURITY,
+    route_handlers=[list_deliveries, read_delivery, retry_delivery],
+)

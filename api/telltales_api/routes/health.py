@@ -40,8 +40,6 @@ AsOf = Annotated[
     "/accounts/{account_id:str}/health",
     opt=needs("read"),
     sync_to_thread=False,
-    tags=["accounts"],
-    security=SECURITY,
     responses={
         200: ResponseSpec(
             data_container=AccountHealth,
@@ -91,8 +89,6 @@ class AccountSignals(msgspec.Struct, kw_only=True):
     "/accounts/{account_id:str}/signals",
     opt=needs("read"),
     sync_to_thread=False,
-    tags=["accounts"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 404),
 )
 def get_signals(
@@ -118,8 +114,6 @@ class TransitionsPage(msgspec.Struct, kw_only=True):
     "/accounts/{account_id:str}/transitions",
     opt=needs("read"),
     sync_to_thread=False,
-    tags=["accounts"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 404),
 )
 def get_transitions(
@@ -153,4 +147,9 @@ def _resume_after(history: list[StatusTransition], transition_id: object) -> int
     raise bad_cursor("not a cursor from this account's history")
 
 
-router = Router(path="/v1", route_handlers=[get_health, get_signals, get_transitions])
+router = Router(
+    path="/v1",
+    tags=["accounts"],
+    security=SECURITY,
+    route_handlers=[get_health, get_signals, get_transitions],
+)

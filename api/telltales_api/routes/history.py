@@ -21,8 +21,6 @@ from telltales_api.strict_body import strict_body
     return_dto=None,
     status_code=200,
     sync_to_thread=True,
-    tags=["history"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 413, 422),
 )
 def post_history(context: Context, key: Key, data: JSONBody[HistoryImport]) -> HistoryReport:
@@ -40,4 +38,4 @@ def post_history(context: Context, key: Key, data: JSONBody[HistoryImport]) -> H
         raise invalid_body(error) from error
 
 
-router = Router(path="/v1", route_handlers=[post_history])
+router = Router(path="/v1", tags=["history"], security=SECURITY, route_handlers=[post_history])

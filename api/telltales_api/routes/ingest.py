@@ -59,7 +59,7 @@ def router_for(registry: Registry) -> Router:
         for name, entry in sorted(registry.ingesters.items())
         if name not in SERVED_ELSEWHERE
     ]
-    return Router(path="/v1", route_handlers=handlers)
+    return Router(path="/v1", tags=["ingest"], security=SECURITY, route_handlers=handlers)
 
 
 def _route(name: str, record_type: type[msgspec.Struct], plugin: str) -> HTTPRouteHandler:
@@ -92,8 +92,6 @@ def _route(name: str, record_type: type[msgspec.Struct], plugin: str) -> HTTPRou
         status_code=200,
         dto=strict_body(batch_type, records_field="records"),
         return_dto=None,
-        tags=["ingest"],
-        security=SECURITY,
         responses=problem_responses(400, 401, 403, 413, 422),
         summary=f"Ingest {name} records (plugin {plugin})",
         description=(

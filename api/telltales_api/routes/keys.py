@@ -67,8 +67,6 @@ KeyId = Annotated[str, PathParameter(max_length=64, description="The key's id (n
     "/keys",
     opt=needs("admin"),
     sync_to_thread=False,
-    tags=["keys"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403),
 )
 def list_api_keys(context: Context, limit: Limit = 100, cursor: Cursor = None) -> KeyPage:
@@ -93,8 +91,6 @@ def list_api_keys(context: Context, limit: Limit = 100, cursor: Cursor = None) -
     dto=strict_body(NewKey),
     return_dto=None,
     sync_to_thread=False,
-    tags=["keys"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 422),
 )
 def create_api_key(context: Context, key: Key, data: JSONBody[NewKey]) -> CreatedKey:
@@ -117,8 +113,6 @@ def create_api_key(context: Context, key: Key, data: JSONBody[NewKey]) -> Create
     "/keys/{key_id:str}",
     opt=needs("admin"),
     sync_to_thread=False,
-    tags=["keys"],
-    security=SECURITY,
     status_code=200,
     responses=problem_responses(400, 401, 403, 404, 409),
 )
@@ -133,4 +127,9 @@ def revoke_api_key(context: Context, key: Key, key_id: KeyId) -> KeyDescription:
     return describe(revoked)
 
 
-router = Router(path="/v1", route_handlers=[list_api_keys, create_api_key, revoke_api_key])
+router = Router(
+    path="/v1",
+    tags=["keys"],
+    security=SECURITY,
+    route_handlers=[list_api_keys, create_api_key, revoke_api_key],
+)

@@ -89,10 +89,8 @@ def _route(name: str, summary: str) -> get:
         f"/metrics/{name}",
         opt=needs("read"),
         sync_to_thread=True,
-        tags=["metrics"],
         summary=summary,
         description=f"{metrics.DEFINITIONS[name]} (docs/metrics.md has a worked example.)",
-        security=SECURITY,
         responses=problem_responses(400, 401, 403),
     )
 
@@ -161,6 +159,8 @@ def alert_load(context: Context, metric_filter: Filter) -> metrics.AlertLoad:
 
 router = Router(
     path="/v1",
+    tags=["metrics"],
+    security=SECURITY,
     route_handlers=[
         risk_reversal,
         time_to_acknowledge,

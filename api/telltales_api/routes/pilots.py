@@ -71,8 +71,6 @@ class OptionalBodyOperation(Operation):
     "/pilots",
     opt=needs("read"),
     sync_to_thread=False,
-    tags=["pilots"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403),
 )
 def list_pilots(
@@ -125,8 +123,6 @@ def _after(cursor: str) -> str:
     "/pilots/{pilot_id:str}",
     opt=needs("read"),
     sync_to_thread=False,
-    tags=["pilots"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 404),
 )
 def read_pilot(pilot_id: PilotId, context: Context, key: Key) -> PilotDetail:
@@ -144,8 +140,6 @@ def read_pilot(pilot_id: PilotId, context: Context, key: Key) -> PilotDetail:
     return_dto=None,
     sync_to_thread=True,
     status_code=201,
-    tags=["pilots"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 409, 422),
 )
 def create_pilot(data: JSONBody[NewPilot], context: Context, key: Key) -> Pilot:
@@ -205,8 +199,6 @@ def _state_route(path: str, state: PilotState, doc: str) -> HTTPRouteHandler:
         sync_to_thread=True,
         status_code=200,
         operation_class=OptionalBodyOperation,
-        tags=["pilots"],
-        security=SECURITY,
         responses=problem_responses(400, 401, 403, 404, 409),
     )(change)
 
@@ -234,6 +226,8 @@ def _refuse_overlap(
 
 router = Router(
     path="/v1",
+    tags=["pilots"],
+    security=SECURITY,
     route_handlers=[
         list_pilots,
         read_pilot,

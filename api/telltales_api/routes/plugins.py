@@ -24,8 +24,6 @@ class PluginsReport(msgspec.Struct, kw_only=True):
     "/plugins",
     opt=needs("read"),
     sync_to_thread=False,
-    tags=["plugins"],
-    security=SECURITY,
     responses=problem_responses(401, 403),
 )
 def list_plugins(context: Context) -> PluginsReport:
@@ -39,4 +37,4 @@ def list_plugins(context: Context) -> PluginsReport:
     )
 
 
-router = Router(path="/v1", route_handlers=[list_plugins])
+router = Router(path="/v1", tags=["plugins"], security=SECURITY, route_handlers=[list_plugins])

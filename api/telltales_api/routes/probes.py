@@ -22,13 +22,13 @@ class Readiness(msgspec.Struct, kw_only=True):
     plugin_failures: int
 
 
-@get("/healthz", sync_to_thread=False, tags=["probes"])
+@get("/healthz", sync_to_thread=False)
 def healthz() -> Liveness:
     """Liveness: the process answers."""
     return Liveness(status="ok", version=__version__, plugin_api_version=PLUGIN_API_VERSION)
 
 
-@get("/readyz", sync_to_thread=False, tags=["probes"])
+@get("/readyz", sync_to_thread=False)
 def readyz(context: Context) -> Readiness:
     """Readiness: the database answers a query."""
     try:
@@ -42,4 +42,4 @@ def readyz(context: Context) -> Readiness:
     )
 
 
-router = Router(path="/", route_handlers=[healthz, readyz])
+router = Router(path="/", tags=["probes"], route_handlers=[healthz, readyz])

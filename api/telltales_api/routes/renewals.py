@@ -48,8 +48,6 @@ def invalid_body(error: InvalidRecords) -> ProblemError:
     dto=strict_body(RenewalsBody),
     return_dto=None,
     sync_to_thread=True,
-    tags=["renewals"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 413, 422),
 )
 def put_renewals(context: Context, key: Key, data: JSONBody[RenewalsBody]) -> RenewalCounts:
@@ -75,8 +73,6 @@ def put_renewals(context: Context, key: Key, data: JSONBody[RenewalsBody]) -> Re
     "/renewals",
     opt=needs("read"),
     sync_to_thread=False,
-    tags=["renewals"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403),
 )
 def get_renewals(
@@ -137,4 +133,6 @@ def get_renewals(
     )
 
 
-router = Router(path="/v1", route_handlers=[put_renewals, get_renewals])
+router = Router(
+    path="/v1", tags=["renewals"], security=SECURITY, route_handlers=[put_renewals, get_renewals]
+)

@@ -63,8 +63,6 @@ class RunsReport(msgspec.Struct, kw_only=True):
     return_dto=None,
     sync_to_thread=True,
     status_code=201,
-    tags=["runs"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 422),
 )
 def start_run(data: JSONBody[RunRequest], context: Context) -> RunsReport:
@@ -102,8 +100,6 @@ def start_run(data: JSONBody[RunRequest], context: Context) -> RunsReport:
     "/runs/{run_id:int}",
     opt=needs("read"),
     sync_to_thread=False,
-    tags=["runs"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 404),
 )
 def read_run(
@@ -186,4 +182,4 @@ def _refuse_limited(key: ApiKey) -> None:
         )
 
 
-router = Router(path="/v1", route_handlers=[start_run, read_run])
+router = Router(path="/v1", tags=["runs"], security=SECURITY, route_handlers=[start_run, read_run])

@@ -60,8 +60,6 @@ class Dismissal(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     "/tasks",
     opt=needs("read"),
     sync_to_thread=False,
-    tags=["tasks"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403),
 )
 def list_tasks(
@@ -137,8 +135,6 @@ def _after(cursor: str) -> tuple[date, int]:
     "/tasks/{task_id:int}",
     opt=needs("read"),
     sync_to_thread=False,
-    tags=["tasks"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 404),
 )
 def read_task(task_id: TaskId, context: Context, key: Key) -> TaskDetail:
@@ -154,8 +150,6 @@ def read_task(task_id: TaskId, context: Context, key: Key) -> TaskDetail:
     opt=needs("act"),
     sync_to_thread=True,
     status_code=200,
-    tags=["tasks"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 404, 409),
 )
 def complete_task(task_id: TaskId, context: Context, key: Key) -> Task:
@@ -175,8 +169,6 @@ def complete_task(task_id: TaskId, context: Context, key: Key) -> Task:
     opt=needs("act"),
     sync_to_thread=True,
     status_code=200,
-    tags=["tasks"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 404, 409),
 )
 def approve_task(task_id: TaskId, context: Context, key: Key) -> Task:
@@ -198,8 +190,6 @@ def approve_task(task_id: TaskId, context: Context, key: Key) -> Task:
     return_dto=None,
     sync_to_thread=True,
     status_code=200,
-    tags=["tasks"],
-    security=SECURITY,
     responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
 def dismiss_task(
@@ -260,5 +250,7 @@ def _change(
 
 router = Router(
     path="/v1",
+    tags=["tasks"],
+    security=SECURITY,
     route_handlers=[list_tasks, read_task, complete_task, approve_task, dismiss_task],
 )

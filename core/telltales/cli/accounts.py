@@ -8,6 +8,7 @@ import click
 import msgspec
 
 from telltales.cli.app import DAY, App, day_of
+from telltales.cli.tables import Align, render_table
 from telltales.errors import InputError
 from telltales.models import MeasureResult, Score, ScoreTrend
 from telltales.store import queries
@@ -147,11 +148,12 @@ def _print_score(result: Score, day: date) -> None:
             ]
             for m in measures
         )
-    widths = [max(len(row[column]) for row in rows) for column in range(5)]
-    for row in rows:
-        cells = [row[0].ljust(widths[0])]
-        cells.extend(cell.rjust(width) for cell, width in zip(row[1:5], widths[1:], strict=True))
-        click.echo(f"  {'  '.join(cells)}  {row[5]}".rstrip())
+    for line in render_table(rows, _BREAKDOWN_ALIGN, indent="  "):
+        click.echo(line)
+
+
+_BREAKDOWN_ALIGN: list[Align] = ["left", "right", "right", "right", "right", "left"]
+"""Names and evidence read left-aligned, the numbers between them right-aligned."""
 
 
 def _component_row(component: str, measures: list[MeasureResult]) -> list[str]:

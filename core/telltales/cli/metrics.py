@@ -17,6 +17,7 @@ import msgspec
 
 from telltales import metrics
 from telltales.cli.app import DAY, App, day_of
+from telltales.cli.tables import Align, render_table
 from telltales.metrics import Cohort, GroupBy, MetricFilter, MetricInputError
 from telltales.store import Store
 
@@ -245,13 +246,11 @@ def _table(columns: Sequence[Column], rows: Sequence[msgspec.Struct]) -> None:
     cells = [[header for header, _, _ in columns]]
     for row in rows:
         cells.append([_format(_value(row, path), kind) for _, path, kind in columns])
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    for line in cells:
-        padded = [
-            cell.ljust(width) if kind in ("group", "owner", "text") else cell.rjust(width)
-            for cell, width, (_, _, kind) in zip(line, widths, columns, strict=True)
-        ]
-        click.echo("  ".join(padded).rstrip())
+    align: list[Align] = [
+        "left" if kind in ("group", "owner", "text") else "right" for _, _, kind in columns
+    ]
+    for line in render_table(cells, align):
+        click.echo(line)
 
 
 def _value(row: object, path: str) -> object:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from telltales.config.document import TomlDocument, TomlPath, dotted
+from telltales.config.document import TomlDocument, TomlPath
+from telltales.errors import dotted
 from telltales.plugins import Entry
 
 

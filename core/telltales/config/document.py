@@ -16,11 +16,18 @@ import re
 import tomllib
 from collections.abc import Sequence
 from functools import cache, cached_property
+from types import EllipsisType
 from typing import TypeVar
 
 import msgspec
 
-from telltales.errors import ConfigError, split_validation_error
+from telltales.errors import (
+    ConfigError,
+    ValidationPath,
+    dotted,
+    named_field,
+    split_validation_error,
+)
 
 T = TypeVar("T")
 
@@ -30,8 +37,6 @@ TomlPath = tuple[str | int, ...]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SCALAR_END = re.compile(r"[,\]}\n#]")
-_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[\.\.\.\]")
-_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 
 
 class TomlDocument:
@@ -68,34 +73,21 @@ class TomlDocument:
         An unknown field is pointed at the line where the misspelt key is written.
         """
         message, at = split_validation_error(error)
-        path = (*base, *_parse_path(at))
-        unknown = _UNKNOWN_FIELD.search(message)
-        located = (*path, unknown.group(1)) if unknown else path
+        path = (*base, *_up_to_hidden_key(at))
+        located = path
+        named = named_field(message)
+        if named is not None and named[0] == "unknown field":
+            located = (*path, named[1])
         return self.error(located, f"{dotted(path) or 'top level'}: {message}")
 
 
-def dotted(path: Sequence[str | int]) -> str:
-    """``scorecards.dear.measures[2].weight``: a path as a TOML reader writes it."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text
-
-
-def _parse_path(at: str) -> TomlPath:
-    """``.measures[0].weight`` as a path; stops at ``[...]`` (a dict key msgspec hides)."""
+def _up_to_hidden_key(at: ValidationPath) -> TomlPath:
+    """``at`` as far as the file can be searched: it stops at a dict key msgspec hides."""
     parts: list[str | int] = []
-    for match in _PATH_PART.finditer(at):
-        name, index = match.groups()
-        if name is not None:
-            parts.append(name)
-        elif index is not None:
-            parts.append(int(index))
-        else:
+    for part in at:
+        if isinstance(part, EllipsisType):
             break
+        parts.append(part)
     return tuple(parts)
 
 

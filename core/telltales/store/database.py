@@ -347,10 +347,10 @@ def _check_contents(path: Path, sets: list[Migrations]) -> None:
     """
     created = [p for p in (Path(f"{path}-wal"), Path(f"{path}-shm")) if not p.exists()]
     try:
-        applied = _read_contents(path)
+        applied = _read_contents(path, sets)
         for migration_set in sets:
-            known = {migration.name for migration in migration_set._migrations}
-            unknown = [name for name in applied.get(migration_set.name, []) if name not in known]
+            known = _defined_names(migration_set)
+            unknown = [name for name in applied[migration_set.name] if name not in known]
             if unknown:
                 raise StoreError(
                     f"{path} was migrated by newer code: migration set {migration_set.name!r} "
@@ -363,8 +363,18 @@ def _check_contents(path: Path, sets: list[Migrations]) -> None:
         raise
 
 
-def _read_contents(path: Path) -> dict[str, list[str]]:
-    """The applied migrations, once the file is known to be a readable telltales one.
+def _defined_names(migration_set: Migrations) -> set[str]:
+    """The names of the migrations ``migration_set`` defines, applied or not.
+
+    sqlite-utils has no public list of them (only the private ``_migrations``); on an
+    empty database every migration of a set is pending, so ``pending()`` gives them all.
+    """
+    with Database(memory=True) as empty:
+        return {migration.name for migration in migration_set.pending(empty)}
+
+
+def _read_contents(path: Path, sets: list[Migrations]) -> dict[str, list[str]]:
+    """Each set's applied migrations, once the file is known to be a readable telltales one.
 
     A ``-wal`` without its ``-shm`` index (a log copied in from elsewhere, or left by a
     crash and a cleanup) is checked whole with ``PRAGMA quick_check`` before it is let
@@ -389,7 +399,11 @@ def _read_contents(path: Path) -> dict[str, list[str]]:
             if found != ["ok"]:
                 lines = [line for text in found for line in text.splitlines()]
                 raise StoreError(_foreign_wal(path, lines[-1]))
-        return _applied_migrations(conn)
+        db = Database(conn, recursive_triggers=False, execute_plugins=False)
+        return {
+            migration_set.name: [migration.name for migration in migration_set.applied(db)]
+            for migration_set in sets
+        }
     except sqlite3.DatabaseError as error:
         if recovering:
             raise StoreError(_foreign_wal(path, str(error))) from error
@@ -403,17 +417,3 @@ def _foreign_wal(path: Path, problem: str) -> str:
         f"{path} with the write-ahead log {path}-wal beside it is damaged ({problem}); if "
         f"that -wal file came from another database, move it away, else {RESTORE_HINT}"
     )
-
-
-def _applied_migrations(conn: sqlite3.Connection) -> dict[str, list[str]]:
-    table = Migrations.migrations_table
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
-    ).fetchone()
-    applied: dict[str, list[str]] = {}
-    if exists:
-        for migration_set, name in conn.execute(
-            f"SELECT migration_set, name FROM [{table}] ORDER BY rowid"
-        ):
-            applied.setdefault(migration_set, []).append(name)
-    return applied

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
-from telltales.config.document import TomlDocument, TomlPath, dotted
+from telltales.config.document import TomlDocument, TomlPath
 from telltales.contracts import SignalSpec, spec_matches
+from telltales.errors import dotted
 from telltales.models import Grade
 from telltales.signals.scorecards.card import Band, Card, Component, Linear, Measure, Thresholds
 
