@@ -12,6 +12,7 @@ from support.server import (
     Server,
     environment,
     free_port,
+    other_program_listening,
     start_server,
     stop_server,
     telltales,
@@ -93,3 +94,40 @@ def test_a_mistake_is_one_error_line_before_serving(
     assert message in result.stderr
     assert result.stderr.count("Error:") == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_port_another_program_holds_is_one_error_line_before_serving(db: Path) -> None:
+    """Issue 16: granian printed a 36-line traceback after "Serving telltales on ..."."""
+    with other_program_listening() as (port, holder):
+        refused = telltales("--db", db, "serve", "--port", str(port), "--workers", "1")
+    assert refused.returncode == 1
+    [line] = refused.stderr.splitlines()
+    assert line.startswith(f"Error: port {port} on 127.0.0.1 is in use by pid {holder.pid} (")
+    assert line.endswith("): stop it, or choose another --port")
+
+
+def test_a_port_another_telltales_serves_is_refused_and_keeps_its_traffic(
+    serve: Server, db: Path, tmp_path: Path
+) -> None:
+    """Issue 16: a second server joined the first one's port (granian binds with
+    SO_REUSEPORT) and the kernel split the first one's clients between two databases."""
+    token = telltales("--db", db, "keys", "create", "--scope", "read").stdout.strip()
+    serve.wait_ready()
+    other = tmp_path / "other.db"
+    assert telltales("--db", other, "init").returncode == 0
+    port = int(serve.url.rpartition(":")[2])
+    second = start_server(other, "--workers", "1", port=port)
+    try:
+        code = second.process.wait(timeout=30)
+        _, err = second.process.communicate(timeout=30)
+    finally:
+        stop_server(second)
+    assert code == 1
+    assert err.splitlines() == [
+        f"Error: port {port} on 127.0.0.1 is in use by telltales serve (pid "
+        f"{serve.process.pid}, http://127.0.0.1:{port}, database {db.resolve()}): "
+        "stop it, or choose another --port"
+    ]
+    headers = {"Authorization": f"Bearer {token}"}
+    answers = [serve.http.get("/v1/plugins", headers=headers).status_code for _ in range(12)]
+    assert answers == [200] * 12

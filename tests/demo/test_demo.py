@@ -15,7 +15,15 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from support.server import TELLTALES, Server, environment, free_port, stop_server, telltales
+from support.server import (
+    TELLTALES,
+    Server,
+    environment,
+    free_port,
+    other_program_listening,
+    stop_server,
+    telltales,
+)
 from telltales.config import load_config
 from telltales.demo import summary
 from telltales.demo.replay import PILOT_GROUP, DemoOptions, DemoResult, build
@@ -275,5 +283,19 @@ def test_bad_options_are_named_and_nothing_is_written(
     assert refused.returncode == 2
     assert message in refused.stderr
     assert "Traceback" not in refused.stderr
+    assert not db.exists()
+    assert not (tmp_path / "demo.toml").exists()
+
+
+def test_the_demo_checks_its_port_before_building(tmp_path: Path) -> None:
+    """Issue 16: ``python3 dev.py demo --port 8002`` built the whole book, then crashed."""
+    db = tmp_path / "demo.db"
+    with other_program_listening() as (port, holder):
+        refused = telltales(
+            "--db", db, "demo", "--accounts", "20", "--days", "119", "--port", str(port)
+        )
+    assert refused.returncode == 1
+    [line] = refused.stderr.splitlines()
+    assert line.startswith(f"Error: port {port} on 127.0.0.1 is in use by pid {holder.pid} (")
     assert not db.exists()
     assert not (tmp_path / "demo.toml").exists()

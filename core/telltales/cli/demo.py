@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from telltales.cli.app import DAY, App, day_of
+from telltales.cli.holders import check_port
 from telltales.cli.serve import exec_server
 from telltales.demo import replay, summary
 from telltales.errors import InputError
@@ -99,6 +100,9 @@ def demo(
     db_path = app.db_path
     if db_path.exists() and not replace:
         raise InputError(f"{db_path} exists: pass --replace to rebuild it, or choose --db")
+    # Refused before the build, not after it.
+    if not no_serve:
+        check_port("127.0.0.1", port)
     last_day = day_of(end) or datetime.now(UTC).date()
     options = replay.DemoOptions(accounts=accounts, days=days, seed=seed, end=last_day)
     replay.check_plugins(app.registry)
