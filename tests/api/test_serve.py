@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,3 +133,30 @@ def test_a_port_another_telltales_serves_is_refused_and_keeps_its_traffic(
     headers = {"Authorization": f"Bearer {token}"}
     answers = [serve.http.get("/v1/plugins", headers=headers).status_code for _ in range(12)]
     assert answers == [200] * 12
+
+
+@pytest.mark.parametrize("change", ["gone", "replaced"])
+def test_readyz_fails_once_its_database_file_is_gone_or_replaced(
+    serve: Server, db: Path, tmp_path: Path, change: str
+) -> None:
+    """Issue 16: a demo rebuilt under a running server left it answering from the
+    deleted file while /readyz said ok."""
+    serve.wait_ready()
+    assert serve.http.get("/readyz").status_code == 200
+    if change == "gone":
+        db.unlink()
+    else:
+        copy = tmp_path / "copy.db"
+        with (
+            contextlib.closing(sqlite3.connect(db)) as source,
+            contextlib.closing(sqlite3.connect(copy)) as target,
+        ):
+            source.backup(target)
+        os.replace(copy, db)
+    answer = serve.http.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["detail"] == (
+        f"the database file {db.resolve()} is {change}: restart the server"
+        if change == "gone"
+        else f"the database file {db.resolve()} was replaced: restart the server"
+    )

@@ -75,8 +75,16 @@ def start_server(
 ) -> Server:
     """``telltales --db DB serve --port <port or a free one> [options]``, not yet waited for."""
     port = port or free_port()
+    return launch([TELLTALES, "--db", db, "serve", "--port", str(port), *options], port, env)
+
+
+def launch(command: list[str | Path], port: int, env: dict[str, str] | None = None) -> Server:
+    """Start ``command``, a server that will listen on ``port``, in its own session.
+
+    Its own session, so that :func:`stop_server` can stop granian's workers with it.
+    """
     process = subprocess.Popen(
-        [str(TELLTALES), "--db", str(db), "serve", "--port", str(port), *options],
+        [str(part) for part in command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

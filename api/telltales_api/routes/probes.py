@@ -8,6 +8,7 @@ from litestar.exceptions import HTTPException
 from telltales import PLUGIN_API_VERSION, __version__
 
 from telltales_api.context import Context
+from telltales_api.problems import ProblemError
 
 
 class Liveness(msgspec.Struct, kw_only=True):
@@ -30,11 +31,14 @@ def healthz() -> Liveness:
 
 @get("/readyz", sync_to_thread=False, tags=["probes"])
 def readyz(context: Context) -> Readiness:
-    """Readiness: the database answers a query."""
+    """Readiness: the database answers a query, from the file its path names."""
     try:
         context.store.db.execute("SELECT 1 FROM accounts LIMIT 1").fetchall()
     except Exception as error:
         raise HTTPException(status_code=503, detail="the database does not answer") from error
+    replaced = context.database_replaced()
+    if replaced is not None:
+        raise ProblemError(503, replaced)
     return Readiness(
         status="ok",
         database=str(context.store.path),

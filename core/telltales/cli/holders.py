@@ -1,12 +1,14 @@
-"""Who holds a port: asked before a server starts.
+"""Who holds a port, and which server serves a database: asked before a server starts.
 
-A mistake found by outside testers (issue 16) is refused here, before anything is
+Two mistakes found by outside testers (issue 16) are refused here, before anything is
 built or started. granian binds each worker's socket with ``SO_REUSEPORT`` on Linux,
 so a second ``telltales serve`` on a port the first one listens on joined it and the
 kernel split the connections between two databases; and a port held by any other
-program ended in granian's traceback after "Serving telltales on ...". The refusal is
-one line that names what holds the port when this machine can tell (Linux's
-``/proc``); elsewhere it says only that the port is in use.
+program ended in granian's traceback after "Serving telltales on ...". A database
+rebuilt by ``telltales demo`` under a running server left that server answering from
+the deleted file. Each refusal is one line that names what holds the port or serves
+the database when this machine can tell (Linux's ``/proc``); elsewhere it says only
+that the port or the database is in use.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import os
 import socket
 import sys
 from pathlib import Path
+
+if sys.platform != "win32":
+    import fcntl
 
 from telltales.errors import InputError
 from telltales.store import DB_ENV
@@ -174,3 +179,57 @@ def _environment(pid: int) -> dict[str, str]:
         return {}
     pairs = (part.decode(errors="replace").partition("=") for part in raw.split(b"\0"))
     return {name: value for name, _, value in pairs if name}
+
+
+def claim_database(path: Path) -> int | None:
+    """Mark ``path`` as served for as long as this process, and what it execs, runs.
+
+    A shared ``flock`` on the database file itself, on a descriptor that passes through
+    ``exec`` into granian (None on Windows, which has no ``flock``). The kernel drops it
+    when the last process holding it ends, however it ends, so no stale pid file is left
+    to read. ``flock`` locks and SQLite's own (``fcntl`` byte ranges) do not touch each
+    other on a local filesystem. The descriptor must never be closed while this process
+    has the database open: closing any descriptor of a file drops every ``fcntl`` lock
+    the process holds on it, SQLite's included.
+    """
+    if sys.platform == "win32":
+        return None
+    held = os.open(path, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_SH)
+    os.set_inheritable(held, True)
+    return held
+
+
+def database_server(path: Path) -> str | None:
+    """Which server holds ``path`` (:func:`claim_database`), as an error names it; None if none.
+
+    Call it before this process opens the database: the check opens and closes a
+    descriptor of the file, which would drop SQLite's locks (see above).
+    """
+    if sys.platform == "win32":
+        return None
+    try:
+        checking = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(checking, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holders = _locking_pids(os.fstat(checking))
+        return describe(holders[0]) if holders else "another process"
+    else:
+        return None
+    finally:
+        os.close(checking)
+
+
+def _locking_pids(file: os.stat_result) -> list[int]:
+    """The processes holding a ``flock`` on ``file``, from ``/proc/locks`` (Linux)."""
+    key = f"{os.major(file.st_dev):02x}:{os.minor(file.st_dev):02x}:{file.st_ino}"
+    try:
+        rows = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return []
+    # "1: FLOCK  ADVISORY  READ 1234 fe:00:2466529 0 EOF"; a waiter's row has "->".
+    found = [fields for fields in map(str.split, rows) if "->" not in fields and len(fields) > 5]
+    return [int(f[4]) for f in found if f[1] == "FLOCK" and f[5] == key and f[4].isdigit()]

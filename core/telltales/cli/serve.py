@@ -18,7 +18,7 @@ import click
 
 from telltales import observability
 from telltales.cli.app import App
-from telltales.cli.holders import claim_port
+from telltales.cli.holders import claim_database, claim_port
 from telltales.config import CONFIG_ENV, config_path
 from telltales.store import DB_ENV
 
@@ -43,7 +43,9 @@ def exec_server(app: App, host: str, port: int, workers: int | None) -> None:
     """Check the port and what the workers need, then replace this process with granian.
 
     The port comes first and stays held (:func:`~telltales.cli.holders.claim_port`)
-    into granian.
+    into granian, and the database is marked as served
+    (:func:`~telltales.cli.holders.claim_database`) once it has been checked, so that
+    ``telltales demo`` does not rebuild it under the server.
     """
     from telltales_api.context import ApiContext, ApiSettings
     from telltales_api.serve import DEFAULT_WORKERS, TARGET, granian_command
@@ -57,6 +59,7 @@ def exec_server(app: App, host: str, port: int, workers: int | None) -> None:
             os.environ[CONFIG_ENV] = str(config.resolve())
         observability.check(os.environ)
         ApiContext.open(ApiSettings.from_env(), app.registry).close()
+        claim_database(app.db_path)
         if held is not None:
             os.set_inheritable(held.fileno(), True)
         click.echo(
