@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.installed import BROKEN_ON_IMPORT, fake_install
 from support.server import (
     Server,
     environment,
@@ -160,3 +161,28 @@ def test_readyz_fails_once_its_database_file_is_gone_or_replaced(
         if change == "gone"
         else f"the database file {db.resolve()} was replaced: restart the server"
     )
+
+
+def test_the_probes_say_degraded_and_name_a_plugin_left_out(db: Path, tmp_path: Path) -> None:
+    """Issue 16: /healthz said ok while a plugin was left out. Both probes keep their
+    status code (restarting or unrouting the server fixes nothing) and say degraded;
+    the plugin's error stays behind a key."""
+    site = fake_install(tmp_path / "site", "acme", BROKEN_ON_IMPORT)
+    server = start_server(db, "--workers", "1", env=environment(PYTHONPATH=str(site)))
+    try:
+        server.wait_ready()
+        health = server.http.get("/healthz")
+        ready = server.http.get("/readyz")
+        token = telltales("--db", db, "keys", "create", "--scope", "read").stdout.strip()
+        plugins = server.http.get("/v1/plugins", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        stop_server(server)
+    left_out = [{"plugin": "acme", "stage": "load"}]
+    assert health.status_code == 200
+    assert health.json()["status"] == "degraded"
+    assert health.json()["plugins_left_out"] == left_out
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["plugins_left_out"] == left_out
+    assert "vendor SDK missing" not in health.text + ready.text
+    assert "RuntimeError: vendor SDK missing" in plugins.text
