@@ -94,7 +94,7 @@ def _refusal(host: str, port: int, error: OSError) -> str:
 
 
 def _listening_pids(port: int) -> list[int]:
-    """The processes listening on ``port`` (any address), each server's main one first.
+    """The processes listening on ``port`` (any address), a server named by its main one.
 
     ``/proc/net/tcp`` and ``tcp6`` give the listening sockets' inodes; the processes
     whose descriptors point at them are found under ``/proc/<pid>/fd`` (only this user's
