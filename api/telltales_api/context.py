@@ -72,6 +72,7 @@ class ApiContext:
 
     __slots__ = (
         "config",
+        "database_file",
         "health",
         "keys",
         "plan",
@@ -105,6 +106,9 @@ class ApiContext:
         )
         """The checked scorecards, for health's "compared with what"."""
         self.store = store
+        opened = os.stat(store.path)
+        self.database_file = (opened.st_dev, opened.st_ino)
+        """Which file the store opened: the path may later name another, or none."""
         self.keys = KeyCache()
         self.health = HealthCache(settings.health_cache_bytes)
 
@@ -119,6 +123,24 @@ class ApiContext:
         migrations = [entry.obj for entry in registry.migrations.values()]
         store = open_store(settings.db, migrations, create=settings.create_db)
         return cls(settings, registry, config, plan, sources, scorers, store)
+
+    def database_replaced(self) -> str | None:
+        """Why the database's path no longer names the file this server opened; None if it does.
+
+        SQLite goes on answering from an open file after it is deleted or replaced (a
+        demo rebuilt under a running server did both), so only the path can tell that
+        what the server answers from is no longer what everything else reads and writes.
+        """
+        path = self.store.path
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            return f"the database file {path} is gone: restart the server"
+        except OSError as error:
+            return f"the database file {path} cannot be read ({error.strerror})"
+        if (now.st_dev, now.st_ino) != self.database_file:
+            return f"the database file {path} was replaced: restart the server"
+        return None
 
     def close(self) -> None:
         self.store.close()

@@ -24,6 +24,7 @@ def test_healthz_reports_versions(api: ApiHarness) -> None:
         "status": "ok",
         "version": telltales.__version__,
         "plugin_api_version": telltales.PLUGIN_API_VERSION,
+        "plugins_left_out": [],
     }
 
 
@@ -31,6 +32,7 @@ def test_readyz_answers_once_the_database_does(api: ApiHarness) -> None:
     response = api.client.get("/readyz")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+    assert response.json()["plugins_left_out"] == []
 
 
 def test_installed_names_are_distinctive(tmp_path: Path) -> None:

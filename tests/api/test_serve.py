@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.installed import BROKEN_ON_IMPORT, fake_install
 from support.server import (
     Server,
     environment,
     free_port,
+    other_program_listening,
     start_server,
     stop_server,
     telltales,
@@ -93,3 +97,92 @@ def test_a_mistake_is_one_error_line_before_serving(
     assert message in result.stderr
     assert result.stderr.count("Error:") == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_port_another_program_holds_is_one_error_line_before_serving(db: Path) -> None:
+    """Issue 16: granian printed a 36-line traceback after "Serving telltales on ..."."""
+    with other_program_listening() as (port, holder):
+        refused = telltales("--db", db, "serve", "--port", str(port), "--workers", "1")
+    assert refused.returncode == 1
+    [line] = refused.stderr.splitlines()
+    assert line.startswith(f"Error: port {port} on 127.0.0.1 is in use by pid {holder.pid} (")
+    assert line.endswith("): stop it, or choose another --port")
+
+
+def test_a_port_another_telltales_serves_is_refused_and_keeps_its_traffic(
+    serve: Server, db: Path, tmp_path: Path
+) -> None:
+    """Issue 16: a second server joined the first one's port (granian binds with
+    SO_REUSEPORT) and the kernel split the first one's clients between two databases."""
+    token = telltales("--db", db, "keys", "create", "--scope", "read").stdout.strip()
+    serve.wait_ready()
+    other = tmp_path / "other.db"
+    assert telltales("--db", other, "init").returncode == 0
+    port = int(serve.url.rpartition(":")[2])
+    second = start_server(other, "--workers", "1", port=port)
+    try:
+        code = second.process.wait(timeout=30)
+        _, err = second.process.communicate(timeout=30)
+    finally:
+        stop_server(second)
+    assert code == 1
+    assert err.splitlines() == [
+        f"Error: port {port} on 127.0.0.1 is in use by telltales serve (pid "
+        f"{serve.process.pid}, http://127.0.0.1:{port}, database {db.resolve()}): "
+        "stop it, or choose another --port"
+    ]
+    headers = {"Authorization": f"Bearer {token}"}
+    answers = [serve.http.get("/v1/plugins", headers=headers).status_code for _ in range(12)]
+    assert answers == [200] * 12
+
+
+@pytest.mark.parametrize("change", ["gone", "replaced"])
+def test_readyz_fails_once_its_database_file_is_gone_or_replaced(
+    serve: Server, db: Path, tmp_path: Path, change: str
+) -> None:
+    """Issue 16: a demo rebuilt under a running server left it answering from the
+    deleted file while /readyz said ok."""
+    serve.wait_ready()
+    assert serve.http.get("/readyz").status_code == 200
+    if change == "gone":
+        db.unlink()
+    else:
+        copy = tmp_path / "copy.db"
+        with (
+            contextlib.closing(sqlite3.connect(db)) as source,
+            contextlib.closing(sqlite3.connect(copy)) as target,
+        ):
+            source.backup(target)
+        os.replace(copy, db)
+    answer = serve.http.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["detail"] == (
+        f"the database file {db.resolve()} is {change}: restart the server"
+        if change == "gone"
+        else f"the database file {db.resolve()} was replaced: restart the server"
+    )
+
+
+def test_the_probes_say_degraded_and_name_a_plugin_left_out(db: Path, tmp_path: Path) -> None:
+    """Issue 16: /healthz said ok while a plugin was left out. Both probes keep their
+    status code (restarting or unrouting the server fixes nothing) and say degraded;
+    the plugin's error stays behind a key."""
+    site = fake_install(tmp_path / "site", "acme", BROKEN_ON_IMPORT)
+    server = start_server(db, "--workers", "1", env=environment(PYTHONPATH=str(site)))
+    try:
+        server.wait_ready()
+        health = server.http.get("/healthz")
+        ready = server.http.get("/readyz")
+        token = telltales("--db", db, "keys", "create", "--scope", "read").stdout.strip()
+        plugins = server.http.get("/v1/plugins", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        stop_server(server)
+    left_out = [{"plugin": "acme", "stage": "load"}]
+    assert health.status_code == 200
+    assert health.json()["status"] == "degraded"
+    assert health.json()["plugins_left_out"] == left_out
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["plugins_left_out"] == left_out
+    assert "vendor SDK missing" not in health.text + ready.text
+    assert "RuntimeError: vendor SDK missing" in plugins.text

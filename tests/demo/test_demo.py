@@ -15,7 +15,16 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from support.server import TELLTALES, Server, environment, free_port, stop_server, telltales
+from support.server import (
+    TELLTALES,
+    environment,
+    free_port,
+    launch,
+    other_program_listening,
+    start_server,
+    stop_server,
+    telltales,
+)
 from telltales.config import load_config
 from telltales.demo import summary
 from telltales.demo.replay import PILOT_GROUP, DemoOptions, DemoResult, build
@@ -167,32 +176,12 @@ def test_the_demo_command_builds_prints_and_serves_what_it_prints(tmp_path: Path
     """As a newcomer runs it: every printed URL and example call answers 200."""
     db = tmp_path / "demo.db"
     port = free_port()
-    process = subprocess.Popen(
-        [
-            str(TELLTALES),
-            "--db",
-            str(db),
-            "demo",
-            "--accounts",
-            "120",
-            "--days",
-            "154",
-            "--end",
-            END.isoformat(),
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment(),
-        start_new_session=True,
+    options = ["--accounts", "120", "--days", "154", "--end", END.isoformat()]
+    server = launch(
+        [TELLTALES, "--db", db, "demo", *options, "--port", str(port), "--workers", "1"], port
     )
-    server = Server(process, port)
     try:
-        lines = _read_until(process, "The CLI reads the same database")
+        lines = _read_until(server.process, "The CLI reads the same database")
         text = "\n".join(lines)
         assert "Most at risk now" in text
         assert "      next: " in text
@@ -277,3 +266,79 @@ def test_bad_options_are_named_and_nothing_is_written(
     assert "Traceback" not in refused.stderr
     assert not db.exists()
     assert not (tmp_path / "demo.toml").exists()
+
+
+def test_the_demo_checks_its_port_before_building(tmp_path: Path) -> None:
+    """Issue 16: ``python3 dev.py demo --port 8002`` built the whole book, then crashed."""
+    db = tmp_path / "demo.db"
+    with other_program_listening() as (port, holder):
+        refused = telltales(
+            "--db", db, "demo", "--accounts", "20", "--days", "119", "--port", str(port)
+        )
+    assert refused.returncode == 1
+    [line] = refused.stderr.splitlines()
+    assert line.startswith(f"Error: port {port} on 127.0.0.1 is in use by pid {holder.pid} (")
+    assert not db.exists()
+    assert not (tmp_path / "demo.toml").exists()
+
+
+@pytest.mark.parametrize("serving", ["--no-serve", "--port"])
+def test_the_demo_refuses_to_rebuild_a_database_being_served(tmp_path: Path, serving: str) -> None:
+    """Issue 16: ``python3 dev.py demo`` while a demo was serving rebuilt the database
+    under it; the old server kept serving the deleted file and the new key got 401.
+    With ``--port`` on the served port, as ``dev.py demo`` runs twice: the database is
+    named, not only the port."""
+    db = tmp_path / "demo.db"
+    args = ("--db", db, "demo", "--accounts", "20", "--days", "119", "--end", END.isoformat())
+    assert telltales(*args, "--no-serve").returncode == 0
+    server = start_server(
+        db, "--workers", "1", env=environment(TELLTALES_CONFIG=str(tmp_path / "demo.toml"))
+    )
+    try:
+        server.wait_ready()
+        served = db.stat().st_ino
+        again = ["--no-serve"] if serving == "--no-serve" else ["--port", server.url[-5:]]
+        refused = telltales(*args, "--replace", *again)
+        assert refused.returncode == 1
+        assert refused.stderr.splitlines() == [
+            f"Error: {db} is being served by telltales serve (pid {server.process.pid}, "
+            f"{server.url}, database {db.resolve()}): stop that server before rebuilding "
+            "the demo, or choose another --db"
+        ]
+        assert db.stat().st_ino == served
+        assert server.http.get("/readyz").status_code == 200
+    finally:
+        stop_server(server)
+    rebuilt = telltales(*args, "--replace", "--no-serve")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+
+
+def test_no_serve_prints_how_to_serve_and_its_calls_answer_once_served(tmp_path: Path) -> None:
+    """Issue 16: ``--no-serve`` printed "Try: curl ..." for a server that was not running."""
+    db = tmp_path / "demo.db"
+    port = free_port()
+    built = telltales(
+        *("--db", db, "demo", "--accounts", "20", "--days", "119", "--end", END.isoformat()),
+        *("--no-serve", "--port", str(port), "--workers", "1"),
+    )
+    assert built.returncode == 0, built.stderr
+    lines = built.stdout.splitlines()
+    assert "Try:" not in lines
+    assert "Once served, try:" in lines
+    serve_line = re.search(
+        r"^Not serving \(--no-serve\)\. To serve the API: (.+)$", built.stdout, re.MULTILINE
+    )
+    assert serve_line is not None
+    program, *arguments = serve_line.group(1).split()
+    located = shutil.which(program, path=environment().get("PATH"))
+    assert located is not None, program
+    server = launch([located, *arguments], port)
+    try:
+        server.wait_ready()
+        calls = re.findall(r"curl -H 'Authorization: Bearer (\S+)' '(\S+)'", built.stdout)
+        assert len(calls) == 5
+        for key, url in calls:
+            response = server.http.get(url, headers={"Authorization": f"Bearer {key}"})
+            assert response.status_code == 200, (url, response.text)
+    finally:
+        stop_server(server)

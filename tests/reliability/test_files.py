@@ -58,7 +58,7 @@ COMMANDS: dict[str, list[str]] = {
     "keys-list": ["keys", "list"],
     "keys-create": ["keys", "create", "--scope", "read"],
     "metrics": ["metrics", "alert-load"],
-    "serve": ["serve", "--port", "0"],
+    "serve": ["serve", "--port", str(free_port())],
 }
 """Every command that opens the database, with arguments that would otherwise work."""
 

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -69,11 +70,21 @@ class Server:
         return self.process.returncode, err
 
 
-def start_server(db: Path, *options: str, env: dict[str, str] | None = None) -> Server:
-    """``telltales --db DB serve --port <free> [options]``, not yet waited for."""
-    port = free_port()
+def start_server(
+    db: Path, *options: str, env: dict[str, str] | None = None, port: int | None = None
+) -> Server:
+    """``telltales --db DB serve --port <port or a free one> [options]``, not yet waited for."""
+    port = port or free_port()
+    return launch([TELLTALES, "--db", db, "serve", "--port", str(port), *options], port, env)
+
+
+def launch(command: list[str | Path], port: int, env: dict[str, str] | None = None) -> Server:
+    """Start ``command``, a server that will listen on ``port``, in its own session.
+
+    Its own session, so that :func:`stop_server` can stop granian's workers with it.
+    """
     process = subprocess.Popen(
-        [str(TELLTALES), "--db", str(db), "serve", "--port", str(port), *options],
+        [str(part) for part in command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -81,6 +92,32 @@ def start_server(db: Path, *options: str, env: dict[str, str] | None = None) -> 
         start_new_session=True,
     )
     return Server(process, port)
+
+
+LISTENER = """
+import socket, sys
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen()
+print(listener.getsockname()[1], flush=True)
+sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def other_program_listening() -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """A port held by a program that is not telltales: a plain Python socket, listening.
+
+    Yields the port and the process; the program ends when its standard input closes.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-c", LISTENER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        yield int(process.stdout.readline()), process
+    finally:
+        process.communicate(timeout=30)
 
 
 def stop_server(server: Server) -> None:

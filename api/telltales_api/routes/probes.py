@@ -1,4 +1,13 @@
-"""Probes for an orchestrator: alive, and ready to answer."""
+"""Probes for an orchestrator: alive, and ready to answer; and for monitoring, degraded.
+
+A plugin left out at start (it failed to load or to register) leaves the server up
+and every run without that plugin's signals: nothing a restart or another replica
+fixes, and nothing a load balancer should act on, so both probes keep their status
+code and say ``"status": "degraded"`` with the plugins left out, for monitoring to
+alert on. They name the plugin and the stage, not the error: the probes need no key,
+and a plugin's error can hold whatever its code put there; ``GET /v1/plugins`` (a read
+key) and ``telltales plugins`` give it.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +16,66 @@ from litestar import Router, get
 from litestar.exceptions import HTTPException
 from telltales import PLUGIN_API_VERSION, __version__
 
-from telltales_api.context import Context
+from telltales_api.context import ApiContext, Context
+from telltales_api.problems import ProblemError
+
+
+class LeftOut(msgspec.Struct, kw_only=True):
+    plugin: str
+    stage: str
+    """``load`` (it could not be imported or implements an unknown hook) or
+    ``register`` (it raised or registered something malformed)."""
 
 
 class Liveness(msgspec.Struct, kw_only=True):
     status: str
+    """``ok``, or ``degraded`` while ``plugins_left_out`` names any."""
     version: str
     plugin_api_version: str
+    plugins_left_out: list[LeftOut]
 
 
 class Readiness(msgspec.Struct, kw_only=True):
     status: str
+    """``ok``, or ``degraded`` while ``plugins_left_out`` names any."""
     database: str
     plugin_failures: int
+    plugins_left_out: list[LeftOut]
+
+
+def _left_out(context: ApiContext) -> list[LeftOut]:
+    return [LeftOut(plugin=f.plugin, stage=f.stage) for f in context.registry.failures]
 
 
 @get("/healthz", sync_to_thread=False)
-def healthz() -> Liveness:
-    """Liveness: the process answers."""
-    return Liveness(status="ok", version=__version__, plugin_api_version=PLUGIN_API_VERSION)
+def healthz(context: Context) -> Liveness:
+    """Liveness: the process answers (200 while it does); degraded while a plugin is left out."""
+    left_out = _left_out(context)
+    return Liveness(
+        status="degraded" if left_out else "ok",
+        version=__version__,
+        plugin_api_version=PLUGIN_API_VERSION,
+        plugins_left_out=left_out,
+    )
 
 
 @get("/readyz", sync_to_thread=False)
 def readyz(context: Context) -> Readiness:
-    """Readiness: the database answers a query."""
+    """Readiness: the database answers a query, from the file its path names (503 if not);
+    degraded, still 200, while a plugin is left out."""
     try:
         context.store.db.execute("SELECT 1 FROM accounts LIMIT 1").fetchall()
     except Exception as error:
         raise HTTPException(status_code=503, detail="the database does not answer") from error
+    replaced = context.database_replaced()
+    if replaced is not None:
+        raise ProblemError(503, replaced)
+    left_out = _left_out(context)
     return Readiness(
-        status="ok",
+        status="degraded" if left_out else "ok",
         database=str(context.store.path),
-        plugin_failures=len(context.registry.failures),
+        plugin_failures=len(left_out),
+        plugins_left_out=left_out,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from telltales.cli.app import DAY, App, day_of
+from telltales.cli.holders import check_port, database_server
 from telltales.cli.serve import exec_server
 from telltales.demo import replay, summary
 from telltales.errors import InputError
@@ -99,6 +100,16 @@ def demo(
     db_path = app.db_path
     if db_path.exists() and not replace:
         raise InputError(f"{db_path} exists: pass --replace to rebuild it, or choose --db")
+    # Refused before the build, not after it: a server of the old file would go on
+    # answering from the deleted file, and a port in use would fail the serving.
+    server = database_server(db_path)
+    if server is not None:
+        raise InputError(
+            f"{db_path} is being served by {server}: stop that server before rebuilding "
+            "the demo, or choose another --db"
+        )
+    if not no_serve:
+        check_port("127.0.0.1", port)
     last_day = day_of(end) or datetime.now(UTC).date()
     options = replay.DemoOptions(accounts=accounts, days=days, seed=seed, end=last_day)
     replay.check_plugins(app.registry)
@@ -136,7 +147,8 @@ def demo(
         click.echo(summary.render(result, store, worst))
         _, token = create_key(store, scopes=["read"], name="demo (read-only)", by="telltales demo")
     top = worst[0].account.account_id if worst else result.book[0].account_id
-    _print_calls(app, token, port, top, first_run, result.end)
+    serve_options = f"--port {port}" + (f" --workers {workers}" if workers else "")
+    _print_calls(app, token, port, top, first_run, result.end, serve_options if no_serve else None)
     if no_serve:
         return
     exec_server(app, "127.0.0.1", port, workers)
@@ -151,20 +163,31 @@ def _write_config(db_path: Path) -> Path:
     return target
 
 
-def _print_calls(app: App, token: str, port: int, top: str, first: date, end: date) -> None:
+def _print_calls(
+    app: App, token: str, port: int, top: str, first: date, end: date, unserved: str | None
+) -> None:
+    """The key and the calls to try; with ``unserved`` (the demo's ``serve`` options,
+    under ``--no-serve``), first how to serve the database, since nothing answers yet."""
     base = f"http://127.0.0.1:{port}"
     click.echo("")
     click.echo(f"A read-only API key (printed once): {token}")
-    click.echo(f"Schema and a UI to try every route: {base}/schema")
-    click.echo("Try:")
+    if unserved is None:
+        click.echo(f"Schema and a UI to try every route: {base}/schema")
+        click.echo("Try:")
+    else:
+        click.echo(f"Not serving (--no-serve). To serve the API: {_cli(app)} serve {unserved}")
+        click.echo(f"Once served, the schema and a UI to try every route: {base}/schema")
+        click.echo("Once served, try:")
     for what, path in EXAMPLE_CALLS:
         url = base + path.format(top=top, first=first.isoformat(), end=end.isoformat())
         click.echo(f"  # {what}")
         click.echo(f"  curl -H 'Authorization: Bearer {token}' '{url}'")
-    click.echo(
-        f"The CLI reads the same database: {_program()} --db {app.db_path} "
-        f"--config {app.config_option} status {top}"
-    )
+    click.echo(f"The CLI reads the same database: {_cli(app)} status {top}")
+
+
+def _cli(app: App) -> str:
+    """The command line for the demo's database and configuration, as the reader types it."""
+    return f"{_program()} --db {app.db_path} --config {app.config_option}"
 
 
 def _program() -> str:
