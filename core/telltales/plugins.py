@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import importlib
+import inspect
 import os
 import re
 import threading
@@ -301,10 +302,13 @@ def _register_one(
         hooks.append(hook_name)
         objects: list[Any] = collected.setdefault(_KINDS[hook_name], [])
         try:
-            for impl in impls:
-                impl.function(register=objects.append)
+            returned = [impl.function(register=objects.append) for impl in impls]
         except Exception as error:
             _drop(registry, manager, name, plugin, f"{hook_name} raised {_describe(error)}")
+            return
+        mistake = next((value for value in returned if value is not None), None)
+        if mistake is not None:
+            _drop(registry, manager, name, plugin, _returned_problem(hook_name, mistake))
             return
     problems: list[str] = [
         problem
@@ -328,6 +332,27 @@ def _register_one(
             hooks=hooks,
             registered={kind: [obj.name for obj in objs] for kind, objs in collected.items()},
         )
+    )
+
+
+def _returned_problem(hook_name: str, value: object) -> str:
+    """Why a hook that returned something is refused: it registers by calling ``register``.
+
+    A hook that returns its objects (or yields them, or is ``async``) registers
+    nothing; accepted in silence, the plugin would look loaded and contribute nothing.
+    """
+    if inspect.isgenerator(value) or inspect.iscoroutine(value):
+        value.close()  # never started: closing it keeps Python from warning about it
+        kind = "a generator" if inspect.isgenerator(value) else "a coroutine (an async hook)"
+        what = f"{kind}, so its body never ran"
+    elif isinstance(value, list | tuple | set | frozenset):
+        kinds = ", ".join(sorted({type(item).__name__ for item in value})) or "empty"
+        what = f"a {type(value).__name__} of {len(value)} ({kinds})"
+    else:
+        what = f"a {type(value).__name__}"
+    return (
+        f"{hook_name} returned {what} instead of None: a hook registers each object by "
+        "calling register(obj) and returns nothing, so nothing was registered"
     )
 
 

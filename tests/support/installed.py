@@ -57,3 +57,7 @@ FAILS_AT_RUN = """
     def register_signal_sources(register):
         register(Flaky())
 """
+
+RETURNS_OBJECTS = GOOD_PLUGIN.replace("register(Constant())", "return [Constant()]")
+"""The good plugin's mistaken twin (issue 16): its hook returns the source instead of
+calling ``register``."""

@@ -1,0 +1,130 @@
+"""Mistakes a vendor made writing a plugin from the docs alone (issue 16, items 12-15).
+
+Each mistake is a real plugin, installed as a vendor's would be (a module and its
+``.dist-info`` with the entry point, ``support.installed.fake_install``), and is
+checked where the vendor meets it: the loader, the ``telltales`` command (in a
+subprocess, strict mode included) and the test kit. Each must be refused loudly,
+name the plugin, and leave every other plugin working.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from support.installed import RETURNS_OBJECTS, fake_install
+from support.server import environment, telltales
+from telltales import Signal, SignalBatch, SignalSource, hookimpl
+from telltales.errors import PluginError
+from telltales.plugins import load_registry
+from telltales.testing import PluginHarness
+
+Install = Callable[[str, str], ModuleType]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    return tmp_path / "site"
+
+
+@pytest.fixture
+def install(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Install]:
+    """Install a plugin into ``site`` (on sys.path) and import it; forget it afterwards."""
+    monkeypatch.syspath_prepend(str(site))
+    installed: list[str] = []
+
+    def install(plugin: str, source: str) -> ModuleType:
+        fake_install(site, plugin, source)
+        importlib.invalidate_caches()
+        installed.append(f"telltales_{plugin}")
+        return importlib.import_module(f"telltales_{plugin}")
+
+    yield install
+    for module in installed:
+        sys.modules.pop(module, None)
+
+
+# --- 12. a hook that returns its objects instead of calling register ------------------
+
+RETURNED = (
+    "register_signal_sources returned a list of 1 (Constant) instead of None: a hook "
+    "registers each object by calling register(obj) and returns nothing, so nothing was "
+    "registered"
+)
+
+
+def test_a_hook_that_returns_its_objects_leaves_the_plugin_out(install: Install) -> None:
+    install("returns", RETURNS_OBJECTS)
+    registry = load_registry(allow=frozenset({"returns"}))
+    (failure,) = registry.failures
+    assert (failure.plugin, failure.stage, failure.error) == ("returns", "register", RETURNED)
+    assert "returns" not in [info.name for info in registry.plugins]
+    assert "account" in registry.sources, "the rest load"
+    with pytest.raises(PluginError, match="plugin 'returns' failed \\(register\\): "):
+        load_registry(allow=frozenset({"returns"}), strict=True)
+
+
+def test_the_command_lists_it_as_failed_and_strict_mode_stops(site: Path) -> None:
+    fake_install(site, "returns", RETURNS_OBJECTS)
+    env = environment(PYTHONPATH=str(site), TELLTALES_PLUGINS="returns")
+    listed = telltales("plugins", env=env)
+    assert listed.returncode == 0
+    assert "returns (FAILED at register" in listed.stdout
+    assert f"  error: {RETURNED}" in listed.stdout
+    assert f"warning: plugin 'returns' left out (register): {RETURNED}" in listed.stderr
+    strict = telltales("plugins", env={**env, "TELLTALES_STRICT_PLUGINS": "1"})
+    assert strict.returncode == 1
+    assert f"Error: plugin 'returns' failed (register): {RETURNED}" in strict.stderr
+
+
+def test_the_test_kit_fails_on_it(install: Install, tmp_path: Path) -> None:
+    plugin = install("returns", RETURNS_OBJECTS)
+    harness = PluginHarness(tmp_path / "t.db")
+    with pytest.raises(PluginError) as refused:
+        harness.register(plugin, name="returns")
+    assert str(refused.value) == f"plugin 'returns' was left out: {RETURNED}"
+
+
+class Quiet:
+    name = "quiet"
+
+    def compute(self, batch: SignalBatch) -> list[Signal]:
+        return []
+
+
+class Yields:
+    @hookimpl
+    def register_signal_sources(self, register: object) -> Iterator[SignalSource]:
+        yield Quiet()
+
+
+class Async:
+    @hookimpl
+    async def register_signal_sources(self, register: object) -> None:
+        raise AssertionError("never run")
+
+
+class ReturnsOne:
+    @hookimpl
+    def register_signal_sources(self, register: Callable[[SignalSource], None]) -> SignalSource:
+        register(Quiet())
+        return Quiet()  # registered and returned: still a mistake
+
+
+@pytest.mark.parametrize(
+    ("plugin", "returned"),
+    [
+        (Yields(), "a generator, so its body never ran"),
+        (Async(), "a coroutine (an async hook), so its body never ran"),
+        (ReturnsOne(), "a Quiet"),
+    ],
+)
+def test_any_return_value_but_none_is_refused(plugin: object, returned: str) -> None:
+    registry = load_registry(extra=[("mistaken", plugin)], use_entry_points=False)
+    (failure,) = registry.failures
+    assert failure.error.startswith(f"register_signal_sources returned {returned} instead")
+    assert "quiet" not in registry.sources
