@@ -252,7 +252,10 @@ def _load_one(
         return None
     try:
         manager.register(plugin, name=name)
-    except (pluggy.PluginValidationError, ValueError) as error:
+    except pluggy.PluginValidationError as error:
+        registry.fail(name, "load", _invalid_hook(manager, plugin, error))
+        return None
+    except ValueError as error:
         registry.fail(name, "load", _describe(error))
         return None
     unknown = sorted(
@@ -268,6 +271,35 @@ def _load_one(
         )
         return None
     return plugin
+
+
+def _invalid_hook(
+    manager: pluggy.PluginManager, plugin: object, error: pluggy.PluginValidationError
+) -> str:
+    """pluggy's refusal in one line: the hook, the parameter it does not give, its own.
+
+    pluggy refuses a hook function with a required parameter the hook does not pass,
+    in three lines naming neither the parameter on its own nor the hook's parameters.
+    """
+    for hook_name in HOOK_NAMES:
+        function = getattr(plugin, hook_name, None)
+        if not callable(function) or manager.parse_hookimpl_opts(plugin, hook_name) is None:
+            continue
+        declared = inspect.signature(function).parameters
+        given = inspect.signature(getattr(hookspecs, hook_name)).parameters
+        unexpected = [
+            repr(name)
+            for name, parameter in declared.items()
+            if name not in given
+            and parameter.default is parameter.empty
+            and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        ]
+        if unexpected:
+            return (
+                f"{hook_name}({', '.join(declared)}): unexpected parameter "
+                f"{', '.join(unexpected)}; the hook's parameters are ({', '.join(given)})"
+            )
+    return " ".join(str(error).split())  # pluggy's other refusals, on one line
 
 
 _KINDS = {

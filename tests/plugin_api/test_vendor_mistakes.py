@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from support.installed import RETURNS_OBJECTS, fake_install
+from support.installed import RETURNS_OBJECTS, WRONG_SIGNATURE, fake_install
 from support.server import environment, telltales
 from telltales import Signal, SignalBatch, SignalSource, hookimpl
 from telltales.errors import PluginError
@@ -128,3 +128,40 @@ def test_any_return_value_but_none_is_refused(plugin: object, returned: str) -> 
     (failure,) = registry.failures
     assert failure.error.startswith(f"register_signal_sources returned {returned} instead")
     assert "quiet" not in registry.sources
+
+
+# --- 15. a hook with a parameter the hook does not give -------------------------------
+
+SIGNATURE = (
+    "register_signal_sources(register, settings): unexpected parameter 'settings'; "
+    "the hook's parameters are (register)"
+)
+
+
+def test_a_wrong_hook_signature_is_one_line_naming_plugin_hook_and_parameter(
+    site: Path,
+) -> None:
+    fake_install(site, "signature", WRONG_SIGNATURE)
+    env = environment(PYTHONPATH=str(site), TELLTALES_PLUGINS="signature")
+    listed = telltales("plugins", env=env)
+    assert listed.stderr == f"warning: plugin 'signature' left out (load): {SIGNATURE}\n"
+    assert f"  error: {SIGNATURE}\n" in listed.stdout
+    strict = telltales("plugins", env={**env, "TELLTALES_STRICT_PLUGINS": "1"})
+    assert strict.returncode == 1
+    assert strict.stderr.splitlines() == [
+        f"Error: plugin 'signature' failed (load): {SIGNATURE} [TELLTALES_STRICT_PLUGINS is set]"
+    ]
+
+
+def test_a_renamed_parameter_is_named_too() -> None:
+    class Plugin:
+        @hookimpl
+        def register_scorers(self, add: object, *args: object, extra: int = 0) -> None:
+            raise AssertionError("never called")
+
+    registry = load_registry(extra=[("renamed", Plugin())], use_entry_points=False)
+    (failure,) = registry.failures
+    assert failure.error == (
+        "register_scorers(add, args, extra): unexpected parameter 'add'; "
+        "the hook's parameters are (register)"
+    )

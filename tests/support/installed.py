@@ -61,3 +61,8 @@ FAILS_AT_RUN = """
 RETURNS_OBJECTS = GOOD_PLUGIN.replace("register(Constant())", "return [Constant()]")
 """The good plugin's mistaken twin (issue 16): its hook returns the source instead of
 calling ``register``."""
+
+WRONG_SIGNATURE = GOOD_PLUGIN.replace(
+    "def register_signal_sources(register):", "def register_signal_sources(register, settings):"
+)
+"""The good plugin with a parameter its hook does not give (issue 16)."""
