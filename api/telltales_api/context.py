@@ -18,7 +18,7 @@ from telltales.playbooks.plan import Plan, load_plan
 from telltales.plugins import Registry
 from telltales.signals.scorecards import HEALTH_SCORER, Scoring, load_scoring
 from telltales.signals.settings import scorer_settings, source_settings
-from telltales.store import Store, default_path, open_store
+from telltales.store import Store, default_path, open_for_plugins
 
 from telltales_api.health_cache import DEFAULT_MAX_BYTES as DEFAULT_HEALTH_CACHE
 from telltales_api.health_cache import HealthCache
@@ -116,8 +116,7 @@ class ApiContext:
         # the server, and a run over the API does not decode the configuration again.
         sources = source_settings(config, registry)
         scorers = scorer_settings(config, registry)
-        migrations = [entry.obj for entry in registry.migrations.values()]
-        store = open_store(settings.db, migrations, create=settings.create_db)
+        store = open_for_plugins(settings.db, registry, create=settings.create_db)
         return cls(settings, registry, config, plan, sources, scorers, store)
 
     def close(self) -> None:

@@ -61,7 +61,7 @@ HOOK_NAMES: tuple[str, ...] = (
     "register_crm_adapters",
 )
 
-Stage = Literal["load", "register", "run"]
+Stage = Literal["load", "register", "migrate", "run"]
 
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _DOTTED_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
@@ -116,6 +116,19 @@ class Registry:
         self.failures.append(failure)
         if self.strict:
             raise PluginError(f"plugin {plugin!r} failed ({stage}): {error} [{STRICT_ENV} is set]")
+
+    def leave_out(self, plugin: str, stage: Stage, error: str) -> None:
+        """Take back everything ``plugin`` registered, then record its failure.
+
+        For a failure found after registration: its migrations failed when a database
+        was opened. The plugin is then left out whole, as if it had failed to load.
+        """
+        for kind in _KINDS.values():
+            table: dict[str, Entry[Any]] = getattr(self, kind)
+            for name in [name for name, entry in table.items() if entry.plugin == plugin]:
+                del table[name]
+        self.plugins = [info for info in self.plugins if info.name != plugin]
+        self.fail(plugin, stage, error)
 
 
 class TimeLimitExceeded(Exception):

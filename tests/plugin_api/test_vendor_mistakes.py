@@ -10,18 +10,28 @@ name the plugin, and leave every other plugin working.
 from __future__ import annotations
 
 import importlib
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from support.installed import RETURNS_OBJECTS, WRONG_SIGNATURE, fake_install
+from conftest import EXAMPLE_ACCOUNTS
+from support.api import api_settings
+from support.installed import (
+    CLASHING_MIGRATION,
+    GOOD_PLUGIN,
+    RETURNS_OBJECTS,
+    WRONG_SIGNATURE,
+    fake_install,
+)
 from support.server import environment, telltales
 from telltales import Signal, SignalBatch, SignalSource, hookimpl
 from telltales.errors import PluginError
 from telltales.plugins import load_registry
-from telltales.testing import PluginHarness
+from telltales.testing import ApiClient, PluginHarness
+from telltales_api import create_app
 
 Install = Callable[[str, str], ModuleType]
 
@@ -81,7 +91,7 @@ def test_the_command_lists_it_as_failed_and_strict_mode_stops(site: Path) -> Non
     assert f"Error: plugin 'returns' failed (register): {RETURNED}" in strict.stderr
 
 
-def test_the_test_kit_fails_on_it(install: Install, tmp_path: Path) -> None:
+def test_the_test_kit_fails_on_a_returning_hook(install: Install, tmp_path: Path) -> None:
     plugin = install("returns", RETURNS_OBJECTS)
     harness = PluginHarness(tmp_path / "t.db")
     with pytest.raises(PluginError) as refused:
@@ -165,3 +175,93 @@ def test_a_renamed_parameter_is_named_too() -> None:
         "register_scorers(add, args, extra): unexpected parameter 'add'; "
         "the hook's parameters are (register)"
     )
+
+
+# --- 13. a migration that creates a table the core already has ------------------------
+
+CLASH = (
+    'migration clash.m001_tables failed: OperationalError: table "accounts" already '
+    "exists; nothing of the plugin's migrations was written (its tables and indexes need "
+    "names of their own: prefix them with 'clash_')"
+)
+
+
+def schema(db: Path) -> list[tuple[str, ...]]:
+    """Every table and index, and every migration applied: what a migration writes."""
+    with sqlite3.connect(db) as conn:
+        return [
+            *conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name"),
+            *conn.execute("SELECT migration_set, name FROM _sqlite_migrations ORDER BY rowid"),
+        ]
+
+
+@pytest.fixture
+def clash_site(site: Path) -> dict[str, str]:
+    """The clashing plugin installed beside a good one; the environment that sees both."""
+    fake_install(site, "clash", CLASHING_MIGRATION)
+    fake_install(site, "steady", GOOD_PLUGIN)
+    return environment(PYTHONPATH=str(site), TELLTALES_PLUGINS="clash,steady")
+
+
+def test_a_new_database_is_made_without_the_clashing_plugin(
+    clash_site: dict[str, str], tmp_path: Path
+) -> None:
+    db = tmp_path / "t.db"
+    made = telltales("--db", db, "init", env=clash_site)
+    assert made.returncode == 0, made.stderr
+    assert made.stderr == f"warning: plugin 'clash' left out (migrate): {CLASH}\n"
+    assert made.stdout == f"Created telltales database {db} (schemas: telltales)\n"
+    assert not [row for row in schema(db) if "clash" in str(row)], "nothing of it written"
+    listed = telltales("--db", db, "plugins", env=clash_site)
+    assert "clash (FAILED at migrate" in listed.stdout
+    assert f"  error: {CLASH}" in listed.stdout
+    assert "steady (0.0.1)" in listed.stdout
+    for command in (["ingest", "accounts", EXAMPLE_ACCOUNTS], ["run", "--as-of", "2026-11-20"]):
+        done = telltales("--db", db, *command, env=clash_site)
+        assert done.returncode == 0, done.stderr
+        assert f"warning: plugin 'clash' left out (migrate): {CLASH}" in done.stderr
+    shown = telltales("--db", db, "signals", "northwind", env=clash_site)
+    assert "steady.one" in shown.stdout, "the rest keep working"
+    assert "clash.one" not in shown.stdout
+
+
+def test_an_existing_database_is_left_untouched(clash_site: dict[str, str], tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    before_install = environment(PYTHONPATH=clash_site["PYTHONPATH"], TELLTALES_PLUGINS="steady")
+    assert telltales("--db", db, "init", env=before_install).returncode == 0
+    before = schema(db)
+    listed = telltales("--db", db, "accounts", env=clash_site)
+    assert listed.returncode == 0, listed.stderr
+    assert f"warning: plugin 'clash' left out (migrate): {CLASH}" in listed.stderr
+    assert schema(db) == before
+
+
+def test_strict_mode_stops_and_writes_nothing(clash_site: dict[str, str], tmp_path: Path) -> None:
+    strict = {**clash_site, "TELLTALES_STRICT_PLUGINS": "1"}
+    made = telltales("--db", tmp_path / "t.db", "init", env=strict)
+    assert made.returncode == 1
+    assert (
+        f"Error: plugin 'clash' failed (migrate): {CLASH} [TELLTALES_STRICT_PLUGINS is set]"
+        in made.stderr
+    )
+    assert not list(tmp_path.glob("t.db*")), "no database half made"
+
+
+def test_the_api_lists_it_as_failed(install: Install, tmp_path: Path) -> None:
+    install("clash", CLASHING_MIGRATION)
+    registry = load_registry(allow=frozenset({"clash"}))
+    with ApiClient(lambda: create_app(api_settings(tmp_path), registry=registry)) as api:
+        answer = api.client.get("/v1/plugins", headers=api.headers(api.key("read"))).json()
+    assert [(f["plugin"], f["stage"], f["error"]) for f in answer["failures"]] == [
+        ("clash", "migrate", CLASH)
+    ]
+    assert "clash" not in [plugin["name"] for plugin in answer["plugins"]]
+
+
+def test_the_test_kit_fails_on_a_clashing_migration(install: Install, tmp_path: Path) -> None:
+    plugin = install("clash", CLASHING_MIGRATION)
+    harness = PluginHarness(tmp_path / "t.db")
+    harness.register(plugin, name="clash")
+    with pytest.raises(PluginError) as refused:
+        harness.add_accounts([{"account_id": "a1", "name": "A"}])
+    assert str(refused.value) == f"plugin 'clash' was left out: {CLASH}"

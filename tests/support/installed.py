@@ -66,3 +66,22 @@ WRONG_SIGNATURE = GOOD_PLUGIN.replace(
     "def register_signal_sources(register):", "def register_signal_sources(register, settings):"
 )
 """The good plugin with a parameter its hook does not give (issue 16)."""
+
+CLASHING_MIGRATION = (
+    GOOD_PLUGIN.replace("steady", "clash")
+    + """
+    from sqlite_utils import Migrations
+
+    migrations = Migrations("clash")
+
+    @migrations()
+    def m001_tables(db):
+        db["clash_notes"].create({"note_id": int}, pk="note_id")
+        db["accounts"].create({"account_id": str}, pk="account_id")  # the core's table
+
+    @hookimpl
+    def register_migrations(register):
+        register(migrations)
+"""
+)
+"""A good plugin (source `clash`) with a migration creating the core's table (issue 16)."""
