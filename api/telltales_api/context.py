@@ -111,12 +111,25 @@ class ApiContext:
     @classmethod
     def open(cls, settings: ApiSettings, registry: Registry) -> ApiContext:
         config = load_config(config_path(settings.config))
-        plan = load_plan(config, registry)
+
+        def checked() -> tuple[Plan, dict[str, Any], dict[str, Any]]:
+            return (
+                load_plan(config, registry),
+                source_settings(config, registry),
+                scorer_settings(config, registry),
+            )
+
         # Decoded and checked once, before the database is touched: a bad table stops
         # the server, and a run over the API does not decode the configuration again.
-        sources = source_settings(config, registry)
-        scorers = scorer_settings(config, registry)
+        plan, sources, scorers = checked()
+        known = len(registry.failures)
         store = open_for_plugins(settings.db, registry, create=settings.create_db)
+        if len(registry.failures) > known:  # a plugin's migrations failed: check without it
+            try:
+                plan, sources, scorers = checked()
+            except BaseException:
+                store.close()
+                raise
         return cls(settings, registry, config, plan, sources, scorers, store)
 
     def close(self) -> None:

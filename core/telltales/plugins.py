@@ -109,6 +109,8 @@ class Registry:
     migrations: dict[str, Entry[Migrations]] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
     plugins: list[PluginInfo] = field(default_factory=list)
+    withheld: dict[str, str] = field(default_factory=dict)
+    """The names a left-out plugin registered (or began to), each with the plugin."""
 
     def fail(self, plugin: str, stage: Stage, error: str) -> None:
         """Record a plugin failure; in strict mode, stop everything."""
@@ -127,8 +129,34 @@ class Registry:
             table: dict[str, Entry[Any]] = getattr(self, kind)
             for name in [name for name, entry in table.items() if entry.plugin == plugin]:
                 del table[name]
+                self.withheld[name] = plugin
         self.plugins = [info for info in self.plugins if info.name != plugin]
         self.fail(plugin, stage, error)
+
+    def left_out_by(self, name: str) -> PluginFailure | None:
+        """The failure of the left-out plugin a component's ``name`` belongs to, or None.
+
+        Known for a plugin left out once it had registered; for one that failed before
+        (at import), told by the convention that a component is named after its plugin
+        (``acme_nps``, ``acme_nps.pulse_survey``, keys ``acme_nps.*``). How the
+        configuration sets aside what names a left-out plugin, instead of refusing it
+        as a misspelling.
+        """
+        for failure in self.failures:
+            owner = failure.plugin
+            if self.withheld.get(name) == owner or name == owner or name.startswith(f"{owner}."):
+                return failure
+        return None
+
+
+def left_out_note(registry: Registry) -> str:
+    """``; left out: a, b`` for a message about a name nothing installed has, else ``""``.
+
+    A name the configuration uses may belong to a plugin that failed before it could
+    say what it registers: the message then says which plugins are missing.
+    """
+    names = sorted({failure.plugin for failure in registry.failures})
+    return f"; left out: {', '.join(names)}" if names else ""
 
 
 class TimeLimitExceeded(Exception):
@@ -349,11 +377,13 @@ def _register_one(
         try:
             returned = [impl.function(register=objects.append) for impl in impls]
         except Exception as error:
-            _drop(registry, manager, name, plugin, f"{hook_name} raised {_describe(error)}")
+            error_text = f"{hook_name} raised {_describe(error)}"
+            _drop(registry, manager, name, plugin, error_text, collected)
             return
         mistake = next((value for value in returned if value is not None), None)
         if mistake is not None:
-            _drop(registry, manager, name, plugin, _returned_problem(hook_name, mistake))
+            returned_text = _returned_problem(hook_name, mistake)
+            _drop(registry, manager, name, plugin, returned_text, collected)
             return
     problems: list[str] = [
         problem
@@ -363,7 +393,7 @@ def _register_one(
     ]
     problems.extend(_duplicates(collected))
     if problems:
-        _drop(registry, manager, name, plugin, "; ".join(problems))
+        _drop(registry, manager, name, plugin, "; ".join(problems), collected)
         return
     for kind, objects in collected.items():
         table: dict[str, Entry[Any]] = getattr(registry, kind)
@@ -402,9 +432,18 @@ def _returned_problem(hook_name: str, value: object) -> str:
 
 
 def _drop(
-    registry: Registry, manager: pluggy.PluginManager, name: str, plugin: object, error: str
+    registry: Registry,
+    manager: pluggy.PluginManager,
+    name: str,
+    plugin: object,
+    error: str,
+    collected: dict[str, list[Any]],
 ) -> None:
     manager.unregister(plugin)
+    for objects in collected.values():
+        for obj in objects:
+            if isinstance(getattr(obj, "name", None), str):
+                registry.withheld.setdefault(obj.name, name)
     registry.fail(name, "register", error)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from conftest import EXAMPLE_ACCOUNTS
 from support.api import api_settings
 from support.installed import (
+    BROKEN_ON_IMPORT,
     CLASHING_MIGRATION,
     GOOD_PLUGIN,
     RETURNS_OBJECTS,
@@ -265,3 +267,144 @@ def test_the_test_kit_fails_on_a_clashing_migration(install: Install, tmp_path: 
     with pytest.raises(PluginError) as refused:
         harness.add_accounts([{"account_id": "a1", "name": "A"}])
     assert str(refused.value) == f"plugin 'clash' was left out: {CLASH}"
+
+
+# --- 14. a configuration naming a plugin that was left out ----------------------------
+
+BROKEN = "plugin 'broken' left out (load): RuntimeError: vendor SDK missing"
+RULE = """
+[rules.always]
+description = "Holds for every account with the steady signal"
+status = "concern"
+severity = "low"
+conditions = [{ signal = "steady.one", below = 2 }]
+"""
+PLAYBOOK = """
+[playbooks.note]
+description = "One step, on the action named below"
+on_enter = "concern"
+rules = ["always"]
+steps = [{ action = "ACTION" }]
+"""
+
+
+@pytest.fixture
+def broken_site(site: Path) -> dict[str, str]:
+    """A plugin that fails at import beside a good one; the environment that sees both."""
+    fake_install(site, "broken", BROKEN_ON_IMPORT)
+    fake_install(site, "steady", GOOD_PLUGIN)
+    return environment(PYTHONPATH=str(site), TELLTALES_PLUGINS="broken,steady")
+
+
+def database(env: dict[str, str], folder: Path) -> Path:
+    db = folder / "t.db"
+    for command in (["init"], ["ingest", "accounts", EXAMPLE_ACCOUNTS]):
+        done = telltales("--db", db, *command, env=env)
+        assert done.returncode == 0, done.stderr
+    return db
+
+
+def configured(folder: Path, text: str) -> Path:
+    config = folder / "telltales.toml"
+    config.write_text(text)
+    return config
+
+
+def run(env: dict[str, str], db: Path, config: Path) -> subprocess.CompletedProcess[str]:
+    return telltales("--db", db, "--config", config, "run", "--as-of", "2026-11-20", env=env)
+
+
+def test_its_configuration_is_set_aside_and_the_rest_run_degraded(
+    broken_site: dict[str, str], tmp_path: Path
+) -> None:
+    db = database(broken_site, tmp_path)
+    config = configured(
+        tmp_path,
+        """
+[plugins.broken]
+window_days = 30
+
+[engine.source_time_limits]
+broken = 10
+
+[rules.broken_detractors]
+description = "A rule on the left-out plugin's signal: it never holds"
+status = "concern"
+severity = "medium"
+conditions = [{ signal = "broken.nps", below = 0 }]
+
+[scoring]
+default = "halves"
+
+[scorecards.halves.components]
+interest = 1
+
+[[scorecards.halves.measures]]
+component = "interest"
+signal = "steady.one"
+weight = 0.5
+linear = { worst = 0, best = 1 }
+
+[[scorecards.halves.measures]]
+component = "interest"
+signal = "broken.nps"
+weight = 0.5
+linear = { worst = -100, best = 100 }
+""",
+    )
+    ran = run(broken_site, db, config)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("Run 1 as of 2026-11-20: degraded, 6 accounts, 18 signals")
+    assert f"warning: {BROKEN}" in ran.stderr
+    assert "[plugins.broken] not applied: plugin 'broken' was left out (load)" in ran.stderr
+    assert (
+        "  degraded: plugin:broken (broken) failed, its output is missing: left out (load): "
+        "RuntimeError: vendor SDK missing; nothing of it ran, and its configuration is not "
+        "applied"
+    ) in ran.stderr
+    shown = telltales("--db", db, "signals", "northwind", env=broken_site)
+    assert "steady.one" in shown.stdout, "the rest ran"
+    scored = telltales("--db", db, "score", "northwind", "--as-of", "2026-11-20", env=broken_site)
+    assert "missing: plugin 'broken' was left out (load)" in scored.stdout
+
+
+def assert_step_refused(env: dict[str, str], folder: Path, action: str, why: str) -> None:
+    """A playbook step on ``action`` stops ``telltales run``, saying ``why``; no run starts."""
+    db = database(env, folder)
+    config = configured(folder, RULE + PLAYBOOK.replace("ACTION", action))
+    ran = run(env, db, config)
+    assert ran.returncode == 1
+    assert ran.stderr.splitlines()[-1] == (
+        f"Error: {config}, line 12: [playbooks.note] step 1: action {action!r} is not "
+        f"available: {why}; a playbook is not started with a step missing: fix the plugin, "
+        "or take the step out"
+    )
+    assert telltales("--db", db, "runs", env=env).stdout == "", "no run was started"
+
+
+def test_a_playbook_step_on_its_action_stops_with_the_true_reason(
+    broken_site: dict[str, str], tmp_path: Path
+) -> None:
+    why = "plugin 'broken' was left out (load): RuntimeError: vendor SDK missing"
+    assert_step_refused(broken_site, tmp_path, "broken.survey", why)
+
+
+def test_a_name_it_cannot_be_told_from_says_which_plugins_are_left_out(
+    broken_site: dict[str, str], tmp_path: Path
+) -> None:
+    db = database(broken_site, tmp_path)
+    config = configured(tmp_path, "[plugins.surveys]\nwindow_days = 30\n")
+    ran = run(broken_site, db, config)
+    assert ran.returncode == 1
+    assert ran.stderr.splitlines()[-1] == (
+        f"Error: {config}, line 1: [plugins.surveys] names no installed signal source "
+        "(installed: account, steady; left out: broken)"
+    )
+
+
+def test_a_plugin_left_out_when_the_database_opens_is_checked_for_too(
+    clash_site: dict[str, str], tmp_path: Path
+) -> None:
+    """The configuration is checked before the database is opened, and again after."""
+    why = f"plugin 'clash' was left out (migrate): {CLASH}"
+    assert_step_refused(clash_site, tmp_path, "clash.note", why)

@@ -82,6 +82,18 @@ CLASHING_MIGRATION = (
     @hookimpl
     def register_migrations(register):
         register(migrations)
+
+    class Note:
+        name = "clash.note"
+        reaches_customer = False
+
+        def record(self, request):
+            return "noted"
+
+    @hookimpl
+    def register_playbook_actions(register):
+        register(Note())
 """
 )
-"""A good plugin (source `clash`) with a migration creating the core's table (issue 16)."""
+"""A good plugin (source ``clash``, action ``clash.note``) with a migration creating a
+table the core already has (issue 16)."""

@@ -43,7 +43,9 @@ class App:
         """The database, migrated; a plugin whose migrations fail is left out, with a warning."""
         known = len(self.registry.failures)
         store = open_for_plugins(self.db_path, self.registry, create=create)
-        _warn(self.registry.failures[known:])
+        if len(self.registry.failures) > known:
+            _warn(self.registry.failures[known:])
+            self.__dict__.pop("plan", None)  # checked with a plugin now left out: check again
         return store
 
 
