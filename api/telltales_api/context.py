@@ -18,7 +18,7 @@ from telltales.playbooks.plan import Plan, load_plan
 from telltales.plugins import Registry
 from telltales.signals.scorecards import HEALTH_SCORER, Scoring, load_scoring
 from telltales.signals.settings import scorer_settings, source_settings
-from telltales.store import Store, default_path, open_store
+from telltales.store import Store, default_path, open_for_plugins
 
 from telltales_api.health_cache import DEFAULT_MAX_BYTES as DEFAULT_HEALTH_CACHE
 from telltales_api.health_cache import HealthCache
@@ -115,13 +115,25 @@ class ApiContext:
     @classmethod
     def open(cls, settings: ApiSettings, registry: Registry) -> ApiContext:
         config = load_config(config_path(settings.config))
-        plan = load_plan(config, registry)
+
+        def checked() -> tuple[Plan, dict[str, Any], dict[str, Any]]:
+            return (
+                load_plan(config, registry),
+                source_settings(config, registry),
+                scorer_settings(config, registry),
+            )
+
         # Decoded and checked once, before the database is touched: a bad table stops
         # the server, and a run over the API does not decode the configuration again.
-        sources = source_settings(config, registry)
-        scorers = scorer_settings(config, registry)
-        migrations = [entry.obj for entry in registry.migrations.values()]
-        store = open_store(settings.db, migrations, create=settings.create_db)
+        plan, sources, scorers = checked()
+        known = len(registry.failures)
+        store = open_for_plugins(settings.db, registry, create=settings.create_db)
+        if len(registry.failures) > known:  # a plugin's migrations failed: check without it
+            try:
+                plan, sources, scorers = checked()
+            except BaseException:
+                store.close()
+                raise
         return cls(settings, registry, config, plan, sources, scorers, store)
 
     def database_replaced(self) -> str | None:

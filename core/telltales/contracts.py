@@ -38,7 +38,8 @@ class SignalSpec(msgspec.Struct, kw_only=True, frozen=True):
     description: str
     """What the value is, in one line, with its unit ("share of seats, 0..1")."""
     higher_is_better: bool | None = True
-    """The direction of the value, for readers and default thresholds; None if neither."""
+    """The direction of the value, for the people who read the declaration (the core does
+    not read it: a scorecard measure sets its own direction); None if neither."""
 
 
 def spec_matches(spec_key: str, key: str) -> bool:

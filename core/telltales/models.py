@@ -228,7 +228,8 @@ class RunFailure(msgspec.Struct, kw_only=True, frozen=True):
 
     plugin: str
     component: str
-    """``source:<name>`` or ``scorer:<name>``."""
+    """``source:<name>``, ``scorer:<name>``, ``action:<name>``, or ``plugin:<name>`` for
+    an installed plugin that was left out (none of it ran)."""
     error: str
 
 

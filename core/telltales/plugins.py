@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import importlib
+import inspect
 import os
 import re
 import threading
@@ -60,7 +61,7 @@ HOOK_NAMES: tuple[str, ...] = (
     "register_crm_adapters",
 )
 
-Stage = Literal["load", "register", "run"]
+Stage = Literal["load", "register", "migrate", "run"]
 
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _DOTTED_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
@@ -108,6 +109,8 @@ class Registry:
     migrations: dict[str, Entry[Migrations]] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
     plugins: list[PluginInfo] = field(default_factory=list)
+    withheld: dict[str, str] = field(default_factory=dict)
+    """The names a left-out plugin registered (or began to), each with the plugin."""
 
     def fail(self, plugin: str, stage: Stage, error: str) -> None:
         """Record a plugin failure; in strict mode, stop everything."""
@@ -115,6 +118,45 @@ class Registry:
         self.failures.append(failure)
         if self.strict:
             raise PluginError(f"plugin {plugin!r} failed ({stage}): {error} [{STRICT_ENV} is set]")
+
+    def leave_out(self, plugin: str, stage: Stage, error: str) -> None:
+        """Take back everything ``plugin`` registered, then record its failure.
+
+        For a failure found after registration: its migrations failed when a database
+        was opened. The plugin is then left out whole, as if it had failed to load.
+        """
+        for kind in _KINDS.values():
+            table: dict[str, Entry[Any]] = getattr(self, kind)
+            for name in [name for name, entry in table.items() if entry.plugin == plugin]:
+                del table[name]
+                self.withheld[name] = plugin
+        self.plugins = [info for info in self.plugins if info.name != plugin]
+        self.fail(plugin, stage, error)
+
+    def left_out_by(self, name: str) -> PluginFailure | None:
+        """The failure of the left-out plugin a component's ``name`` belongs to, or None.
+
+        Known for a plugin left out once it had registered; for one that failed before
+        (at import), told by the convention that a component is named after its plugin
+        (``acme_nps``, ``acme_nps.pulse_survey``, keys ``acme_nps.*``). How the
+        configuration sets aside what names a left-out plugin, instead of refusing it
+        as a misspelling.
+        """
+        for failure in self.failures:
+            owner = failure.plugin
+            if self.withheld.get(name) == owner or name == owner or name.startswith(f"{owner}."):
+                return failure
+        return None
+
+
+def left_out_note(registry: Registry) -> str:
+    """``; left out: a, b`` for a message about a name nothing installed has, else ``""``.
+
+    A name the configuration uses may belong to a plugin that failed before it could
+    say what it registers: the message then says which plugins are missing.
+    """
+    names = sorted({failure.plugin for failure in registry.failures})
+    return f"; left out: {', '.join(names)}" if names else ""
 
 
 class TimeLimitExceeded(Exception):
@@ -251,7 +293,10 @@ def _load_one(
         return None
     try:
         manager.register(plugin, name=name)
-    except (pluggy.PluginValidationError, ValueError) as error:
+    except pluggy.PluginValidationError as error:
+        registry.fail(name, "load", _invalid_hook(manager, plugin, error))
+        return None
+    except ValueError as error:
         registry.fail(name, "load", _describe(error))
         return None
     unknown = sorted(
@@ -267,6 +312,35 @@ def _load_one(
         )
         return None
     return plugin
+
+
+def _invalid_hook(
+    manager: pluggy.PluginManager, plugin: object, error: pluggy.PluginValidationError
+) -> str:
+    """pluggy's refusal in one line: the hook, the parameter it does not give, its own.
+
+    pluggy refuses a hook function with a required parameter the hook does not pass,
+    in three lines naming neither the parameter on its own nor the hook's parameters.
+    """
+    for hook_name in HOOK_NAMES:
+        function = getattr(plugin, hook_name, None)
+        if not callable(function) or manager.parse_hookimpl_opts(plugin, hook_name) is None:
+            continue
+        declared = inspect.signature(function).parameters
+        given = inspect.signature(getattr(hookspecs, hook_name)).parameters
+        unexpected = [
+            repr(name)
+            for name, parameter in declared.items()
+            if name not in given
+            and parameter.default is parameter.empty
+            and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        ]
+        if unexpected:
+            return (
+                f"{hook_name}({', '.join(declared)}): unexpected parameter "
+                f"{', '.join(unexpected)}; the hook's parameters are ({', '.join(given)})"
+            )
+    return " ".join(str(error).split())  # pluggy's other refusals, on one line
 
 
 _KINDS = {
@@ -301,10 +375,15 @@ def _register_one(
         hooks.append(hook_name)
         objects: list[Any] = collected.setdefault(_KINDS[hook_name], [])
         try:
-            for impl in impls:
-                impl.function(register=objects.append)
+            returned = [impl.function(register=objects.append) for impl in impls]
         except Exception as error:
-            _drop(registry, manager, name, plugin, f"{hook_name} raised {_describe(error)}")
+            error_text = f"{hook_name} raised {_describe(error)}"
+            _drop(registry, manager, name, plugin, error_text, collected)
+            return
+        mistake = next((value for value in returned if value is not None), None)
+        if mistake is not None:
+            returned_text = _returned_problem(hook_name, mistake)
+            _drop(registry, manager, name, plugin, returned_text, collected)
             return
     problems: list[str] = [
         problem
@@ -314,7 +393,7 @@ def _register_one(
     ]
     problems.extend(_duplicates(collected))
     if problems:
-        _drop(registry, manager, name, plugin, "; ".join(problems))
+        _drop(registry, manager, name, plugin, "; ".join(problems), collected)
         return
     for kind, objects in collected.items():
         table: dict[str, Entry[Any]] = getattr(registry, kind)
@@ -331,10 +410,40 @@ def _register_one(
     )
 
 
+def _returned_problem(hook_name: str, value: object) -> str:
+    """Why a hook that returned something is refused: it registers by calling ``register``.
+
+    A hook that returns its objects (or yields them, or is ``async``) registers
+    nothing; accepted in silence, the plugin would look loaded and contribute nothing.
+    """
+    if inspect.isgenerator(value) or inspect.iscoroutine(value):
+        value.close()  # never started: closing it keeps Python from warning about it
+        kind = "a generator" if inspect.isgenerator(value) else "a coroutine (an async hook)"
+        what = f"{kind}, so its body never ran"
+    elif isinstance(value, list | tuple | set | frozenset):
+        kinds = ", ".join(sorted({type(item).__name__ for item in value})) or "empty"
+        what = f"a {type(value).__name__} of {len(value)} ({kinds})"
+    else:
+        what = f"a {type(value).__name__}"
+    return (
+        f"{hook_name} returned {what} instead of None: a hook registers each object by "
+        "calling register(obj) and returns nothing, so nothing was registered"
+    )
+
+
 def _drop(
-    registry: Registry, manager: pluggy.PluginManager, name: str, plugin: object, error: str
+    registry: Registry,
+    manager: pluggy.PluginManager,
+    name: str,
+    plugin: object,
+    error: str,
+    collected: dict[str, list[Any]],
 ) -> None:
     manager.unregister(plugin)
+    for objects in collected.values():
+        for obj in objects:
+            if isinstance(getattr(obj, "name", None), str):
+                registry.withheld.setdefault(obj.name, name)
     registry.fail(name, "register", error)
 
 

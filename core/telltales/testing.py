@@ -34,7 +34,7 @@ from telltales.models import Account, RunResult, Score, Signal
 from telltales.plugins import Registry, load_registry
 from telltales.signals.ingest import convert_records, ingest
 from telltales.signals.settings import scorer_settings, source_settings
-from telltales.store import Store, open_store, queries
+from telltales.store import Store, open_for_plugins, queries
 from telltales.store.keys import create_key
 
 if TYPE_CHECKING:
@@ -105,8 +105,12 @@ class PluginHarness:
     @property
     def store(self) -> Store:
         if self._store is None:
-            migrations = [entry.obj for entry in self.registry.migrations.values()]
-            self._store = open_store(self.path, migrations, create=True)
+            store = open_for_plugins(self.path, self.registry, create=True)
+            if self.registry.failures:  # a registered plugin's migrations failed
+                store.close()
+                failure = self.registry.failures[0]
+                raise PluginError(f"plugin {failure.plugin!r} was left out: {failure.error}")
+            self._store = store
         return self._store
 
     def add_accounts(
@@ -244,8 +248,7 @@ def telltales_env(tmp_path: Path) -> Iterator[PluginHarness]:
 def telltales_store(tmp_path: Path) -> Iterator[Store]:
     """A migrated store (core schema) on a temporary SQLite file."""
     registry = load_registry(use_entry_points=False)
-    migrations = [entry.obj for entry in registry.migrations.values()]
-    store = open_store(tmp_path / "telltales.db", migrations, create=True)
+    store = open_for_plugins(tmp_path / "telltales.db", registry, create=True)
     yield store
     store.close()
 

@@ -52,7 +52,8 @@ def test_run_works_despite_the_broken_plugin(site: Path, db: Path) -> None:
     result = telltales("--db", db, "run", "--as-of", "2026-11-20", site=site)
     assert result.returncode == 0, result.stderr
     assert "warning: plugin 'broken' left out" in result.stderr
-    assert ": ok, 6 accounts, 18 signals" in result.stdout
+    assert ": degraded, 6 accounts, 18 signals" in result.stdout, "the broken plugin is missing"
+    assert "degraded: plugin:broken (broken) failed" in result.stderr
     shown = telltales("--db", db, "signals", "northwind", site=site).stdout
     assert "steady.one" in shown
 

@@ -57,3 +57,43 @@ FAILS_AT_RUN = """
     def register_signal_sources(register):
         register(Flaky())
 """
+
+RETURNS_OBJECTS = GOOD_PLUGIN.replace("register(Constant())", "return [Constant()]")
+"""The good plugin's mistaken twin (issue 16): its hook returns the source instead of
+calling ``register``."""
+
+WRONG_SIGNATURE = GOOD_PLUGIN.replace(
+    "def register_signal_sources(register):", "def register_signal_sources(register, settings):"
+)
+"""The good plugin with a parameter its hook does not give (issue 16)."""
+
+CLASHING_MIGRATION = (
+    GOOD_PLUGIN.replace("steady", "clash")
+    + """
+    from sqlite_utils import Migrations
+
+    migrations = Migrations("clash")
+
+    @migrations()
+    def m001_tables(db):
+        db["clash_notes"].create({"note_id": int}, pk="note_id")
+        db["accounts"].create({"account_id": str}, pk="account_id")  # the core's table
+
+    @hookimpl
+    def register_migrations(register):
+        register(migrations)
+
+    class Note:
+        name = "clash.note"
+        reaches_customer = False
+
+        def record(self, request):
+            return "noted"
+
+    @hookimpl
+    def register_playbook_actions(register):
+        register(Note())
+"""
+)
+"""A good plugin (source ``clash``, action ``clash.note``) with a migration creating a
+table the core already has (issue 16)."""

@@ -17,7 +17,8 @@ class PluginsReport(msgspec.Struct, kw_only=True):
     plugin_api_version: str
     plugins: list[PluginInfo]
     failures: list[PluginFailure]
-    """Plugins left out at load time, with the stage and the error."""
+    """Plugins left out, with the stage (``load``, ``register``, or ``migrate`` when the
+    database was opened) and the error."""
 
 
 @get(

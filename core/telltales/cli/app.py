@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -12,8 +13,8 @@ import click
 from telltales.config import LoadedConfig, config_path, load_config
 from telltales.errors import TelltalesError
 from telltales.playbooks.plan import Plan, load_plan
-from telltales.plugins import Registry, load_registry
-from telltales.store import Store, default_path, open_store
+from telltales.plugins import PluginFailure, Registry, load_registry
+from telltales.store import Store, default_path, open_for_plugins
 
 
 class App:
@@ -26,12 +27,7 @@ class App:
     @cached_property
     def registry(self) -> Registry:
         registry = load_registry()
-        for failure in registry.failures:
-            click.secho(
-                f"warning: plugin {failure.plugin!r} left out ({failure.stage}): {failure.error}",
-                fg="yellow",
-                err=True,
-            )
+        _warn(registry.failures)
         return registry
 
     @cached_property
@@ -44,8 +40,22 @@ class App:
         return load_plan(self.config, self.registry)
 
     def open(self, *, create: bool = False) -> Store:
-        migrations = [entry.obj for entry in self.registry.migrations.values()]
-        return open_store(self.db_path, migrations, create=create)
+        """The database, migrated; a plugin whose migrations fail is left out, with a warning."""
+        known = len(self.registry.failures)
+        store = open_for_plugins(self.db_path, self.registry, create=create)
+        if len(self.registry.failures) > known:
+            _warn(self.registry.failures[known:])
+            self.__dict__.pop("plan", None)  # checked with a plugin now left out: check again
+        return store
+
+
+def _warn(failures: Sequence[PluginFailure]) -> None:
+    for failure in failures:
+        click.secho(
+            f"warning: plugin {failure.plugin!r} left out ({failure.stage}): {failure.error}",
+            fg="yellow",
+            err=True,
+        )
 
 
 class ErrorLines(click.Group):

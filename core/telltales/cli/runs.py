@@ -44,8 +44,9 @@ def run_command(
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     settings = source_settings(app.config, app.registry)
     scorers = scorer_settings(app.config, app.registry)
-    plan = app.plan
+    app.plan  # noqa: B018 - the configuration is checked before the database is opened
     with app.open() as store:
+        plan = app.plan  # checked again if a plugin's migrations failed when it opened
         steps = pipeline.steps(app.registry) * len(days)
         results = []
         with _progress(steps, "Computing signals") as progress:

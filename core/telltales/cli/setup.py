@@ -6,6 +6,7 @@ import click
 import msgspec
 
 from telltales.cli.app import App
+from telltales.errors import StoreError
 from telltales.version import PLUGIN_API_VERSION, __version__
 
 
@@ -25,8 +26,18 @@ def init(app: App) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def plugins(app: App, as_json: bool) -> None:
-    """List loaded plugins, what they register, and any that failed."""
+    """List loaded plugins, what they register, and any that failed.
+
+    With a database at --db, its migrations are applied first (as by any command that
+    opens it), so a plugin whose migrations fail there is listed as failed.
+    """
     registry = app.registry
+    if app.db_path.is_file():
+        try:
+            with app.open():
+                pass
+        except StoreError as error:  # listing what is installed needs no database
+            click.secho(f"warning: plugins' migrations not checked: {error}", fg="yellow", err=True)
     if as_json:
         payload = {
             "plugin_api_version": PLUGIN_API_VERSION,

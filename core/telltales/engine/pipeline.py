@@ -3,7 +3,8 @@
 Sources compute against a read-only snapshot; everything a run produces is written
 in one transaction that replaces that day's signals and scores, so re-running a day
 never doubles anything. A source or scorer that fails is recorded, its output is
-left missing (never read as healthy), and the run is marked *degraded*.
+left missing (never read as healthy), and the run is marked *degraded*; so is a run
+while an installed plugin is left out.
 
 Each source and scorer runs under a time limit (``[engine]``, see
 :class:`~telltales.playbooks.plan.EngineSpec`), in a thread of its own: one that hangs is
@@ -103,7 +104,7 @@ def run(
             .last_pk
         )
     assert isinstance(run_id, int)
-    failures: list[RunFailure] = []
+    failures = _left_out(registry)
     with tracer.start_as_current_span(
         "telltales.run",
         attributes={"telltales.as_of": as_of.isoformat(), "telltales.accounts": len(ids)},
@@ -159,6 +160,21 @@ def run(
         failures=tuple(failures),
         actions=actions,
     )
+
+
+def _left_out(registry: Registry) -> list[RunFailure]:
+    """A failure per plugin left out: a run without an installed plugin is degraded."""
+    return [
+        RunFailure(
+            plugin=failure.plugin,
+            component=f"plugin:{failure.plugin}",
+            error=(
+                f"left out ({failure.stage}): {failure.error}; nothing of it ran, and its "
+                "configuration is not applied"
+            ),
+        )
+        for failure in registry.failures
+    ]
 
 
 def recent_runs(store: Store, limit: int) -> list[RunResult]:

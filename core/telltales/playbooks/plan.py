@@ -29,11 +29,12 @@ from telltales.playbooks.rules import (
     compile_condition,
 )
 from telltales.playbooks.steps import Playbook, PlaybookSpec, Step
-from telltales.signals.scorecards.definition import check_signal_key
+from telltales.plugins import left_out_note
+from telltales.signals.scorecards.definition import check_signal_key, excused
 
 if TYPE_CHECKING:
     from telltales.config import Config, LoadedConfig
-    from telltales.plugins import Registry
+    from telltales.plugins import PluginFailure, Registry
 
 
 DEFAULTS_FILE = "defaults.toml"
@@ -236,12 +237,18 @@ def _rule(
         label = f"[rules.{name}] condition {index + 1}"
         if compiled.kind == "signal":
             missing = check_signal_key(doc, where, label, compiled.name, registry)
-            if missing is not None and not shipped:
+            if missing is not None and not excused(compiled.name, registry, shipped=shipped):
                 raise doc.error(where, f"{label}: {compiled.name!r}: {missing}")
-        elif compiled.kind in ("score", "grade") and compiled.name not in registry.scorers:
+        elif (
+            compiled.kind in ("score", "grade")
+            and compiled.name not in registry.scorers
+            and registry.left_out_by(compiled.name) is None
+        ):
             known = ", ".join(registry.scorers) or "none"
             raise doc.error(
-                where, f"{label}: no scorer named {compiled.name!r} is installed (known: {known})"
+                where,
+                f"{label}: no scorer named {compiled.name!r} is installed "
+                f"(known: {known}{left_out_note(registry)})",
             )
         conditions.append(compiled)
     return Rule(
@@ -305,10 +312,7 @@ def _step(
         raise doc.error(path, f'{label}: name its action, e.g. action = "task"')
     entry = registry.actions.get(action_name)
     if entry is None:
-        known = ", ".join(sorted(registry.actions)) or "none"
-        raise doc.error(
-            (*path, "action"), f"{label}: no action named {action_name!r} (installed: {known})"
-        )
+        raise doc.error((*path, "action"), f"{label}: {missing_action(registry, action_name)}")
     action = entry.obj
     if approval is not None and not isinstance(approval, bool):
         raise doc.error((*path, "approval"), f"{label}: approval is true or false")
@@ -349,10 +353,30 @@ def _step(
     )
 
 
+def missing_action(registry: Registry, name: str) -> str:
+    """Why a playbook step cannot use action ``name``: not installed, or its plugin left out.
+
+    A playbook is never started with a step missing, so a step on a left-out plugin's
+    action stops the configuration (a settings table of that plugin is only set aside).
+    """
+    failure = registry.left_out_by(name)
+    if failure is None:
+        known = ", ".join(sorted(registry.actions)) or "none"
+        return f"no action named {name!r} (installed: {known}{left_out_note(registry)})"
+    return (
+        f"action {name!r} is not available: {_left_out(failure)}; a playbook is not "
+        "started with a step missing: fix the plugin, or take the step out"
+    )
+
+
+def _left_out(failure: PluginFailure) -> str:
+    return f"plugin {failure.plugin!r} was left out ({failure.stage}): {failure.error}"
+
+
 def _action_settings(
     doc: TomlDocument, tables: Mapping[str, Any], registry: Registry
 ) -> dict[str, Any]:
-    return component_settings(doc, "actions", "action", registry.actions, tables)
+    return component_settings(doc, "actions", "action", registry.actions, tables, registry)
 
 
 def _crm(doc: TomlDocument, table: Mapping[str, Any], registry: Registry) -> Crm | None:
@@ -361,10 +385,14 @@ def _crm(doc: TomlDocument, table: Mapping[str, Any], registry: Registry) -> Crm
         return None
     entry = registry.crm_adapters.get(spec.adapter)
     if entry is None:
+        failure = registry.left_out_by(spec.adapter)
         known = ", ".join(sorted(registry.crm_adapters)) or "none"
-        raise doc.error(
-            ("crm", "adapter"), f"[crm] adapter: no CRM adapter named {spec.adapter!r} ({known})"
+        problem = (
+            f"no CRM adapter named {spec.adapter!r} ({known}{left_out_note(registry)})"
+            if failure is None
+            else f"CRM adapter {spec.adapter!r} is not available: {_left_out(failure)}"
         )
+        raise doc.error(("crm", "adapter"), f"[crm] adapter: {problem}")
     settings_type = getattr(entry.obj, "settings_type", None)
     settings = (
         spec.settings
@@ -381,13 +409,14 @@ def _engine(doc: TomlDocument, values: Config, registry: Registry) -> EngineSpec
         ("source_time_limits", registry.sources, "signal source"),
         ("scorer_time_limits", registry.scorers, "scorer"),
     ):
-        unknown = sorted(set(getattr(spec, table)) - set(names))
+        missing = sorted(set(getattr(spec, table)) - set(names))
+        unknown = [name for name in missing if registry.left_out_by(name) is None]
         if unknown:
             known = ", ".join(sorted(names)) or "none"
             raise doc.error(
                 ("engine", table, unknown[0]),
                 f"[engine.{table}] {unknown[0]}: no installed {kind} has that name "
-                f"(installed: {known})",
+                f"(installed: {known}{left_out_note(registry)})",
             )
     return spec
 

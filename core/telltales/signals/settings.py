@@ -17,6 +17,7 @@ def source_settings(config: LoadedConfig, registry: Registry) -> dict[str, Any]:
         "signal source",
         registry.sources,
         config.values.plugins,
+        registry,
     )
 
 
@@ -39,6 +40,7 @@ def scorer_settings(config: LoadedConfig, registry: Registry) -> dict[str, Any]:
         "scorer",
         registry.scorers,
         config.values.scorers,
+        registry,
     )
     if HEALTH_SCORER in registry.scorers:
         settings[HEALTH_SCORER] = load_scoring(config, registry)

@@ -14,7 +14,7 @@ import sqlite3
 import stat
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -179,15 +179,25 @@ class Store:
                 raise found from error
 
 
+Migrate = Callable[[Database, list[Migrations]], None]
+"""How the sets are applied, inside the open's one transaction."""
+
+
 def open_store(
-    path: Path | str | None, migrations: Iterable[Migrations], *, create: bool = False
+    path: Path | str | None,
+    migrations: Iterable[Migrations],
+    *,
+    create: bool = False,
+    migrate: Migrate | None = None,
 ) -> Store:
     """Open (or, with ``create``, make) a telltales database and bring it up to date.
 
     ``migrations`` are the registered sets, the core's first. A missing, read-only,
     foreign, damaged or newer file raises :class:`StoreError` and the file (with its
     ``-wal`` and ``-shm``) is left as it was. A database not in WAL mode (a
-    ``VACUUM INTO`` copy) is switched to it.
+    ``VACUUM INTO`` copy) is switched to it. ``migrate`` applies the sets (by default
+    all of them, and any failure stops the open; ``store.plugin_schemas`` leaves out a
+    plugin whose migrations fail instead).
     """
     path = Path(path) if path is not None else default_path()
     sets = list(migrations)
@@ -202,8 +212,7 @@ def open_store(
         _use_wal(path, conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for migration_set in sets:
-                migration_set.apply(store.db)
+            (migrate or _apply_all)(store.db, sets)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -219,6 +228,11 @@ def open_store(
             raise (damage(path, error) or StoreError(f"cannot open {path}: {error}")) from error
         raise
     return store
+
+
+def _apply_all(db: Database, sets: list[Migrations]) -> None:
+    for migration_set in sets:
+        migration_set.apply(db)
 
 
 def _use_wal(path: Path, conn: sqlite3.Connection) -> None:

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 import telltales_acme_nps
+from telltales import Signal, SignalBatch
 from telltales.errors import InputError
 from telltales.testing import ApiClient, PluginHarness
+from telltales_acme_nps.nps import NpsSource
 
 DAY = date(2026, 11, 20)
 
@@ -101,3 +103,33 @@ def test_answers_sent_over_the_api_give_the_signal(
     answer = telltales_api.client.get("/v1/accounts/a1/signals", headers=read).json()
     assert [(s["key"], s["value"]) for s in answer["signals"]] == [("acme_nps.nps", 50)]
     # [/docs:api-test]
+
+
+# [docs:ingest-errors]
+def test_ingest_refuses_a_whole_batch_and_says_where(env: PluginHarness) -> None:
+    with pytest.raises(InputError, match=r"^record 1, field 'score': expected `int` <= 10$"):
+        env.ingest("acme_nps.responses", responses("a1", [9, 11]))
+    with pytest.raises(InputError, match=r"^record 0, field 'account_id': unknown account 'zz'"):
+        env.ingest("acme_nps.responses", responses("zz", [9]))
+    with pytest.raises(InputError, match=r"^no ingester named 'acme_nps.answers'"):
+        env.ingest("acme_nps.answers", responses("a1", [9]))
+    # Nothing of a refused batch is stored, not even its valid first record.
+    assert env.store.db.execute("SELECT count(*) FROM acme_nps_responses").fetchone() == (0,)
+    # [/docs:ingest-errors]
+
+
+# [docs:degraded]
+def test_a_failing_source_degrades_the_run_and_says_why(
+    env: PluginHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def export_not_ready(self: NpsSource, batch: SignalBatch) -> list[Signal]:
+        raise TimeoutError("the survey export is not ready")
+
+    monkeypatch.setattr(NpsSource, "compute", export_not_ready)
+    result = env.run(DAY)  # a failing source does not raise: the run is degraded
+    assert result.status == "degraded"
+    [failure] = result.failures
+    assert failure.plugin == "acme_nps"
+    assert failure.component == "source:acme_nps"
+    assert failure.error == "TimeoutError: the survey export is not ready"
+    # [/docs:degraded]

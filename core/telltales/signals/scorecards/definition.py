@@ -9,7 +9,8 @@ because a scorecard that quietly scores the wrong thing is worse than none.
 The one difference between shipped and user cards: a shipped card may measure a
 signal whose source is not installed (the card serves every installation); that
 measure is then always missing, which lowers coverage. A user's card naming a
-source that is not installed is a mistake and is refused.
+source that is not installed is a mistake and is refused, unless the source's plugin
+is installed but was left out: its measures are then missing too.
 """
 
 from __future__ import annotations
@@ -228,7 +229,7 @@ def _compile(
         path = (*base, "measures", number)
         label = f"{where}, measure {measure.signal!r}"
         unavailable = check_signal_key(document, (*path, "signal"), label, measure.signal, registry)
-        if unavailable is not None and not shipped:
+        if unavailable is not None and not excused(measure.signal, registry, shipped=shipped):
             installed = ", ".join(sorted(registry.sources)) if registry else ""
             raise document.error(
                 (*path, "signal"), f"{label}: {unavailable} (installed sources: {installed})"
@@ -425,6 +426,18 @@ def _rule(
     )
 
 
+def excused(key: str, registry: Registry | None, *, shipped: bool) -> bool:
+    """Whether a key whose source is missing may stay in a card or rule, always missing.
+
+    A shipped one may: it serves every installation. So may one whose plugin was left
+    out: one broken plugin does not stop the rest, and the runs say they are degraded.
+    A user's key naming a source that is simply not installed is a mistake.
+    """
+    return shipped or (
+        registry is not None and registry.left_out_by(key.split(".", 1)[0]) is not None
+    )
+
+
 def check_signal_key(
     document: TomlDocument,
     path: TomlPath,
@@ -448,6 +461,9 @@ def check_signal_key(
     source = key.split(".", 1)[0]
     entry = registry.sources.get(source)
     if entry is None:
+        failure = registry.left_out_by(source)
+        if failure is not None:
+            return f"plugin {failure.plugin!r} was left out ({failure.stage})"
         return f"source {source!r} is not installed"
     declared: tuple[SignalSpec, ...] | None = getattr(entry.obj, "signals", None)
     if declared is None or any(spec_matches(spec.key, key) for spec in declared):
