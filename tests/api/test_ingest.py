@@ -256,6 +256,21 @@ def test_a_group_limited_key_cannot_take_over_another_groups_record_by_its_id(
     )
 
 
+def test_a_refused_record_never_names_another_groups_account(api: ApiHarness) -> None:
+    """Found by outside testers: a contact recorded at another group's account, sent as
+    one of the key's own, was refused with that account's id in the detail."""
+    people = json.loads((EXAMPLE_DATA / "contacts.people.json").read_text())
+    assert post(api, "contacts.people", {"records": people}, api.key("ingest")).status_code == 200
+    theirs = next(p for p in people if p["account_id"] == "ferrum")
+    mine = {**theirs, "account_id": "northwind", "as_of": "2026-11-02"}
+
+    answer = post(api, "contacts.people", {"records": [mine]}, api.key("ingest", groups=[EMEA]))
+
+    assert answer.status_code == 422
+    assert "ferrum" not in answer.text
+    assert "another account, not 'northwind'" in answer.json()["detail"]
+
+
 def test_the_route_needs_an_ingest_key(api: ApiHarness) -> None:
     body = {"records": [usage()]}
     assert api.client.post("/v1/ingest/telemetry.usage", json=body).status_code == 401
