@@ -53,6 +53,8 @@ _INDEX = re.compile(r"^\[(\d+)\]")
 _NAMED_FIELD = re.compile(
     r"^object (?P<kind>contains unknown|missing required) field `(?P<field>[^`]+)`$"
 )
+_FIELD_FIRST = re.compile(r"^field '(?P<field>[^']+)': (?P<reason>.+)$", re.DOTALL)
+"""How a record's own check (a ``ValueError`` in ``__post_init__``) names its field."""
 
 
 def split_validation_error(error: msgspec.ValidationError) -> tuple[str, str]:
@@ -71,14 +73,19 @@ def locate_validation_error(error: msgspec.ValidationError) -> tuple[str, str]:
     """The reason and the whole path of a msgspec validation error.
 
     msgspec names an unknown or a missing field in its message, not its path; this
-    moves it onto the path: ``("unknown field", "[2].colour")``.
+    moves it onto the path: ``("unknown field", "[2].colour")``. A record's own check
+    is reported at the record; one that begins ``field 'name': `` is moved onto that
+    field the same way.
     """
     message, path = split_validation_error(error)
     named = _NAMED_FIELD.match(message)
-    if named is None:
-        return message, path
-    reason = "unknown field" if named["kind"] == "contains unknown" else "required field"
-    return reason, f"{path}.{named['field']}"
+    if named is not None:
+        reason = "unknown field" if named["kind"] == "contains unknown" else "required field"
+        return reason, f"{path}.{named['field']}"
+    own = _FIELD_FIRST.match(message)
+    if own is not None:
+        return own["reason"], f"{path}.{own['field']}"
+    return message, path
 
 
 def describe_validation_error(error: msgspec.ValidationError, *, item: str = "record") -> str:
@@ -86,7 +93,11 @@ def describe_validation_error(error: msgspec.ValidationError, *, item: str = "re
 
     "at $[3].score" means little to someone fixing a CSV export; this sentence does.
     """
-    message, path = locate_validation_error(error)
+    return describe_problem(*locate_validation_error(error), item=item)
+
+
+def describe_problem(message: str, path: str, *, item: str = "record") -> str:
+    """A problem at ``path`` (``[3].score``) as :func:`describe_validation_error` words it."""
     if message == "required field":
         message = "required field is missing"
     parts: list[str] = []
