@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
@@ -65,6 +66,23 @@ DAYS = f"{FIRST_DAY}..{LAST_DAY}"
 DAY_PATTERN = r"^(19[0-9]{2}|2[0-9]{3})-"
 """A date or time written with a year in 1900..2999: how the OpenAPI schema states the
 range (JSON Schema has no bound for a date)."""
+
+
+NON_BLANK = r"[^\s\x1c-\x1f\x85\ufeff]"
+"""A character that is not a space, to Python and to JSON Schema (ECMA-262) alike.
+
+The two disagree on a few characters (Python counts 0x1C-0x1F and 0x85 as spaces,
+ECMA-262 counts U+FEFF), which count as spaces here either way: a text the schema
+calls non-blank (``pattern``) is one the server does (:func:`is_blank`).
+"""
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` holds no character but spaces (see :data:`NON_BLANK`)."""
+    return _NON_BLANK.search(text) is None
+
+
+_NON_BLANK = re.compile(NON_BLANK)
 
 
 def date_problem(value: date | datetime) -> str | None:

@@ -117,7 +117,7 @@ def test_revoke_takes_effect_at_once_and_twice_is_refused(db: Path) -> None:
             "'owner' is not one of 'read', 'ingest', 'act', 'admin'",
         ),
         ((), 2, "Missing option '--scope'"),
-        (("--scope", "read", "--name", "x" * 101), 1, "at most 100 printable characters"),
+        (("--scope", "read", "--name", "x" * 101), 1, "at most 100 characters, none of them"),
     ],
 )
 def test_mistakes_are_one_line_and_store_nothing(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -21,6 +22,7 @@ import msgspec
 
 from telltales import clock
 from telltales.errors import InputError
+from telltales.models import is_blank
 from telltales.store import Store
 
 Scope = Literal["read", "ingest", "act", "admin"]
@@ -28,6 +30,15 @@ SCOPES: tuple[Scope, ...] = ("read", "ingest", "act", "admin")
 PREFIX = "tt_"
 MAX_NAME = 100
 MAX_GROUP = 200
+NAME_PATTERN = (
+    r"^[^\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+    r"\ufeff\ufff9-\ufffb]*(?![\s\S])"
+)
+r"""A key's name: no control character and no invisible formatting one (a zero-width
+space, a bidirectional override), which would make a name in a list read as another.
+Written so that Python and JSON Schema read it alike (``(?![\s\S])`` ends the text
+in both), so the schema states exactly this rule."""
+_NAME = re.compile(NAME_PATTERN)
 
 
 class UnknownKeyError(InputError):
@@ -110,12 +121,16 @@ def create_key(
         raise InputError(
             "an admin key sees every CSM group: give it no CSM groups", field="csm_groups"
         )
-    if groups is not None and any(not g.strip() for g in groups):
+    if groups is not None and any(is_blank(g) for g in groups):
         raise InputError("a CSM group name cannot be empty", field="csm_groups")
     if groups is not None and any(len(g) > MAX_GROUP for g in groups):
         raise InputError(f"a CSM group name is at most {MAX_GROUP} characters", field="csm_groups")
-    if len(name) > MAX_NAME or not name.isprintable():
-        raise InputError(f"a key's name is at most {MAX_NAME} printable characters", field="name")
+    if len(name) > MAX_NAME or _NAME.match(name) is None:
+        raise InputError(
+            f"a key's name is at most {MAX_NAME} characters, none of them a control or "
+            "invisible formatting character",
+            field="name",
+        )
     if not by.strip():
         raise InputError("say who creates the key")
     key_id = secrets.token_hex(6)
