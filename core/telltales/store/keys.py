@@ -49,6 +49,10 @@ class KeyRevokedError(InputError):
     """The key was revoked already: revoking twice is refused, so a typo is noticed."""
 
 
+class LastAdminKeyError(InputError):
+    """Revoking the last live admin key would leave no key that can manage keys."""
+
+
 class ApiKey(msgspec.Struct, kw_only=True, frozen=True):
     """What a key may do; never the secret."""
 
@@ -209,14 +213,26 @@ def list_keys(
     return [_key(row) for row in rows.fetchall()]
 
 
-def revoke_key(store: Store, key_id: str, *, by: str) -> ApiKey:
-    """Revoke a key; the next request made with it is refused."""
+def revoke_key(store: Store, key_id: str, *, by: str, keep_an_admin: bool = False) -> ApiKey:
+    """Revoke a key; the next request made with it is refused.
+
+    ``keep_an_admin`` refuses to revoke the last live admin key (:class:`LastAdminKeyError`).
+    The API passes True: over HTTP nothing could then create another key, and only
+    someone on the host could recover. The ``telltales`` command runs on the host, so
+    it may (and warns: :func:`live_admin_keys`).
+    """
     with store.transaction() as db:
         row = db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
         if row is None:
             raise UnknownKeyError(f"no API key {key_id!r}")
         if row[6] is not None:
             raise KeyRevokedError(f"API key {key_id!r} was already revoked at {row[6]}")
+        if keep_an_admin and "admin" in _key(row).scopes and live_admin_keys(store) == 1:
+            raise LastAdminKeyError(
+                f"API key {key_id!r} is the last live admin key: revoking it would leave no "
+                "key that can manage keys; create another admin key first (or revoke it "
+                "on the host with `telltales keys revoke`)"
+            )
         at = clock.now().replace(microsecond=0).isoformat()
         db.execute(
             "UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE key_id = ?",
@@ -224,3 +240,12 @@ def revoke_key(store: Store, key_id: str, *, by: str) -> ApiKey:
         )
         row = db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
     return _key(row)
+
+
+def live_admin_keys(store: Store) -> int:
+    """How many keys hold the admin scope and are not revoked (keys do not expire)."""
+    row = store.db.execute(
+        "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL "
+        "AND EXISTS (SELECT 1 FROM json_each(scopes) WHERE value = 'admin')"
+    ).fetchone()
+    return int(row[0])
