@@ -16,7 +16,7 @@ from litestar.params import BodyKwarg
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 from telltales import __version__
-from telltales.models import FIRST_DAY, LAST_DAY
+from telltales.models import date_problem
 from telltales.plugins import Registry, load_registry
 
 from .auth import COMPONENTS, SCOPE_OPT, Authorize, request_key
@@ -96,13 +96,12 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
         )
     for name, text in request.query_params.items():
         day = _day(text)
-        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+        problem = None if day is None else date_problem(day)
+        if problem is not None:
             raise ProblemError(
                 400,
-                f"query.{name}: {day} is outside {FIRST_DAY} to {LAST_DAY}",
-                errors=[
-                    FieldError(field=f"query.{name}", reason=f"outside {FIRST_DAY}..{LAST_DAY}")
-                ],
+                f"query.{name}: {problem}",
+                errors=[FieldError(field=f"query.{name}", reason=problem)],
             )
     for name, value in request.path_params.items():
         if isinstance(value, int) and value not in SQLITE_INTEGER:

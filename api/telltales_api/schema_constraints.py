@@ -11,6 +11,12 @@ A client reading the schema, or a schema-driven fuzzer, would then send what the
 server refuses. msgspec's own JSON schema of the same types is exact, so its
 constraints are copied into litestar's components, property by property. Nothing
 else of litestar's schema (names, descriptions, nullability) changes.
+
+Some rules are checked in code, with words of their own, rather than by the type:
+they are stated here (:data:`STATED`), each from the constant the code checks with,
+so the two cannot drift apart. Every date and date-time, in a body or a query, has
+the range every one is checked against (1900 to 2999, :data:`telltales.models.
+DAY_PATTERN`).
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ from typing import Any, get_args
 
 import msgspec
 from litestar import Litestar
-from litestar.openapi.spec import Schema
+from litestar.openapi.spec import RequestBody, Schema
 from litestar.routes import HTTPRoute
+from telltales.models import DAY_PATTERN, NON_BLANK
+from telltales.playbooks.pilots import PILOT_ID_PATTERN
+from telltales.store.keys import NAME_PATTERN
 
 CONSTRAINTS = {
     "minimum": "minimum",
@@ -37,7 +46,107 @@ CONSTRAINTS = {
 """JSON Schema keywords, by the attribute litestar's ``Schema`` holds each in."""
 
 
+STATED: dict[str, dict[str, dict[str, Any]]] = {
+    "NewPilot": {
+        "pilot_id": {"pattern": PILOT_ID_PATTERN},
+        "csm_groups": {"min_items": 1, "items": {"pattern": NON_BLANK}},
+        "rules": {"min_items": 1},
+        "playbooks": {"min_items": 1},
+    },
+    "NewKey": {
+        "name": {"pattern": NAME_PATTERN},
+        "csm_groups": {"items": {"pattern": NON_BLANK}},
+    },
+    "Dismissal": {"reason": {"pattern": NON_BLANK, "required": True}},
+}
+"""Rules the server checks in code, by component and property, as Schema attributes
+(``required`` puts the property in the component's ``required``): the pilot checks of
+``telltales.playbooks.pilots``, the key checks of ``telltales.store.keys``, and the
+dismissal's reason of ``routes/tasks.py``."""
+REQUIRED_BODIES = frozenset({("POST", "/v1/tasks/{task_id}/dismiss")})
+"""Routes whose body may be left out in the handler's signature but is required by
+the handler (it answers a missing body with its own 422)."""
+
+
 def state_constraints(app: Litestar) -> None:
+    """Copy into ``app``'s OpenAPI components the constraints msgspec's schema states,
+    then the rules stated here, and the range of every date."""
+    _copy_msgspec(app)
+    components = app.openapi_schema.components.schemas or {}
+    for name, rules in STATED.items():
+        _state(components[name], rules)
+    for schema in components.values():
+        _bound_dates(schema)
+    for path, item in (app.openapi_schema.paths or {}).items():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method)
+            if operation is None:
+                continue
+            for parameter in operation.parameters or ():
+                _bound_dates(getattr(parameter, "schema", None))
+            if (method.upper(), path) in REQUIRED_BODIES:
+                _require_body(operation.request_body)
+
+
+def _state(component: Schema, rules: dict[str, dict[str, Any]]) -> None:
+    for field, rule in rules.items():
+        rule = dict(rule)
+        if rule.pop("required", False):
+            component.required = sorted({*(component.required or []), field})
+            rule["default"] = None  # the type's default is the handler's, not the client's
+        _apply((component.properties or {})[field], rule)
+
+
+def _apply(target: object, rule: dict[str, Any]) -> None:
+    """Set ``rule``'s attributes on ``target``, or on each of its options that can hold
+    them (the array of ``list | None``, the string of ``str | None``)."""
+    if not isinstance(target, Schema):
+        return
+    options = target.one_of or target.any_of
+    if options:
+        for option in options:
+            kind = getattr(getattr(option, "type", None), "value", None)
+            if kind != "null":
+                _apply(option, rule)
+        return
+    for attribute, value in rule.items():
+        if attribute == "items":
+            _apply(target.items, value)
+        else:
+            setattr(target, attribute, value)
+
+
+def _bound_dates(schema: object) -> None:
+    """Give every date and date-time in ``schema`` the range telltales checks."""
+    if not isinstance(schema, Schema):
+        return
+    if getattr(schema.format, "value", None) in ("date", "date-time") and schema.pattern is None:
+        schema.pattern = DAY_PATTERN
+    for option in (*(schema.one_of or ()), *(schema.any_of or ())):
+        _bound_dates(option)
+    for inner in (schema.properties or {}).values():
+        _bound_dates(inner)
+    _bound_dates(schema.items)
+
+
+def _require_body(body: object) -> None:
+    """A required body, its ``T | None`` schema narrowed to ``T``."""
+    if not isinstance(body, RequestBody):
+        return
+    body.required = True
+    for media in body.content.values():
+        schema = media.schema
+        if isinstance(schema, Schema) and schema.one_of:
+            kept = [
+                o
+                for o in schema.one_of
+                if getattr(getattr(o, "type", None), "value", None) != "null"
+            ]
+            if len(kept) == 1:
+                media.schema = kept[0]
+
+
+def _copy_msgspec(app: Litestar) -> None:
     """Copy into ``app``'s OpenAPI components the constraints msgspec's schema states."""
     components = app.openapi_schema.components.schemas or {}
     _, exact = msgspec.json.schema_components(

@@ -4,8 +4,9 @@ litestar converts a body loosely: ``"arr": "5"`` passed as 5, so a body the sche
 calls invalid was stored over HTTP while ``telltales ingest`` refused the same record.
 Every route that takes a body declares ``dto=strict_body(Type)``: msgspec decodes the
 bytes straight into the type, and a mistake is a problem detail naming the field
-(``body.accounts[0].arr``). The schema is the type's, as litestar documents any
-msgspec struct.
+(``body.accounts[0].arr``). A date or time outside the days telltales reasons about
+(1900 to 2999, a time in UTC) is refused the same way, wherever it is in the body.
+The schema is the type's, as litestar documents any msgspec struct.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from litestar.dto import AbstractDTO
 from litestar.dto.data_structures import DTOFieldDefinition
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
-from telltales.errors import dotted, locate_validation_error
+from telltales.errors import ValidationPath, dotted, locate_validation_error, parse_path
+from telltales.models import find_date_problem
 
 from .problems import FieldError, ProblemError
 
@@ -56,19 +58,23 @@ class StrictBody(AbstractDTO[Any]):
         if not value.strip() and type(None) in get_args(self.body_type):
             return None  # an optional body left out
         try:
-            return msgspec.json.decode(value, type=self.body_type)
+            body = msgspec.json.decode(value, type=self.body_type)
         except msgspec.ValidationError as error:
-            raise self._invalid(error) from error
+            raise self._invalid(*locate_validation_error(error)) from error
         except msgspec.DecodeError as error:
             raise ProblemError(
                 400,
                 "the body is not valid JSON",
                 errors=[FieldError(field="body", reason=f"not valid JSON: {error}")],
             ) from error
+        out_of_range = find_date_problem(body)
+        if out_of_range is not None:
+            path, reason = out_of_range
+            raise self._invalid(reason, parse_path(path))
+        return body
 
     @classmethod
-    def _invalid(cls, error: msgspec.ValidationError) -> ProblemError:
-        reason, path = locate_validation_error(error)
+    def _invalid(cls, reason: str, path: ValidationPath) -> ProblemError:
         field = dotted(("body", *path))
         records = cls.records_field
         if records is not None and field.startswith(f"body.{records}["):

@@ -59,6 +59,8 @@ _PATH_PART = re.compile(r"\.(?P<name>[^.\[]+)|\[(?P<index>\d+)\]|\[\.\.\.\]")
 _NAMED_FIELD = re.compile(
     r"^object (?P<kind>contains unknown|missing required) field `(?P<field>[^`]+)`$"
 )
+_FIELD_FIRST = re.compile(r"^field '(?P<field>[^']+)': (?P<reason>.+)$", re.DOTALL)
+"""How a record's own check (a ``ValueError`` in ``__post_init__``) names its field."""
 
 
 def split_validation_error(error: msgspec.ValidationError) -> tuple[str, ValidationPath]:
@@ -71,10 +73,11 @@ def split_validation_error(error: msgspec.ValidationError) -> tuple[str, Validat
     text = str(error)
     match = _PATH.match(text)
     message, at = (match["message"], match["path"]) if match else (text, "")
-    return message[:1].lower() + message[1:], _parse_path(at)
+    return message[:1].lower() + message[1:], parse_path(at)
 
 
-def _parse_path(at: str) -> ValidationPath:
+def parse_path(at: str) -> ValidationPath:
+    """``[3].score`` or ``.records[3].day`` as parts: ``(3, "score")``."""
     parts: list[str | int | EllipsisType] = []
     for part in _PATH_PART.finditer(at):
         if part["name"] is not None:
@@ -104,14 +107,18 @@ def locate_validation_error(error: msgspec.ValidationError) -> tuple[str, Valida
     """The reason and the whole path of a msgspec validation error.
 
     An unknown or a missing field named in the message is moved onto the path:
-    ``("unknown field", (2, "colour"))``.
+    ``("unknown field", (2, "colour"))``. A record's own check is reported at the
+    record; one that begins ``field 'name': `` is moved onto that field the same way.
     """
     message, path = split_validation_error(error)
     named = named_field(message)
-    if named is None:
-        return message, path
-    reason, field = named
-    return reason, (*path, field)
+    if named is not None:
+        reason, field = named
+        return reason, (*path, field)
+    own = _FIELD_FIRST.match(message)
+    if own is not None:
+        return own["reason"], (*path, own["field"])
+    return message, path
 
 
 def dotted(path: Sequence[str | int | EllipsisType]) -> str:
@@ -135,7 +142,11 @@ def describe_validation_error(error: msgspec.ValidationError, *, item: str = "re
 
     "at $[3].score" means little to someone fixing a CSV export; this sentence does.
     """
-    message, path = locate_validation_error(error)
+    return describe_problem(*locate_validation_error(error), item=item)
+
+
+def describe_problem(message: str, path: ValidationPath, *, item: str = "record") -> str:
+    """A problem at ``path`` (``(3, "score")``) as :func:`describe_validation_error` words it."""
     if message == "required field":
         message = "required field is missing"
     parts: list[str] = []

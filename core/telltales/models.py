@@ -7,11 +7,15 @@ build by the million on the engine's hot path.
 
 from __future__ import annotations
 
+import functools
 import math
-from datetime import date, datetime
+import operator
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 import msgspec
+import msgspec.inspect
 
 Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 """An id supplied by the customer's own systems (CRM id, email, ...)."""
@@ -58,6 +62,150 @@ FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2999, 12, 31)
 """The days telltales reasons about: a date outside them is a mistake (a year typed
 as 0001 or 9999), and date arithmetic near the ends of the calendar would overflow."""
+DAYS = f"{FIRST_DAY}..{LAST_DAY}"
+DAY_PATTERN = r"^(19[0-9]{2}|2[0-9]{3})-"
+"""A date or time written with a year in 1900..2999: how the OpenAPI schema states the
+range (JSON Schema has no bound for a date)."""
+
+
+NON_BLANK = r"[^\s\x1c-\x1f\x85\ufeff]"
+"""A character that is not a space, to Python and to JSON Schema (ECMA-262) alike.
+
+The two disagree on a few characters (Python counts 0x1C-0x1F and 0x85 as spaces,
+ECMA-262 counts U+FEFF), which count as spaces here either way: a text the schema
+calls non-blank (``pattern``) is one the server does (:func:`is_blank`).
+"""
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` holds no character but spaces (see :data:`NON_BLANK`)."""
+    return _NON_BLANK.search(text) is None
+
+
+_NON_BLANK = re.compile(NON_BLANK)
+
+
+def date_problem(value: date | datetime) -> str | None:
+    """Why a date or time is outside :data:`FIRST_DAY`..:data:`LAST_DAY`, or None.
+
+    A time is judged after conversion to UTC (a naive one is taken as UTC), since that
+    is what is stored and compared: ``9999-12-31T23:59:59-23:59`` is in year 10000 in
+    UTC, where Python's own conversion overflows.
+    """
+    if isinstance(value, datetime):
+        try:
+            day = (value if value.tzinfo is None else value.astimezone(UTC)).date()
+        except OverflowError:
+            return f"{value.isoformat()} is outside {DAYS} in UTC"
+        if not FIRST_DAY <= day <= LAST_DAY:
+            return f"{value.isoformat()} is outside {DAYS} in UTC"
+        return None
+    if not FIRST_DAY <= value <= LAST_DAY:
+        return f"{value.isoformat()} is outside {DAYS}"
+    return None
+
+
+def to_utc(moment: datetime, field: str) -> datetime:
+    """``moment`` in UTC (a naive time is taken as UTC), refused if out of range.
+
+    For a record's ``__post_init__`` that converts a time: the ``ValueError`` names
+    ``field``, and is reported at that field of the record, where the conversion
+    itself would otherwise overflow (a 500 over the API).
+    """
+    problem = date_problem(moment)
+    if problem is not None:
+        raise ValueError(f"field {field!r}: {problem}")
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def check_dates(record: msgspec.Struct) -> None:
+    """Refuse a record's date or time outside the days telltales reasons about.
+
+    For a record's ``__post_init__`` that compares its dates (``due`` before
+    ``planned_on``): called first, a year typed as 0001 is refused as out of range, at
+    its own field, rather than as out of order. The ``ValueError`` names the field.
+    (The core checks every decoded record the same way afterwards.)
+    """
+    found = find_date_problem(record)
+    if found is not None:
+        raise ValueError(f"field {found[0].lstrip('.')!r}: {found[1]}")
+
+
+def find_date_problem(value: object) -> tuple[str, str] | None:
+    """The first date or time in ``value`` outside the days telltales reasons about.
+
+    ``value`` is a decoded body or record: structs (by the names their fields are
+    encoded under), lists and dicts, at any depth. Returns its path (``.records[3].day``,
+    ``[3].day`` for a list) and the reason, or None. The core checks every body and
+    record it decodes with this, so no date reaches date arithmetic unchecked.
+    """
+    if isinstance(value, date):
+        problem = date_problem(value)
+        return None if problem is None else ("", problem)
+    if isinstance(value, msgspec.Struct):
+        for attribute, name in _dated_fields(type(value)):
+            found = find_date_problem(getattr(value, attribute))
+            if found is not None:
+                return f".{name}{found[0]}", found[1]
+        return None
+    if isinstance(value, list | tuple):
+        return _batch_date_problem(value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = find_date_problem(item)
+            if found is not None:
+                return f".{key}{found[0]}", found[1]
+    return None
+
+
+def _batch_date_problem(items: list[object] | tuple[object, ...]) -> tuple[str, str] | None:
+    """A list, quickly when it is a batch of records of one type (100,000 usage rows).
+
+    Each dated field's distinct values are checked once (a batch's days repeat), read
+    in C through ``map``; a list is walked item by item only to find where a bad value
+    is, or when it mixes types or its values cannot be told apart by hashing.
+    """
+    kinds = set(map(type, items))
+    if len(kinds) == 1 and issubclass(kind := kinds.pop(), msgspec.Struct):
+        for attribute, _ in _dated_fields(kind):
+            try:
+                distinct = set(map(operator.attrgetter(attribute), items))
+            except TypeError:  # a list or a struct in the field: look at each item
+                break
+            if any(find_date_problem(day) for day in distinct if day is not None):
+                break
+        else:
+            return None
+    for index, item in enumerate(items):
+        found = find_date_problem(item)
+        if found is not None:
+            return f"[{index}]{found[0]}", found[1]
+    return None
+
+
+@functools.cache
+def _dated_fields(struct_type: type) -> tuple[tuple[str, str], ...]:
+    """(attribute, encoded name) of each field of ``struct_type`` that can hold a date."""
+    info = msgspec.inspect.type_info(struct_type)
+    if not isinstance(info, msgspec.inspect.StructType):
+        return ()
+    return tuple((f.name, f.encode_name) for f in info.fields if _can_hold_dates(f.type))
+
+
+def _can_hold_dates(kind: msgspec.inspect.Type) -> bool:
+    if isinstance(kind, msgspec.inspect.DateType | msgspec.inspect.DateTimeType):
+        return True
+    if isinstance(kind, msgspec.inspect.UnionType):
+        return any(_can_hold_dates(option) for option in kind.types)
+    if isinstance(kind, msgspec.inspect.CollectionType):
+        return _can_hold_dates(kind.item_type)
+    if isinstance(kind, msgspec.inspect.TupleType):
+        return any(_can_hold_dates(item) for item in kind.item_types)
+    if isinstance(kind, msgspec.inspect.DictType):
+        return _can_hold_dates(kind.value_type)
+    if isinstance(kind, msgspec.inspect.StructType):
+        return bool(_dated_fields(kind.cls))
+    return False
 
 
 class Account(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

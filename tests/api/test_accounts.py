@@ -107,33 +107,64 @@ def test_an_account_twice_in_a_batch_is_refused(api: ApiHarness) -> None:
     assert stored(api, "acme") is None
 
 
-def test_a_group_limited_key_writes_its_groups_only(api: ApiHarness) -> None:
+def test_a_group_limited_key_updates_its_groups_accounts_only(api: ApiHarness) -> None:
     headers = api.headers(api.key("ingest", groups=["emea-smb"]))
 
-    # Its own group: fine, and quillworks (emea-smb) may be updated.
-    ok = [account("acme", csm_group="emea-smb"), account("quillworks", csm_group="emea-smb")]
+    # Its own group's account: fine.
+    ok = [account("quillworks", csm_group="emea-smb", owner="new.owner@vendor.example")]
     response = api.client.put("/v1/accounts", json={"accounts": ok}, headers=headers)
-    assert response.json() == {"received": 2, "created": 1, "updated": 1, "unchanged": 0}
+    assert response.json() == {"received": 1, "created": 0, "updated": 1, "unchanged": 0}
 
-    # A new account in another group.
-    batch = [account("beta", csm_group="emea-smb"), account("gamma", csm_group="na-smb")]
+    # Moving it to another group.
+    batch = [account("quillworks", csm_group="na-smb")]
     response = api.client.put("/v1/accounts", json={"accounts": batch}, headers=headers)
     assert response.status_code == 403
     assert response.json()["errors"] == [
-        {"field": "body.accounts[1].csm_group", "reason": "outside the key's CSM groups"}
+        {"field": "body.accounts[0].csm_group", "reason": "outside the key's CSM groups"}
     ]
+    assert stored(api, "quillworks")[2] == "emea-smb"  # type: ignore[index]
 
-    # An existing account of another group may not be moved into the key's group.
-    batch = [account("beta", csm_group="emea-smb"), account("ferrum", csm_group="emea-smb")]
-    response = api.client.put("/v1/accounts", json={"accounts": batch}, headers=headers)
-    assert response.status_code == 403
-    body = response.json()
-    assert body["errors"] == [
-        {"field": "body.accounts[1].account_id", "reason": "not an account this key may write"}
+
+def test_an_unknown_id_and_another_groups_account_answer_alike(api: ApiHarness) -> None:
+    """Found by outside testers: a limited key's PUT of another group's account answered
+    403 "may not write account 'acct-00000'" while an unknown id was created (200), so
+    the key could tell which ids exist elsewhere. A limited key now creates no account,
+    and both are refused in the same words."""
+    headers = api.headers(api.key("ingest", groups=["emea-smb"]))
+    answers = {}
+    for account_id in ("ferrum", "nobody"):  # ferrum is apac-midmarket's
+        batch = [account("quillworks", csm_group="emea-smb"), account(account_id)]
+        batch[1]["csm_group"] = "emea-smb"
+        answers[account_id] = api.client.put(
+            "/v1/accounts", json={"accounts": batch}, headers=headers
+        )
+    hidden, missing = answers["ferrum"], answers["nobody"]
+    assert hidden.status_code == missing.status_code == 422
+    assert (
+        hidden.json()["detail"]
+        == missing.json()["detail"]
+        == (
+            "1 account(s) unknown (or of a CSM group this key may not write to); nothing was "
+            "stored: a key limited to CSM groups updates its groups' accounts, and a key for "
+            "every group creates them"
+        )
+    )
+    assert hidden.json()["errors"] == [
+        {
+            "field": "body.accounts[1].account_id",
+            "reason": "no account 'ferrum' that this key may write to",
+        }
     ]
-    assert "apac" not in body["detail"]  # the other account's group is not revealed
-    assert stored(api, "beta") is None
+    assert missing.json()["errors"][0]["reason"] == "no account 'nobody' that this key may write to"
+    assert stored(api, "nobody") is None
     assert stored(api, "ferrum")[2] == "apac-midmarket"  # type: ignore[index]
+    # A key for every group creates it.
+    created = api.client.put(
+        "/v1/accounts",
+        json={"accounts": [account("nobody", csm_group="emea-smb")]},
+        headers=api.headers(api.key("ingest")),
+    )
+    assert created.json()["created"] == 1
 
 
 def test_upsert_needs_the_ingest_scope(api: ApiHarness) -> None:

@@ -200,6 +200,31 @@ def test_revoking_an_unknown_key_is_404_and_twice_is_409(api: ApiHarness) -> Non
     assert "already revoked" in again.json()["detail"]
 
 
+def test_the_last_live_admin_key_is_not_revoked_over_http(fresh: ApiHarness) -> None:
+    """Found by outside testers: an admin key could revoke every admin key, its own
+    included, and then only the host's command could make another."""
+    own = fresh.key("admin", name="ops")
+    other = fresh.key("admin", name="backup")
+    reader = fresh.key("read")
+    headers = fresh.headers(own)
+
+    def revoke(token: str) -> httpx.Response:
+        return fresh.client.delete(f"/v1/keys/{token.split('_')[1]}", headers=headers)
+
+    assert revoke(reader).status_code == 200
+    assert revoke(other).status_code == 200
+    last = revoke(own)
+    assert last.status_code == 409
+    assert last.headers["content-type"] == "application/problem+json"
+    assert "is the last live admin key" in last.json()["detail"]
+    assert fresh.client.get("/v1/keys", headers=headers).status_code == 200  # still live
+    # Once another admin key exists, the first may go.
+    newer = fresh.client.post("/v1/keys", json={"scopes": ["admin"]}, headers=headers)
+    assert revoke(own).status_code == 200
+    assert fresh.client.get("/v1/keys", headers=headers).status_code == 401
+    assert newer.json()["key"]["revoked_at"] is None
+
+
 def _key(groups: list[str] | None) -> ApiKey:
     return ApiKey(
         key_id="k1",

@@ -206,6 +206,22 @@ def test_a_repeated_read_is_served_from_the_cache(api: ApiHarness, composed: lis
     assert composed == ["ferrum", "ferrum"]  # the default day, then the 13th
 
 
+def test_another_groups_health_is_refused_before_it_is_composed(
+    api: ApiHarness, composed: list[str]
+) -> None:
+    """Found by outside testers: the document was composed before the group check, so
+    another group's account answered its 404 measurably slower than a missing one."""
+    limited = api.headers(api.key("read", groups=["emea-smb"]))
+    for as_of in ({}, {"as_of": "2026-11-13"}):
+        hidden = api.client.get("/v1/accounts/ferrum/health", params=as_of, headers=limited)
+        missing = api.client.get("/v1/accounts/nobody/health", params=as_of, headers=limited)
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.text.replace("ferrum", "ID") == missing.text.replace("nobody", "ID")
+    assert composed == []
+    assert api.client.get("/v1/accounts/quillworks/health", headers=limited).status_code == 200
+    assert composed == ["quillworks"]
+
+
 def test_a_new_run_and_a_new_transition_show_on_the_next_read(
     api: ApiHarness, composed: list[str]
 ) -> None:

@@ -256,6 +256,39 @@ def test_a_group_limited_key_cannot_take_over_another_groups_record_by_its_id(
     )
 
 
+def test_a_refused_record_never_names_another_groups_account(api: ApiHarness) -> None:
+    """Found by outside testers: a contact recorded at another group's account, sent as
+    one of the key's own, was refused with that account's id in the detail."""
+    people = json.loads((EXAMPLE_DATA / "contacts.people.json").read_text())
+    assert post(api, "contacts.people", {"records": people}, api.key("ingest")).status_code == 200
+    theirs = next(p for p in people if p["account_id"] == "ferrum")
+    mine = {**theirs, "account_id": "northwind", "as_of": "2026-11-02"}
+
+    answer = post(api, "contacts.people", {"records": [mine]}, api.key("ingest", groups=[EMEA]))
+
+    assert answer.status_code == 422
+    assert "ferrum" not in answer.text
+    assert "another account, not 'northwind'" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_a_time_out_of_range_in_utc_is_a_422_naming_the_field_not_a_500(
+    api: ApiHarness, moment: str
+) -> None:
+    """Found by outside testers: the support plugin's conversion to UTC overflowed."""
+    ticket = {"ticket_id": "t1", "account_id": "northwind", "priority": "low"}
+    body = {"records": [{**ticket, "opened_at": moment}]}
+    answer = post(api, "support.tickets", body, api.key("ingest"))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"] == [
+        {
+            "field": "body.records[0].opened_at",
+            "reason": f"{moment} is outside 1900-01-01..2999-12-31 in UTC",
+        }
+    ]
+    assert rows(api, "support_tickets") == 0
+
+
 def test_the_route_needs_an_ingest_key(api: ApiHarness) -> None:
     body = {"records": [usage()]}
     assert api.client.post("/v1/ingest/telemetry.usage", json=body).status_code == 401

@@ -6,10 +6,12 @@ import hashlib
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 from conftest import EXAMPLE_ACCOUNTS
 from telltales.cli import cli
+from telltales.cli.app import Day
 
 
 @pytest.fixture
@@ -147,6 +149,42 @@ def test_a_malformed_day_is_a_usage_error(built: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def _day_options(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """(command path..., option) for every option of every command that takes a day."""
+    found: list[tuple[str, ...]] = []
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            found += _day_options(command, (*path, name))
+            continue
+        for param in command.params:
+            if isinstance(param.type, click.DateTime):
+                assert isinstance(param.type, Day), f"{name} {param.opts}: use telltales' DAY"
+                found.append((*path, name, param.opts[0]))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("metrics", "retention", "--to", "0001-01-01"), "--to"),
+        (("run", "--as-of", "0001-01-01"), "--as-of"),
+        (("metrics", "risk-reversal", "--as-of", "9999-12-31"), "--as-of"),
+    ],
+)
+def test_a_day_at_the_ends_of_the_calendar_is_a_usage_error_not_a_traceback(
+    built: Path, args: tuple[str, ...], option: str
+) -> None:
+    """Found by outside testers: ``metrics retention --to 0001-01-01`` and ``run --as-of
+    0001-01-01`` overflowed date arithmetic and printed a traceback."""
+    result = invoke("--db", built, *args)
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}': {args[-1]} is outside 1900-01-01..2999-12-31" in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+    assert len(_day_options(cli)) >= 10  # every day option is a DAY, so checked the same way
+
+
 def test_progress_stays_quiet_off_a_terminal(built: Path) -> None:
     result = invoke("--db", built, "run", "--as-of", "2026-11-21")
     lines = result.output.strip().splitlines()
@@ -156,7 +194,7 @@ def test_progress_stays_quiet_off_a_terminal(built: Path) -> None:
 
 def test_plugins_json_reports_the_api_version_and_builtins() -> None:
     payload = json.loads(invoke("plugins", "--json").output)
-    assert payload["plugin_api_version"] == "1.3"
+    assert payload["plugin_api_version"] == "1.4"
     names = [p["name"] for p in payload["plugins"]]
     assert "telltales.default_plugins.accounts" in names
 

@@ -103,6 +103,22 @@ def test_revoke_takes_effect_at_once_and_twice_is_refused(db: Path) -> None:
     assert "Error: no API key 'nosuchkey'" in unknown.output
 
 
+def test_the_host_may_revoke_the_last_admin_key_and_is_warned(db: Path) -> None:
+    """The API refuses it (only the host could recover); the command is the host."""
+    first = invoke("--db", db, "keys", "create", "--scope", "admin").stdout.strip()
+    second = invoke("--db", db, "keys", "create", "--scope", "admin").stdout.strip()
+    revoked = invoke("--db", db, "keys", "revoke", first.split("_")[1])
+    assert revoked.exit_code == 0
+    assert "Warning" not in revoked.stderr  # another admin key is live
+    last = invoke("--db", db, "keys", "revoke", second.split("_")[1])
+    assert last.exit_code == 0
+    assert live_key(db, second) is None
+    assert last.stderr == (
+        "Warning: no live admin key is left, so no key can manage keys over the API; "
+        "create one with `telltales keys create --scope admin`\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
@@ -117,7 +133,7 @@ def test_revoke_takes_effect_at_once_and_twice_is_refused(db: Path) -> None:
             "'owner' is not one of 'read', 'ingest', 'act', 'admin'",
         ),
         ((), 2, "Missing option '--scope'"),
-        (("--scope", "read", "--name", "x" * 101), 1, "at most 100 printable characters"),
+        (("--scope", "read", "--name", "x" * 101), 1, "at most 100 characters, none of them"),
     ],
 )
 def test_mistakes_are_one_line_and_store_nothing(

@@ -479,21 +479,6 @@ ONE = ("--group", "g", "--rule", "sponsor_left", "--playbook", "at_risk_response
             "reason: say why the status is overridden",
         ),
         (
-            (
-                "override",
-                "ferrum",
-                "--status",
-                "healthy",
-                "--reason",
-                "x",
-                "--until",
-                "9999-12-31",
-                "--by",
-                "y",
-            ),
-            "until: 9999-12-31 is too far away",
-        ),
-        (
             ("pilots", "disable", "apac", "--by", " "),
             "by: say who makes the change (every change to a pilot is recorded)",
         ),

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from support.security_routes import (
     records,
     rows_of_groups,
 )
+from telltales.store import Store
 from telltales_api import create_app
 from telltales_api.context import ApiSettings
 from telltales_api.paging import encode_cursor
@@ -119,7 +121,25 @@ def markers(api: ApiHarness) -> list[str]:
         if owner not in a_owners:
             found.add(str(owner))
     assert set(B_ACCOUNTS) <= found
-    return sorted(found)
+    return sorted(found | _record_ids(B_ACCOUNTS) - _record_ids([A_ACCOUNT]))
+
+
+def _record_ids(accounts: Iterable[str]) -> set[str]:
+    """The ids of the accounts' ingested records (contacts, tickets, meetings, items...)."""
+    wanted = set(accounts)
+    found: set[str] = set()
+    for op in OPERATIONS:
+        if not op.path.startswith(INGEST):
+            continue
+        for record in records(op.path.removeprefix(INGEST)):
+            if record.get("account_id") not in wanted:
+                continue
+            for field, value in record.items():
+                if field.endswith("_id") and field != "account_id":
+                    found.add(str(value))
+                elif field.endswith("_ids"):
+                    found |= {str(item) for item in value}
+    return found
 
 
 def leaks(response: httpx.Response, markers: list[str]) -> list[str]:
@@ -428,21 +448,169 @@ def test_an_idempotency_key_never_replays_another_keys_answer(
     assert "handled by phone" not in replay.text
 
 
+def _with_their_ids(mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    """A's own record carrying B's object ids (a contact's, a ticket's), nothing else of B."""
+    ids = {
+        field: value
+        for field, value in theirs.items()
+        if (field.endswith("_id") and field != "account_id") or field.endswith("_ids")
+    }
+    return {**mine, **ids}
+
+
 @pytest.mark.parametrize(
     "op",
     [op for op in OPERATIONS if op.path.startswith(INGEST)],
     ids=lambda op: op.name,
 )
 def test_ingesting_under_a_own_account_cannot_take_over_other_groups_rows(
-    fresh: ApiHarness, op: Operation
+    fresh: ApiHarness, op: Operation, markers: list[str]
 ) -> None:
-    """B's records re-sent as A's: a record keyed by its own id (a ticket, a meeting)
-    would overwrite B's row; the write guard refuses the batch, and B's rows stay."""
+    """B's records sent as A's: a record keyed by its own id (a ticket, a meeting) would
+    overwrite B's row; the write guard refuses the batch, and B's rows stay. A's own
+    records carrying only B's ids get an answer that names nothing else of B's (not the
+    account a contact is recorded at, found by outside testers)."""
     store = fresh.context.store
     before = rows_of_groups(store, B_GROUPS)
     source = op.path.removeprefix(INGEST)
-    batch = [{**record, "account_id": A_ACCOUNT} for record in _b_records(source)]
+    (mine,) = [r for r in records(source) if r.get("account_id") == A_ACCOUNT][:1]
+    batches = [
+        [{**record, "account_id": A_ACCOUNT} for record in _b_records(source)],
+        [_with_their_ids(mine, record) for record in _b_records(source)],
+    ]
     headers = fresh.headers(fresh.key("ingest", groups=[A_GROUP]))
-    response = fresh.client.post(op.path, json={"records": batch}, headers=headers)
-    assert response.status_code in (200, 422), response.text
-    assert rows_of_groups(store, B_GROUPS) == before
+    for batch in batches:
+        response = fresh.client.post(op.path, json={"records": batch}, headers=headers)
+        assert response.status_code in (200, 422), response.text
+        assert rows_of_groups(store, B_GROUPS) == before
+        assert leaks(response, markers) == [], response.text
+
+
+# Work done before the access decision: another group's object against a missing one.
+
+STATEMENTS: list[str] = []
+"""Every SQL statement the traced app ran, as SQLite expanded it (values inline)."""
+MISSING = {"account_id": "nobody-here", "pilot_id": "no-such-pilot", "key_id": "0123456789ab"}
+MISSING_ID = 987654
+"""A task, delivery or run id that no book holds."""
+
+
+@pytest.fixture(scope="module")
+def traced(
+    book_dir: tuple[Path, Book], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiHarness]:
+    """An app over a copy of the book whose every connection reports its statements."""
+    connect = Store._connect
+
+    def tracing(store: Store, *, read_only: bool) -> sqlite3.Connection:
+        conn = connect(store, read_only=read_only)
+        conn.set_trace_callback(STATEMENTS.append)
+        return conn
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Store, "_connect", tracing)
+        yield from book_harness(
+            book_dir[0] / "api.db", book_dir[1], tmp_path_factory.mktemp("traced")
+        )
+
+
+def _hidden_ids(book: Book, admin_key_id: str) -> dict[str, object]:
+    return {
+        "account_id": "ferrum",
+        # Not 1: a query's own LIMIT 1 would be taken for the id.
+        "task_id": max(book.b_tasks),
+        "delivery_id": max(book.b_deliveries),
+        "run_id": book.run_id,
+        "pilot_id": B_PILOT,
+        "key_id": admin_key_id,
+    }
+
+
+def _account_body(op: Operation, account_id: str) -> Any:
+    """A body naming ``account_id`` where the route takes an account, else None."""
+    if op.path.startswith(INGEST):
+        source = op.path.removeprefix(INGEST)
+        mine = [r for r in records(source) if r.get("account_id") == A_ACCOUNT][:1]
+        return {"records": [{**mine[0], "account_id": account_id}]} if mine else None
+    if op.name == "PUT /v1/accounts":
+        return {"accounts": [{**_account(A_ACCOUNT, A_GROUP), "account_id": account_id}]}
+    if op.name == "PUT /v1/renewals":
+        renewal = BODIES[op.name]()[0]["renewals"][0]
+        return {"renewals": [{**renewal, "account_id": account_id}]}
+    return None
+
+
+def _pair(op: Operation, hidden: dict[str, object]) -> tuple[Any, Any, list[str]] | None:
+    """(request for another group's object, for a missing one, the ids) or None: nothing
+    of ``op`` names an object."""
+    if op.path_params:
+        names = op.path_params
+        missing = {n: MISSING.get(n, MISSING_ID) for n in names}
+        body = _bodies(op)[0]
+        return (
+            (op.url(hidden), {}, body),
+            (op.url(missing), {}, body),
+            [f"{hidden[n]}={missing[n]}" for n in names],
+        )
+    if op.takes_body:
+        theirs, absent = _account_body(op, "ferrum"), _account_body(op, MISSING["account_id"])
+        if theirs is None:
+            return None
+        return (op.path, {}, theirs), (op.path, {}, absent), ["ferrum=nobody-here"]
+    if "account_id" in op.query_params:
+        return (
+            (op.path, {"account_id": "ferrum"}, None),
+            (op.path, {"account_id": MISSING["account_id"]}, None),
+            ["ferrum=nobody-here"],
+        )
+    return None
+
+
+def _names_object(op: Operation) -> bool:
+    return (
+        bool(op.path_params)
+        or "account_id" in op.query_params
+        or (op.takes_body and _account_body(op, A_ACCOUNT) is not None)
+    )
+
+
+NAMING = [op for op in OPERATIONS if _names_object(op)]
+"""Every operation that names an object: by path, by a record's account, by a filter."""
+
+
+def _masked(text: str, ids: list[str], side: int) -> str:
+    for pair in ids:
+        text = _without(text, pair.split("=")[side])
+    return text
+
+
+@pytest.mark.parametrize("op", NAMING, ids=lambda op: op.name)
+def test_another_groups_object_and_a_missing_one_get_the_same_answer_by_the_same_work(
+    traced: ApiHarness, book_dir: tuple[Path, Book], op: Operation
+) -> None:
+    """Found by outside testers: ``PUT /v1/accounts`` of another group's id was refused
+    while an unknown id was created, and the health document was composed before the
+    group check (a slower 404). For every route that names an object (by path, by the
+    account of a body's record, by an ``account_id`` filter), another group's object
+    and a missing one must answer alike (status and body, but for the id) and run the
+    very same SQL statements: the access decision comes before any other work, so
+    none can be told apart by what, or how long, the server did."""
+    headers = traced.headers(traced.key("read", "ingest", "act", groups=[A_GROUP]))
+    admin_key_id = traced.key("admin").split("_")[1]
+    pair = _pair(op, _hidden_ids(book_dir[1], admin_key_id))
+    assert pair is not None
+    (hidden_url, hidden_query, hidden_body), (url, query, body), ids = pair
+    before = database_digest(traced.context.store)
+    answers, work = [], []
+    for target, params, sent in ((hidden_url, hidden_query, hidden_body), (url, query, body)):
+        traced.client.request(op.method, target, params=params, json=sent, headers=headers)
+        STATEMENTS.clear()  # the second of two: the key and the connections are warm
+        answer = traced.client.request(op.method, target, params=params, json=sent, headers=headers)
+        answers.append(answer)
+        work.append([s for s in STATEMENTS if not s.lstrip().upper().startswith("PRAGMA")])
+    hidden, missing = answers
+    what = f"{op.name}: {hidden.status_code} {hidden.text[:200]} / {missing.status_code}"
+    assert hidden.status_code == missing.status_code, what
+    assert _masked(hidden.text, ids, 0) == _masked(missing.text, ids, 1), what
+    assert [_masked(s, ids, 0) for s in work[0]] == [_masked(s, ids, 1) for s in work[1]], what
+    assert database_digest(traced.context.store) == before, f"{op.name} wrote"

@@ -8,7 +8,6 @@ leave every cached health document valid.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
@@ -21,7 +20,7 @@ from telltales.signals.scorecards import HEALTH_SCORER
 from telltales.store.keys import ApiKey
 from telltales.store.queries import AccountOverview, account_overviews, accounts_by_id
 
-from telltales_api.account_access import unknown_account
+from telltales_api.account_access import refuse_unwritable_accounts, unknown_account
 from telltales_api.auth import SECURITY, Key, check_groups, needs
 from telltales_api.context import ApiContext, Context
 from telltales_api.paging import Cursor, Limit, decode_cursor, encode_cursor
@@ -64,16 +63,18 @@ class AccountsPage(msgspec.Struct, kw_only=True):
 def upsert_accounts(context: Context, key: Key, data: JSONBody[AccountsUpsert]) -> UpsertReport:
     """Create or replace accounts by ``account_id``, all or nothing.
 
-    A key limited to CSM groups may only write accounts of its groups, and may not
-    move or overwrite an account of another group.
+    A key limited to CSM groups updates accounts of its groups, and keeps them there;
+    it creates none. An id it names that is unknown, or an account of another group,
+    is refused in the same words, so the key learns nothing about ids held elsewhere
+    (creating the one and refusing the other would tell them apart).
     """
     accounts = data.accounts
     _refuse_repeats(accounts)
     _refuse_other_groups(key, accounts)
     store = context.store
     with store.transaction() as db:
+        refuse_unwritable_accounts(db, key, accounts, "body.accounts", creates=True)
         existing = accounts_by_id(db, [a.account_id for a in accounts])
-        _refuse_others_accounts(key, accounts, existing)
         changed = [a for a in accounts if existing.get(a.account_id) != a]
         if changed:
             ingest(store, context.registry, "accounts", changed)
@@ -115,26 +116,6 @@ def _refuse_other_groups(key: ApiKey, accounts: list[Account]) -> None:
                     FieldError(
                         field=f"body.accounts[{index}].csm_group",
                         reason="outside the key's CSM groups",
-                    )
-                ],
-            )
-
-
-def _refuse_others_accounts(
-    key: ApiKey, accounts: list[Account], existing: Mapping[str, Account]
-) -> None:
-    """An account stored under another group is neither moved nor overwritten; the
-    refusal does not say which group holds it."""
-    for index, account in enumerate(accounts):
-        stored = existing.get(account.account_id)
-        if stored is not None and not key.sees(stored.csm_group):
-            raise ProblemError(
-                403,
-                f"this key may not write account {account.account_id!r}",
-                errors=[
-                    FieldError(
-                        field=f"body.accounts[{index}].account_id",
-                        reason="not an account this key may write",
                     )
                 ],
             )

@@ -21,7 +21,7 @@ from telltales.models import Signal, StatusTransition
 from telltales.playbooks.statuses import transitions_of
 from telltales.store.queries import latest_signal_day, signals_for
 
-from telltales_api.account_access import unknown_account, visible_account
+from telltales_api.account_access import check_visible, unknown_account
 from telltales_api.auth import SECURITY, Key, needs, request_key, request_stamp
 from telltales_api.context import ApiContext, Context
 from telltales_api.health_cache import CachedHealth
@@ -64,6 +64,11 @@ def get_health(
     # the auth middleware; the cached body is sent as it is.
     context: ApiContext = request.app.state.telltales
     key = request_key(request.scope)
+    if key.csm_groups is not None:
+        # Access first, by the account's group alone: a document composed (or found in
+        # the cache) for another group's account would answer its 404 at another pace
+        # than a missing account's, telling the two apart.
+        check_visible(context.store, key, account_id)
     entries = context.health.entries(context.store.db.conn, request_stamp(request.scope))
     cached = entries.get((account_id, as_of))
     if cached is None:
@@ -72,7 +77,7 @@ def get_health(
         )
         cached = CachedHealth(csm_group=health.account.csm_group, body=msgspec.json.encode(health))
         entries.put((account_id, as_of), cached)
-    if not key.sees(cached.csm_group):
+    if not key.sees(cached.csm_group):  # moved to another group since the check
         raise unknown_account(account_id)
     return ASGIResponse(body=cached.body, media_type="application/json")
 
@@ -95,7 +100,7 @@ def get_signals(
     context: Context, key: Key, account_id: AccountId, as_of: AsOf = None
 ) -> AccountSignals:
     """Every signal of the account as of the day, each with its evidence and source."""
-    visible_account(context.store, key, account_id)
+    check_visible(context.store, key, account_id)
     day = latest_signal_day(context.store, account_id, as_of)
     found = signals_for(context.store, account_id, day) if day else []
     return AccountSignals(account_id=account_id, as_of=day, signals=found)
@@ -125,7 +130,7 @@ def get_transitions(
 ) -> TransitionsPage:
     """The account's status history, oldest first: from, to, when, the cause (rules,
     a person's override, an import), the rules and the evidence."""
-    visible_account(context.store, key, account_id)
+    check_visible(context.store, key, account_id)
     history = transitions_of(context.store, account_id)
     start = 0
     if cursor is not None:

@@ -25,12 +25,12 @@ import msgspec
 from litestar import Router, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
-from sqlite_utils import Database
 from telltales.plugins import Registry
 from telltales.signals.ingest import ingest
 from telltales.store.keys import ApiKey
 
-from telltales_api.auth import SECURITY, Key, group_clause, needs
+from telltales_api.account_access import refuse_unwritable_accounts
+from telltales_api.auth import SECURITY, Key, needs
 from telltales_api.context import ApiContext, Context
 from telltales_api.problems import FieldError, ProblemError, problem_responses
 from telltales_api.strict_body import strict_body
@@ -38,8 +38,6 @@ from telltales_api.write_guard import confined_to, is_refusal
 
 SERVED_ELSEWHERE = frozenset({"accounts"})
 """Ingesters with a route of their own (``PUT /v1/accounts``)."""
-MAX_FIELD_ERRORS = 100
-"""Records named one by one in a refusal; the detail gives the total."""
 
 
 class IngestReport(msgspec.Struct, kw_only=True):
@@ -125,7 +123,7 @@ def _ingest(
     try:
         with store.transaction() as db:
             if checks:
-                _refuse_unknown_accounts(db, key, records)
+                refuse_unwritable_accounts(db, key, records, "body.records")
             with confined_to(db, key.csm_groups) if key.csm_groups is not None else nullcontext():
                 stored = ingest(store, context.registry, name, records)
     except OverflowError as error:
@@ -179,39 +177,3 @@ def _first_too_large(value: Any, path: str) -> str | None:
         if found is not None:
             return found
     return None
-
-
-def _refuse_unknown_accounts(db: Database, key: ApiKey, records: Sequence[Any]) -> None:
-    """422 naming each record whose account is missing or outside the key's groups.
-
-    Both read the same, so a key limited to some groups learns nothing about the
-    accounts of others.
-    """
-    ids = sorted({record.account_id for record in records})
-    clause, params = group_clause(key, "a.csm_group")
-    missing = {
-        row[0]
-        for row in db.execute(
-            "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS (SELECT 1 FROM accounts a "
-            f"WHERE a.account_id = j.value AND {clause})",
-            [msgspec.json.encode(ids).decode(), *params],
-        )
-    }
-    if not missing:
-        return
-    limited = key.csm_groups is not None
-    bad = [i for i, record in enumerate(records) if record.account_id in missing]
-    raise ProblemError(
-        422,
-        f"{len(bad)} record(s) name an unknown account"
-        + (" (or one this key may not write to)" if limited else "")
-        + "; nothing was stored (accounts are created with PUT /v1/accounts)",
-        errors=[
-            FieldError(
-                field=f"body.records[{i}].account_id",
-                reason=f"no account {records[i].account_id!r}"
-                + (" that this key may write to" if limited else ""),
-            )
-            for i in bad[:MAX_FIELD_ERRORS]
-        ],
-    )

@@ -18,6 +18,7 @@ from telltales.store.keys import (
     MAX_NAME,
     KeyDescription,
     KeyRevokedError,
+    LastAdminKeyError,
     Scope,
     UnknownKeyError,
     create_key,
@@ -117,12 +118,16 @@ def create_api_key(context: Context, key: Key, data: JSONBody[NewKey]) -> Create
     responses=problem_responses(400, 401, 403, 404, 409),
 )
 def revoke_api_key(context: Context, key: Key, key_id: KeyId) -> KeyDescription:
-    """Revoke a key: the next request made with it gets 401."""
+    """Revoke a key: the next request made with it gets 401.
+
+    The last live admin key is not revoked here (409): no key could then manage keys
+    over HTTP. The host's ``telltales keys revoke`` can still revoke it.
+    """
     try:
-        revoked = revoke_key(context.store, key_id, by=actor(key))
+        revoked = revoke_key(context.store, key_id, by=actor(key), keep_an_admin=True)
     except UnknownKeyError as error:
         raise ProblemError(404, str(error)) from error
-    except KeyRevokedError as error:
+    except (KeyRevokedError, LastAdminKeyError) as error:
         raise ProblemError(409, str(error)) from error
     return describe(revoked)
 

@@ -18,7 +18,7 @@ from litestar import Router, get, post
 from litestar.params import JSONBody, PathParameter
 from telltales.engine import pipeline
 from telltales.errors import PluginError
-from telltales.models import FIRST_DAY, RunResult
+from telltales.models import RunResult
 from telltales.store import Store
 from telltales.store.keys import ApiKey
 from telltales.store.queries import get_run
@@ -121,8 +121,6 @@ def _days(data: RunRequest) -> list[date]:
     last = data.through or data.as_of
     latest = datetime.now(UTC).date() + timedelta(days=1)
     for field, day in (("as_of", data.as_of), ("through", last)):
-        if day < FIRST_DAY:
-            raise _invalid(field, f"{day} is before {FIRST_DAY}")
         if day > latest:
             raise _invalid(
                 field,

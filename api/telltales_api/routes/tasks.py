@@ -15,6 +15,7 @@ from typing import Annotated, cast, get_args
 import msgspec
 from litestar import Router, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
+from telltales.models import is_blank
 from telltales.playbooks import tasks
 from telltales.playbooks.tasks import Task, TaskEvent, TaskKind, TaskState
 from telltales.store import Store
@@ -53,7 +54,10 @@ class TaskDetail(Task, kw_only=True, frozen=True):
 
 class Dismissal(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reason: str = ""
-    """Why the task is dismissed (required): it is kept with the task for everyone to read."""
+    """Why the task is dismissed (required, not blank): it is kept with the task for
+    everyone to read. The schema states it required (schema_constraints), as the
+    handler enforces it, with the body itself: left out here so that a missing body
+    or reason gets the handler's own words (422, ``body.reason``)."""
 
 
 @get(
@@ -201,7 +205,7 @@ def dismiss_task(
     completed.
     """
     reason = (data.reason if data is not None else "").strip()
-    if not reason:
+    if is_blank(reason):
         raise ProblemError(
             422,
             "say why the task is dismissed",

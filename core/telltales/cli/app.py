@@ -12,6 +12,7 @@ import click
 
 from telltales.config import LoadedConfig, config_path, load_config
 from telltales.errors import TelltalesError
+from telltales.models import date_problem
 from telltales.playbooks.plan import Plan, load_plan
 from telltales.plugins import PluginFailure, Registry, load_registry
 from telltales.store import Store, default_path, open_for_plugins
@@ -72,4 +73,22 @@ def day_of(value: datetime | None) -> date | None:
     return value.date() if value is not None else None
 
 
-DAY = click.DateTime(formats=["%Y-%m-%d"])
+class Day(click.DateTime):
+    """A day given as YYYY-MM-DD, within the days telltales reasons about.
+
+    Year 0001 or 9999 would overflow date arithmetic (a traceback); it is refused as a
+    bad option value, like a malformed date.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(formats=["%Y-%m-%d"])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        converted = super().convert(value, param, ctx)
+        problem = date_problem(converted.date()) if isinstance(converted, datetime) else None
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return converted
+
+
+DAY = Day()

@@ -11,6 +11,7 @@ from telltales.cli.app import App
 from telltales.errors import InputError, describe_validation_error
 from telltales.outcomes.history_import import HistoryImport, import_history
 from telltales.outcomes.renewals import InvalidRecords, RenewalOutcome, record_renewals
+from telltales.signals.ingest import check_dates
 
 BY = click.option("--by", required=True, help="Who records it (name or email).")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -62,11 +63,13 @@ def _read_renewals(data: bytes) -> tuple[list[RenewalOutcome], list[int] | None]
         return [], None
     if text.startswith(b"["):
         try:
-            return msgspec.json.decode(text, type=list[RenewalOutcome]), None
+            renewals = msgspec.json.decode(text, type=list[RenewalOutcome])
         except msgspec.ValidationError as error:
             raise InputError(describe_validation_error(error, item="renewal")) from error
         except msgspec.DecodeError as error:
             raise InputError(f"not valid JSON: {error}") from error
+        check_dates(renewals, item="renewal")
+        return renewals, None
     decoder = msgspec.json.Decoder(RenewalOutcome)
     records: list[RenewalOutcome] = []
     lines: list[int] = []
@@ -82,6 +85,7 @@ def _read_renewals(data: bytes) -> tuple[list[RenewalOutcome], list[int] | None]
         except msgspec.DecodeError as error:
             raise InputError(f"line {number}: not valid JSON: {error}") from error
         lines.append(number)
+    check_dates(records, lines=lines)
     return records, lines
 
 
@@ -119,6 +123,7 @@ def import_history_command(app: App, file: Any, by: str, as_json: bool) -> None:
         raise InputError(describe_validation_error(error)) from error
     except msgspec.DecodeError as error:
         raise InputError(f"not valid JSON: {error}") from error
+    check_dates(history)
     with app.open() as store:
         report = import_history(store, history, by=by)
     if as_json:

@@ -12,7 +12,15 @@ import click
 import msgspec
 
 from telltales.cli.app import App
-from telltales.store.keys import SCOPES, ApiKey, create_key, describe, list_keys, revoke_key
+from telltales.store.keys import (
+    SCOPES,
+    ApiKey,
+    create_key,
+    describe,
+    list_keys,
+    live_admin_keys,
+    revoke_key,
+)
 
 
 def _operator() -> str:
@@ -101,10 +109,21 @@ def list_command(app: App, as_json: bool) -> None:
 @BY
 @click.pass_obj
 def revoke(app: App, key_id: str, by: str | None) -> None:
-    """Revoke a key: the next request made with it is refused."""
+    """Revoke a key: the next request made with it is refused.
+
+    The last live admin key too (the API refuses that; here, on the host, is where
+    one is created again), with a warning.
+    """
     with app.open() as store:
         key = revoke_key(store, key_id, by=by or _operator())
+        admins = live_admin_keys(store)
     click.echo(f"Revoked API key {key.key_id} ({key.name or 'no name'})")
+    if "admin" in key.scopes and admins == 0:
+        click.echo(
+            "Warning: no live admin key is left, so no key can manage keys over the API; "
+            "create one with `telltales keys create --scope admin`",
+            err=True,
+        )
 
 
 def register_commands(cli: click.Group) -> None:

@@ -12,7 +12,6 @@ import msgspec
 
 from telltales import observability
 from telltales.cli.app import DAY, App, day_of
-from telltales.errors import InputError
 from telltales.models import RunActions
 from telltales.playbooks import outbox, pilots, statuses, tasks
 from telltales.playbooks import runs as playbook_runs
@@ -162,10 +161,7 @@ def override_command(
     app: App, account_id: str, status: str, reason: str, until: datetime, by: str
 ) -> None:
     """Override an account's status until a day; the rules take over again after it."""
-    try:
-        expires = datetime.combine(until.date() + timedelta(days=1), time.min, tzinfo=UTC)
-    except OverflowError as error:
-        raise InputError(f"until: {until.date()} is too far away") from error
+    expires = datetime.combine(until.date() + timedelta(days=1), time.min, tzinfo=UTC)
     labels = app.plan.labels  # the configuration is checked before anything is recorded
     with app.open() as store:
         account = queries.get_account(store, account_id)

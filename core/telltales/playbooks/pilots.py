@@ -22,13 +22,19 @@ from sqlite_utils import Database
 
 from telltales import clock
 from telltales.errors import InputError
+from telltales.models import is_blank
 from telltales.playbooks.plan import Plan
 from telltales.store import Store
 
 PilotState = Literal["enabled", "disabled", "ended"]
 Cohort = Literal["pilot", "control", "none"]
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+PILOT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}(?![\s\S])"
+r"""Lowercase letters, digits, - and _, at most 64, starting with a letter or digit.
+
+``(?![\s\S])`` ends the text in Python and in JSON Schema alike (Python's ``$`` also
+matches before a final newline), so the schema states exactly this rule."""
+_ID = re.compile(PILOT_ID_PATTERN)
 
 
 class Pilot(msgspec.Struct, kw_only=True, frozen=True):
@@ -122,8 +128,7 @@ def _problem(new: NewPilot, plan: Plan) -> str | None:
             f"pilot_id: {new.pilot_id!r} must be lowercase letters, digits, - and _ "
             "(at most 64, starting with a letter or digit)"
         )
-    groups = [group.strip() for group in new.csm_groups]
-    if not groups or not all(groups):
+    if not new.csm_groups or any(is_blank(group) for group in new.csm_groups):
         return "csm_groups: a pilot names at least one CSM group (and no empty name)"
     if not 0 <= new.holdout_share < 1:
         return (

@@ -17,6 +17,7 @@ import msgspec
 from sqlite_utils import Database
 
 from telltales.errors import InputError
+from telltales.models import is_blank
 from telltales.store import Store
 
 TaskState = Literal["open", "done", "dismissed"]
@@ -229,7 +230,7 @@ def dismiss_task(
     store: Store, task_id: int, *, by: str, reason: str, at: datetime | None = None
 ) -> Task:
     """Dismiss a task with a reason; a dismissed approval cancels its delivery."""
-    if not reason.strip():
+    if is_blank(reason):
         raise InputError("reason: say why the task is dismissed")
     return _change(store, task_id, "dismissed", by=by, at=at, reason=reason, kind=None)
 

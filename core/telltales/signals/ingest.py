@@ -13,7 +13,8 @@ from typing import IO, Any
 
 import msgspec
 
-from telltales.errors import InputError, describe_validation_error
+from telltales.errors import InputError, describe_problem, describe_validation_error, parse_path
+from telltales.models import find_date_problem
 from telltales.observability import ROWS_INGESTED
 from telltales.plugins import Registry
 from telltales.store import Store
@@ -31,11 +32,13 @@ def decode_records(registry: Registry, name: str, data: bytes) -> list[Any]:
         return []
     if text.startswith(b"["):
         try:
-            return msgspec.json.decode(text, type=list[record_type])  # type: ignore[valid-type]
+            records = msgspec.json.decode(text, type=list[record_type])  # type: ignore[valid-type]
         except msgspec.ValidationError as error:
             raise InputError(describe_validation_error(error)) from error
         except msgspec.DecodeError as error:
             raise InputError(f"not valid JSON: {error}") from error
+        check_dates(records)
+        return records
     return [record for chunk in read_chunks(registry, name, io.BytesIO(data)) for record in chunk]
 
 
@@ -44,13 +47,32 @@ def _on_line(number: int, description: str) -> str:
     return f"line {number}{joiner}{description}"
 
 
+def check_dates(value: object, *, item: str = "record", lines: Sequence[int] | None = None) -> None:
+    """Refuse a date or time outside the days telltales reasons about, by record and field.
+
+    ``value`` is decoded records (``record 3, field 'day': 0001-01-01 is outside
+    1900-01-01..2999-12-31``, or ``line 4, ...`` given each record's line) or one
+    decoded document (``field 'transitions[2].at': ...``).
+    """
+    found = find_date_problem(value)
+    if found is None:
+        return
+    at, reason = found
+    path = parse_path(at)
+    if lines is None or not path or not isinstance(path[0], int):
+        raise InputError(describe_problem(reason, path, item=item))
+    raise InputError(_on_line(lines[path[0]], describe_problem(reason, path[1:])))
+
+
 def convert_records(registry: Registry, name: str, objects: Sequence[Any]) -> list[Any]:
     """Validate plain objects (dicts, or records already typed) into the record type."""
     record_type = _ingester(registry, name).record_type
     try:
-        return msgspec.convert(list(objects), list[record_type])  # type: ignore[valid-type]
+        records = msgspec.convert(list(objects), list[record_type])  # type: ignore[valid-type]
     except msgspec.ValidationError as error:
         raise InputError(describe_validation_error(error)) from error
+    check_dates(records)
+    return records
 
 
 CHUNK_SIZE = 50_000
@@ -101,13 +123,14 @@ def _decode_chunk(
 ) -> list[Any]:
     """Decode many lines in one call; on any doubt, line by line to name the bad one.
 
-    The fast path reads the lines as one JSON array. A blank line, a bad record, or a
-    line holding two records makes it fail or miscount, and the slow path then
-    decodes each line on its own, skipping blank ones and naming the first bad one.
+    The fast path reads the lines as one JSON array. A blank line, a bad record (a date
+    out of range too), or a line holding two records makes it fail or miscount, and the
+    slow path then decodes each line on its own, skipping blank ones and naming the
+    first bad one.
     """
     try:
         records: list[Any] = chunk_decoder.decode(b"[" + b",".join(lines) + b"]")
-        if len(records) == len(lines):
+        if len(records) == len(lines) and find_date_problem(records) is None:
             return records
     except (msgspec.ValidationError, msgspec.DecodeError):
         pass
@@ -116,11 +139,13 @@ def _decode_chunk(
         if not line.strip():
             continue
         try:
-            records.append(line_decoder.decode(line))
+            record = line_decoder.decode(line)
         except msgspec.ValidationError as error:
             raise InputError(_on_line(number, describe_validation_error(error))) from error
         except msgspec.DecodeError as error:
             raise InputError(f"line {number}: not valid JSON: {error}") from error
+        check_dates([record], lines=[number])
+        records.append(record)
     return records
 
 

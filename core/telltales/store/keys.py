@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -21,6 +22,7 @@ import msgspec
 
 from telltales import clock
 from telltales.errors import InputError
+from telltales.models import is_blank
 from telltales.store import Store
 
 Scope = Literal["read", "ingest", "act", "admin"]
@@ -28,6 +30,15 @@ SCOPES: tuple[Scope, ...] = ("read", "ingest", "act", "admin")
 PREFIX = "tt_"
 MAX_NAME = 100
 MAX_GROUP = 200
+NAME_PATTERN = (
+    r"^[^\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+    r"\ufeff\ufff9-\ufffb]*(?![\s\S])"
+)
+r"""A key's name: no control character and no invisible formatting one (a zero-width
+space, a bidirectional override), which would make a name in a list read as another.
+Written so that Python and JSON Schema read it alike (``(?![\s\S])`` ends the text
+in both), so the schema states exactly this rule."""
+_NAME = re.compile(NAME_PATTERN)
 
 
 class UnknownKeyError(InputError):
@@ -36,6 +47,10 @@ class UnknownKeyError(InputError):
 
 class KeyRevokedError(InputError):
     """The key was revoked already: revoking twice is refused, so a typo is noticed."""
+
+
+class LastAdminKeyError(InputError):
+    """Revoking the last live admin key would leave no key that can manage keys."""
 
 
 class ApiKey(msgspec.Struct, kw_only=True, frozen=True):
@@ -110,12 +125,16 @@ def create_key(
         raise InputError(
             "an admin key sees every CSM group: give it no CSM groups", field="csm_groups"
         )
-    if groups is not None and any(not g.strip() for g in groups):
+    if groups is not None and any(is_blank(g) for g in groups):
         raise InputError("a CSM group name cannot be empty", field="csm_groups")
     if groups is not None and any(len(g) > MAX_GROUP for g in groups):
         raise InputError(f"a CSM group name is at most {MAX_GROUP} characters", field="csm_groups")
-    if len(name) > MAX_NAME or not name.isprintable():
-        raise InputError(f"a key's name is at most {MAX_NAME} printable characters", field="name")
+    if len(name) > MAX_NAME or _NAME.match(name) is None:
+        raise InputError(
+            f"a key's name is at most {MAX_NAME} characters, none of them a control or "
+            "invisible formatting character",
+            field="name",
+        )
     if not by.strip():
         raise InputError("say who creates the key")
     key_id = secrets.token_hex(6)
@@ -194,14 +213,26 @@ def list_keys(
     return [_key(row) for row in rows.fetchall()]
 
 
-def revoke_key(store: Store, key_id: str, *, by: str) -> ApiKey:
-    """Revoke a key; the next request made with it is refused."""
+def revoke_key(store: Store, key_id: str, *, by: str, keep_an_admin: bool = False) -> ApiKey:
+    """Revoke a key; the next request made with it is refused.
+
+    ``keep_an_admin`` refuses to revoke the last live admin key (:class:`LastAdminKeyError`).
+    The API passes True: over HTTP nothing could then create another key, and only
+    someone on the host could recover. The ``telltales`` command runs on the host, so
+    it may (and warns: :func:`live_admin_keys`).
+    """
     with store.transaction() as db:
         row = db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
         if row is None:
             raise UnknownKeyError(f"no API key {key_id!r}")
         if row[6] is not None:
             raise KeyRevokedError(f"API key {key_id!r} was already revoked at {row[6]}")
+        if keep_an_admin and "admin" in _key(row).scopes and live_admin_keys(store) == 1:
+            raise LastAdminKeyError(
+                f"API key {key_id!r} is the last live admin key: revoking it would leave no "
+                "key that can manage keys; create another admin key first (or revoke it "
+                "on the host with `telltales keys revoke`)"
+            )
         at = clock.now().replace(microsecond=0).isoformat()
         db.execute(
             "UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE key_id = ?",
@@ -209,3 +240,12 @@ def revoke_key(store: Store, key_id: str, *, by: str) -> ApiKey:
         )
         row = db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
     return _key(row)
+
+
+def live_admin_keys(store: Store) -> int:
+    """How many keys hold the admin scope and are not revoked (keys do not expire)."""
+    row = store.db.execute(
+        "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL "
+        "AND EXISTS (SELECT 1 FROM json_each(scopes) WHERE value = 'admin')"
+    ).fetchone()
+    return int(row[0])

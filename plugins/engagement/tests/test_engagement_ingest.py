@@ -108,16 +108,20 @@ def test_an_unknown_field_is_refused(env: PluginHarness) -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"status": "verified"}, "record 1: field 'verified_on' is required when status is"),
+        ({"status": "verified"}, "record 1, field 'verified_on': required when status is"),
         (
             {"status": "verified", "verified_on": "2026-02-28"},
-            r"record 1: field 'verified_on' \(2026-02-28\) is before planned_on \(2026-03-01\)",
+            "record 1, field 'verified_on': 2026-02-28 is before planned_on 2026-03-01",
         ),
         (
             {"status": "missed", "verified_on": "2026-09-01"},
-            "record 1: field 'verified_on' is only allowed when status is 'verified'",
+            "record 1, field 'verified_on': only allowed when status is 'verified'",
         ),
-        ({"due": "2026-02-01"}, r"record 1: field 'due' \(2026-02-01\) is before planned_on"),
+        ({"due": "2026-02-01"}, "record 1, field 'due': 2026-02-01 is before planned_on"),
+        (
+            {"planned_on": "9999-03-01"},
+            "record 1, field 'planned_on': 9999-03-01 is outside 1900-01-01..2999-12-31",
+        ),
         ({"status": "done"}, "record 1, field 'status': invalid enum value 'done'"),
         ({"title": ""}, "record 1, field 'title': expected `str` of length >= 1"),
         ({"due": "soon"}, "record 1, field 'due': invalid RFC3339 encoded date"),

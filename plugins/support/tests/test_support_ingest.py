@@ -130,7 +130,7 @@ def test_closed_before_opened_is_refused_naming_the_record_and_field(env: Plugin
     }
     with pytest.raises(
         InputError,
-        match=r"^record 1: field 'closed_at': 2026-11-01T17:00:00\+00:00 is before opened_at "
+        match=r"^record 1, field 'closed_at': 2026-11-01T17:00:00\+00:00 is before opened_at "
         r"2026-11-01T18:00:00\+00:00$",
     ):
         env.ingest("support.tickets", [good, bad])
@@ -182,4 +182,33 @@ def test_an_unknown_account_is_refused(env: PluginHarness) -> None:
     ]
     with pytest.raises(InputError, match=r"^record 1, field 'account_id': unknown account"):
         env.ingest("support.tickets", records)
+    assert stored(env) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "moment"),
+    [
+        ("opened_at", "9999-12-31T23:59:59-23:59"),
+        ("opened_at", "0001-01-01T00:00:00+23:59"),
+        ("closed_at", "9999-12-31T23:59:59-23:59"),
+        ("opened_at", "1899-12-31T23:59:59Z"),
+    ],
+)
+def test_a_time_outside_the_range_in_utc_is_refused_naming_the_field(
+    env: PluginHarness, field: str, moment: str
+) -> None:
+    """Found by outside testers: an offset that carries a time past year 9999 (or before
+    year 1) in UTC overflowed the conversion, a 500 over the API and a traceback."""
+    ticket = {
+        "ticket_id": "t1",
+        "account_id": "a1",
+        "priority": "low",
+        "opened_at": "2026-11-01T09:00:00Z",
+        field: moment,
+    }
+    with pytest.raises(
+        InputError,
+        match=rf"^record 0, field '{field}': .* is outside 1900-01-01..2999-12-31 in UTC$",
+    ):
+        env.ingest("support.tickets", [ticket])
     assert stored(env) == []

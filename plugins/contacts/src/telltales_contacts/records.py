@@ -89,13 +89,15 @@ def _check_one_account_per_contact(db: Database, records: Sequence[Person]) -> N
     A person's history is walked within one account; snapshots at two accounts would
     splice two histories and invent role changes. The error names the snapshot by its
     natural key rather than its index: a large file reaches ``store`` in chunks, and
-    an index within the chunk would point at the wrong line.
+    an index within the chunk would point at the wrong line. It names only accounts
+    the batch itself sent: the account a stored snapshot names may belong to a CSM
+    group the sender cannot see (an API key limited to groups), so it is never named.
     """
     owners: dict[str, str] = {}
     for person in records:
         owner = owners.setdefault(person.contact_id, person.account_id)
         if owner != person.account_id:
-            raise _two_accounts(person, owner)
+            raise _two_accounts(person, f"the batch also names it at account {owner!r}")
     stored = db.execute(
         "SELECT DISTINCT contact_id, account_id FROM contacts_people "
         "WHERE contact_id IN (SELECT value FROM json_each(?))",
@@ -104,14 +106,13 @@ def _check_one_account_per_contact(db: Database, records: Sequence[Person]) -> N
     for contact_id, account_id in stored:
         if owners[contact_id] != account_id:
             person = next(p for p in records if p.contact_id == contact_id)
-            raise _two_accounts(person, account_id)
+            raise _two_accounts(person, "its stored snapshots name another account")
 
 
-def _two_accounts(person: Person, owner: str) -> InputError:
+def _two_accounts(person: Person, where: str) -> InputError:
     return InputError(
         f"contact {person.contact_id!r}, snapshot of {person.as_of}, field 'account_id': "
-        f"the contact is recorded at account {owner!r}, not {person.account_id!r}; a "
-        "person's snapshots must all name one account"
+        f"{where}, not {person.account_id!r}; a person's snapshots must all name one account"
     )
 
 

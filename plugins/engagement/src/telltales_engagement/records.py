@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from sqlite_utils import Database
+from telltales.models import check_dates
 
 Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
@@ -53,20 +54,22 @@ class Outcome(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """How achievement is measured, e.g. "report build time, minutes"."""
 
     def __post_init__(self) -> None:
-        # msgspec reports these at the record's index; the message names the field.
+        # msgspec reports these at the record's index; "field 'name': " moves them onto
+        # the field. A day out of range is refused as such before any comparison.
+        check_dates(self)
         if self.due < self.planned_on:
-            raise ValueError(f"field 'due' ({self.due}) is before planned_on ({self.planned_on})")
+            raise ValueError(f"field 'due': {self.due} is before planned_on {self.planned_on}")
         if self.status == "verified":
             if self.verified_on is None:
-                raise ValueError("field 'verified_on' is required when status is 'verified'")
+                raise ValueError("field 'verified_on': required when status is 'verified'")
             if self.verified_on < self.planned_on:
                 raise ValueError(
-                    f"field 'verified_on' ({self.verified_on}) is before planned_on "
-                    f"({self.planned_on})"
+                    f"field 'verified_on': {self.verified_on} is before planned_on "
+                    f"{self.planned_on}"
                 )
         elif self.verified_on is not None:
             raise ValueError(
-                f"field 'verified_on' is only allowed when status is 'verified' "
+                "field 'verified_on': only allowed when status is 'verified' "
                 f"(status is {self.status!r})"
             )
 

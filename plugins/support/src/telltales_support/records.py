@@ -7,11 +7,12 @@ changes priority); the latest state replaces the earlier one, keyed by ``ticket_
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal, get_args
 
 import msgspec
 from sqlite_utils import Database
+from telltales.models import to_utc
 
 Priority = Literal["low", "normal", "high", "urgent"]
 PRIORITIES: tuple[Priority, ...] = get_args(Priority)
@@ -20,22 +21,14 @@ PRIORITIES: tuple[Priority, ...] = get_args(Priority)
 Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
-def to_utc(moment: datetime) -> datetime:
-    """A naive timestamp is taken as UTC; an aware one is converted to UTC.
-
-    Helpdesk exports disagree on whether they carry an offset; one rule for both
-    keeps "the day a ticket opened" the same whichever export it came from.
-    """
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 class Ticket(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One support ticket in its current state.
 
     ``opened_at`` and ``closed_at`` are normalised to UTC when the record is decoded,
-    so everything downstream compares like with like.
+    so everything downstream compares like with like: a naive timestamp is taken as
+    UTC (helpdesk exports disagree on whether they carry an offset; one rule for both
+    keeps "the day a ticket opened" the same whichever export it came from), and one
+    outside 1900..2999 once in UTC is refused by name.
     """
 
     ticket_id: Identifier
@@ -50,9 +43,9 @@ class Ticket(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The helpdesk's own status word ("pending", "solved"...), kept for people to read."""
 
     def __post_init__(self) -> None:
-        self.opened_at = to_utc(self.opened_at)
+        self.opened_at = to_utc(self.opened_at, "opened_at")
         if self.closed_at is not None:
-            self.closed_at = to_utc(self.closed_at)
+            self.closed_at = to_utc(self.closed_at, "closed_at")
             if self.closed_at < self.opened_at:
                 # msgspec reports a __post_init__ error at the record, not a field: name it.
                 raise ValueError(
