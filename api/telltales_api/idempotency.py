@@ -2,9 +2,10 @@
 
 The first request with a key claims ``(API key, Idempotency-Key)`` in
 ``api_requests`` (committed before the handler runs), the handler acts, and its
-status and body are stored. A retry of the same request (same method, path, query
-and body) then gets the stored answer, marked ``Idempotency-Replayed: true``,
-without the handler running again. While the first is still in flight a retry gets
+status and body are stored. A retry of the same request (same method and path, and
+the same query and JSON body once decoded: key order and spaces do not matter) then
+gets the stored answer, marked ``Idempotency-Replayed: true``, without the handler
+running again. While the first is still in flight a retry gets
 409; the same Idempotency-Key on a different request gets 422. An answer of 500 or
 more is not stored: it may not have acted, so a retry may.
 
@@ -32,9 +33,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
+import msgspec
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
@@ -71,11 +74,31 @@ Claim = Literal["claimed", "in_flight", "mismatch"] | StoredAnswer
 
 
 def request_hash(method: str, path: str, query: bytes, body: bytes) -> str:
+    """What makes two requests the same: method, path, and the query and body as decoded.
+
+    A client that re-serialises its JSON (another key order, other spaces, ``1e2`` for
+    ``100.0``) or its query (another parameter order) sends the same request, and its
+    retry is replayed. A body that is not JSON is compared byte for byte.
+    """
     digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), query):
+    for part in (method.encode(), path.encode(), _decoded_query(query)):
         digest.update(len(part).to_bytes(8, "big") + part)
-    digest.update(body)
+    digest.update(_decoded_body(body))
     return digest.hexdigest()
+
+
+def _decoded_query(query: bytes) -> bytes:
+    """The query's parameters in name order (a name's own values keep theirs)."""
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    return msgspec.json.encode(sorted(pairs, key=lambda pair: pair[0]))
+
+
+def _decoded_body(body: bytes) -> bytes:
+    """The JSON body as msgspec decodes it, encoded again with sorted keys."""
+    try:
+        return b"json:" + msgspec.json.encode(msgspec.json.decode(body), order="sorted")
+    except (msgspec.DecodeError, RecursionError):
+        return b"raw:" + body
 
 
 def claim(

@@ -127,6 +127,34 @@ def test_the_same_key_for_a_different_request_is_422(api: ApiHarness) -> None:
     assert CALLS.count == 1
 
 
+def test_the_same_json_serialised_differently_is_the_same_request(api: ApiHarness) -> None:
+    """Found by outside testers: the request was compared byte for byte, so the same
+    JSON re-serialised by a client library (key order, spacing) with the same
+    Idempotency-Key was a 422 instead of a replay."""
+    headers = {
+        **api.headers(api.key("act")),
+        "Idempotency-Key": "reordered",
+        "Content-Type": "application/json",
+    }
+    first = api.client.post(
+        "/v1/test/orders?a=1&b=2", content=b'{"item":"seats","quantity":2}', headers=headers
+    )
+    assert first.status_code == 201
+    for query, body in (
+        ("a=1&b=2", b'{ "quantity" : 2,\n  "item" : "seats" }'),
+        ("b=2&a=1", b'{"quantity":2,"item":"seats"}'),
+    ):
+        again = api.client.post(f"/v1/test/orders?{query}", content=body, headers=headers)
+        assert again.status_code == 201, again.text
+        assert again.headers["idempotency-replayed"] == "true"
+        assert again.content == first.content
+    assert CALLS.count == 1
+    # A different value, or a float for an integer, is still another request.
+    for body in (b'{"quantity":3,"item":"seats"}', b'{"quantity":2.0,"item":"seats"}'):
+        other = api.client.post("/v1/test/orders?a=1&b=2", content=body, headers=headers)
+        assert other.status_code == 422, other.text
+
+
 def test_put_is_covered_too(api: ApiHarness) -> None:
     headers = {**api.headers(api.key("act")), "Idempotency-Key": "put-1"}
     first = api.client.put("/v1/test/orders/7", json={"item": "seats"}, headers=headers)
