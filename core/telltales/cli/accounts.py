@@ -2,32 +2,73 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
+from typing import get_args
 
 import click
 import msgspec
 
+from telltales import clock
 from telltales.cli.app import DAY, App, day_of
 from telltales.errors import InputError
-from telltales.models import MeasureResult, Score, ScoreTrend
-from telltales.store import queries
+from telltales.models import AccountStatus, MeasureResult, Score, ScoreTrend
+from telltales.signals.scorecards import HEALTH_SCORER
+from telltales.store import Store, queries
 
 
 @click.command()
+@click.option(
+    "--status",
+    type=click.Choice(get_args(AccountStatus)),
+    help="Only accounts in this status; a health status lists live accounts only.",
+)
+@click.option("--as-of", "as_of", type=DAY, help="Day to read. [default: today (UTC)]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def accounts(app: App, as_json: bool) -> None:
-    """List the accounts in the database."""
+def accounts(app: App, status: str | None, as_of: datetime | None, as_json: bool) -> None:
+    """List the accounts as of a day: each one's version in force, and its status."""
+    day = day_of(as_of) or clock.today()
+    labels = app.plan.labels
     with app.open() as store:
-        rows = queries.list_accounts(store)
+        rows = [overview for after in _pages(store, status, day, labels) for overview in after]
     if as_json:
-        click.echo(msgspec.json.encode(rows).decode())
+        click.echo(msgspec.json.encode([row.account for row in rows]).decode())
         return
-    for account in rows:
+    for row in rows:
+        account = row.account
+        state = labels[row.status] if row.status else "no status yet"
+        if not row.live:
+            state = f"not live ({account.lifecycle} from {account.as_of})"
         click.echo(
             f"{account.account_id}\t{account.name}\t{account.csm_group or '-'}\t"
-            f"{account.segment or '-'}\trenews {account.renewal_date or '-'}"
+            f"{account.segment or '-'}\trenews {account.renewal_date or '-'}\t{state}"
         )
+
+
+def _pages(
+    store: Store, status: str | None, day: date, labels: Mapping[str, str]
+) -> Iterator[list[queries.AccountOverview]]:
+    """Every matching account, a page at a time (by ``account_id``)."""
+    after: str | None = None
+    while True:
+        page = queries.account_overviews(
+            store,
+            scorer=HEALTH_SCORER,
+            labels=labels,
+            status=status,
+            as_of=day,
+            after=after,
+            limit=PAGE,
+        )
+        if page:
+            yield page
+        if len(page) < PAGE:
+            return
+        after = page[-1].account.account_id
+
+
+PAGE = 1000
 
 
 @click.command()
