@@ -110,6 +110,16 @@ LATER: dict[str, list[Record]] = {
         }
     ],
     "engagement.outcomes": [
+        # Dropped after the cut: open on the cut, not left out of it.
+        {
+            "outcome_id": "out-nor-5",
+            "account_id": "northwind",
+            "title": "Reporting rolled out to finance",
+            "planned_on": "2026-08-25",
+            "due": "2027-01-31",
+            "status": "dropped",
+            "dropped_on": "2026-11-12",
+        },
         {
             "outcome_id": "later-outcome",
             "account_id": "northwind",
