@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telltales.engine.health import account_health
 from telltales.errors import InputError
 from telltales.outcomes.renewals import RenewalOutcome, record_renewals
 from telltales.playbooks.statuses import override_status, transitions_of
@@ -73,6 +74,12 @@ def test_a_churned_account_leaves_with_its_episode_closed_and_its_tasks_dismisse
     assert book.count("signals WHERE account_id = 'a1' AND as_of = '2026-11-13'") == 0
     assert _listed(book, "at_risk", d(13)) == []
     assert _listed(book, "inactive", d(13)) == ["a1"]
+    health = account_health(book.store, plan, "a1", d(13))
+    assert (health.next_action.kind, health.next_action.action) == (
+        "none",
+        "No action: the account is not live",
+    )
+    assert health.next_action.why == f"Inactive since 2026-11-13: {last.evidence}"
     # The next run has nothing more to end, and the earlier days stay as they were.
     again = book.run(plan, d(14))
     assert again.actions is not None

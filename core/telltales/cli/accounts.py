@@ -89,9 +89,11 @@ def signals(
         raise InputError("name at least one ACCOUNT_ID, or pass --all")
     with app.open() as store:
         chosen = (
-            queries.list_accounts(store)
+            queries.list_accounts(store, day_of(as_of))
             if all_accounts
-            else [queries.get_account(store, account_id) for account_id in account_ids]
+            else [
+                queries.get_account(store, account_id, day_of(as_of)) for account_id in account_ids
+            ]
         )
         report = []
         for account in chosen:
@@ -134,7 +136,7 @@ def score(app: App, account_ids: tuple[str, ...], as_of: datetime | None, as_jso
     with app.open() as store:
         report = []
         for account_id in account_ids:
-            account = queries.get_account(store, account_id)
+            account = queries.get_account(store, account_id, day_of(as_of))
             day = queries.latest_score_day(store, account_id, day_of(as_of))
             found = queries.scores_for(store, account_id, day) if day else []
             report.append((account, day, found))

@@ -221,9 +221,16 @@ def _next_action(
     tasks: Sequence[Task],
     targets: Mapping[str, str],
 ) -> NextAction:
-    """One action, in this order: the soonest-due open task; the playbook of the
-    strongest active rule; a status no active rule explains (a person's override,
-    imported history); missing data; the measure that costs the score most; else none."""
+    """One action, in this order: none for an account no longer live; the soonest-due
+    open task; the playbook of the strongest active rule; a status no active rule
+    explains (a person's override, imported history); missing data; the measure that
+    costs the score most; else none."""
+    if status is not None and status.status == "inactive":
+        return NextAction(
+            kind="none",
+            action="No action: the account is not live",
+            why=f"{status.label} since {status.since}: {status.transition.evidence}",
+        )
     if tasks:
         return _task_action(plan, tasks[0], len(tasks), runs)
     active = [h for h in rules if h.state in ACTIVE_STATES]
@@ -273,6 +280,7 @@ _CAUSES = {
     "override": "set by a person's override",
     "override_ended": "set when an override ended",
     "imported": "imported from another platform",
+    "lifecycle": "set by the account's lifecycle",
 }
 
 
