@@ -124,6 +124,8 @@ class Account(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         # msgspec reports a ValueError raised here at the record: the message names the field.
         if self.mrr is not None:
+            if not math.isfinite(self.mrr * 12):
+                raise ValueError(f"field 'mrr': {self.mrr:g} a month is too large a number")
             if not self.arr:
                 self.arr = round(self.mrr * 12, 2)
             elif abs(self.arr - self.mrr * 12) > 0.01 * max(1.0, self.arr):

@@ -118,6 +118,7 @@ def test_live_accounts_are_customers_neither_churned_nor_paused(
             "field 'term_end' (2026-01-01) is before term_start (2026-02-01)",
         ),
         ({"lifecycle": "gone"}, "field 'lifecycle'"),
+        ({"mrr": 1e308}, "field 'mrr': 1e\\+308 a month is too large a number"),
         ({"discount_percent": 120}, "field 'discount_percent'"),
     ],
 )
