@@ -42,11 +42,20 @@ DIMENSIONS: frozenset[str] = frozenset(Dimension.__args__)  # type: ignore[attr-
 
 LifecycleStage = Literal["onboarding", "adoption", "expansion", "renewal"]
 
+Lifecycle = Literal["active", "churned", "paused"]
+"""Whether an account is a customer: ``active`` from its customer-since day; ``churned``
+(it left) and ``paused`` (not live for now) from the day of the version that says so.
+Only an active account is live: scored, listed at risk, counted among segment peers."""
+
 ContactRole = Literal["champion", "executive_sponsor", "decision_maker", "admin", "user"]
 
 Grade = Literal["green", "amber", "red", "insufficient_data"]
 
 HealthStatus = Literal["healthy", "concern", "at_risk"]
+
+AccountStatus = Literal["healthy", "concern", "at_risk", "inactive"]
+"""A health status, or ``inactive``: the account is no longer live (churned or paused),
+so whatever episode it was in ended; only a transition of cause ``lifecycle`` sets it."""
 
 RunStatus = Literal["running", "ok", "degraded", "failed", "interrupted"]
 """``interrupted``: left ``running`` by a process that is gone (killed, or its machine
@@ -209,7 +218,13 @@ def _can_hold_dates(kind: msgspec.inspect.Type) -> bool:
 
 
 class Account(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A customer company and what it bought."""
+    """A customer company, what it bought and its contract, as of one day.
+
+    Each record is one *version* of the account: the state that took effect on
+    ``as_of`` (docs/time.md). The store keeps every version; a read as of a day sees
+    the version in force that day, so a renewal date moved later never leaks into a
+    replay of the days before the move.
+    """
 
     account_id: Identifier
     name: Annotated[str, msgspec.Meta(min_length=1)]
@@ -221,6 +236,7 @@ class Account(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     industry: str = ""
     employee_count: Count | None = None
     arr: NonNegative = 0.0
+    """Annual recurring revenue; taken as 12 x ``mrr`` when only ``mrr`` is given."""
     seats_purchased: Count = 0
     seats_assigned: Count = 0
     products: list[str] = msgspec.field(default_factory=list)
@@ -230,6 +246,45 @@ class Account(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         default_factory=list
     )
     """The three to five features the customer's use case depends on."""
+    as_of: date | None = None
+    """The day this version became true. Left out: the day it is stored ("true from
+    today", for live feeds); an account's first version left without it holds from its
+    ``customer_since`` day, or from the start when that is unknown too."""
+    customer_since: date | None = None
+    """The first day the company was a customer; before it the account is not live
+    and its usage windows do not reach back past it."""
+    lifecycle: Lifecycle = "active"
+    term_start: date | None = None
+    """The first day of the contract term in force."""
+    term_end: date | None = None
+    """The last day of the contract term in force."""
+    billing_period_months: Annotated[int, msgspec.Meta(ge=1, le=120)] | None = None
+    mrr: NonNegative | None = None
+    """Monthly recurring revenue, when the CRM speaks in months; must agree with ``arr``."""
+    list_price: NonNegative | None = None
+    """The term's annual price before discount, in the currency of ``arr``."""
+    discount_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    """The discount on the list price, 0 to 100."""
+    plan: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    """The plan or tier bought (``enterprise``, ``team``)."""
+    auto_renew: bool | None = None
+
+    def __post_init__(self) -> None:
+        # msgspec reports a ValueError raised here at the record: the message names the field.
+        if self.mrr is not None:
+            if not math.isfinite(self.mrr * 12):
+                raise ValueError(f"field 'mrr': {self.mrr:g} a month is too large a number")
+            if not self.arr:
+                self.arr = round(self.mrr * 12, 2)
+            elif abs(self.arr - self.mrr * 12) > 0.01 * max(1.0, self.arr):
+                raise ValueError(
+                    f"field 'mrr': {self.mrr:g} a month is {self.mrr * 12:g} a year, but arr "
+                    f"is {self.arr:g}; send one of them, or two that agree"
+                )
+        if self.term_start and self.term_end and self.term_end < self.term_start:
+            raise ValueError(
+                f"field 'term_end' ({self.term_end}) is before term_start ({self.term_start})"
+            )
 
 
 class Contact(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -360,9 +415,11 @@ class StatusTransition(msgspec.Struct, kw_only=True, frozen=True):
     as_of: date
     """The day whose data caused it."""
     at: datetime
-    from_status: HealthStatus | None
-    to_status: HealthStatus
-    cause: Literal["rules", "override", "override_ended", "imported"]
+    from_status: AccountStatus | None
+    to_status: AccountStatus
+    cause: Literal["rules", "override", "override_ended", "imported", "lifecycle"]
+    """``lifecycle``: the account stopped being live (churned, paused) or became live
+    again; the evidence says which version of the account said so."""
     rules: tuple[str, ...]
     """The rules behind it (for ``rules``): every active rule that sets the new status."""
     evidence: str
@@ -388,6 +445,9 @@ class RunActions(msgspec.Struct, kw_only=True, frozen=True):
     """Accounts whose rules were evaluated."""
     skipped: int = 0
     """Accounts left alone because their status history already goes past the day."""
+    ended: int = 0
+    """Accounts no longer live that day (churned, paused) whose status ended in this
+    run: a transition to ``inactive``, their open tasks dismissed with the reason."""
     rules_fired: int = 0
     rules_fired_live: int = 0
     transitions: int = 0
@@ -413,3 +473,6 @@ class RunResult(msgspec.Struct, kw_only=True, frozen=True):
     finished_at: datetime | None = None
     failures: tuple[RunFailure, ...] = ()
     actions: RunActions | None = None
+    not_live: int = 0
+    """Accounts asked for (or, for a run of every account, known) that were not live on
+    the day: not computed. They churned or were paused, or are not customers yet."""

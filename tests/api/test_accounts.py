@@ -101,10 +101,28 @@ def test_an_account_twice_in_a_batch_is_refused(api: ApiHarness) -> None:
     assert response.json()["errors"] == [
         {
             "field": "body.accounts[2].account_id",
-            "reason": "repeats accounts[0]; send each account once",
+            "reason": "repeats accounts[0]; send each version once",
         }
     ]
     assert stored(api, "acme") is None
+
+
+def test_two_versions_of_an_account_in_a_batch_are_two_facts(api: ApiHarness) -> None:
+    batch = [
+        account("acme", as_of="2026-01-01", renewal_date="2026-12-01"),
+        account("acme", as_of="2026-06-01", renewal_date="2027-12-01"),
+    ]
+    headers = api.headers(api.key("ingest"))
+
+    first = api.client.put("/v1/accounts", json={"accounts": batch}, headers=headers)
+    again = api.client.put("/v1/accounts", json={"accounts": batch}, headers=headers)
+
+    assert first.json() == {"received": 2, "created": 1, "updated": 1, "unchanged": 0}
+    assert again.json() == {"received": 2, "created": 0, "updated": 0, "unchanged": 2}
+    read = api.headers(api.key("read"))
+    for day, renewal in (("2026-05-31", "2026-12-01"), ("2026-06-01", "2027-12-01")):
+        found = api.client.get(f"/v1/accounts/acme?as_of={day}", headers=read)
+        assert found.json()["account"]["renewal_date"] == renewal
 
 
 def test_a_group_limited_key_updates_its_groups_accounts_only(api: ApiHarness) -> None:

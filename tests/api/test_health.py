@@ -404,7 +404,12 @@ def test_the_status_history_oldest_first(api: ApiHarness) -> None:
     assert body["items"][1]["evidence"] == (
         "overridden by li.chen@vendor.example until 2026-12-31 00:00Z: reviewed on the 24th"
     )
-    assert body["labels"] == {"healthy": "Healthy", "concern": "Concern", "at_risk": "At-Risk"}
+    assert body["labels"] == {
+        "healthy": "Healthy",
+        "concern": "Concern",
+        "at_risk": "At-Risk",
+        "inactive": "Inactive",
+    }
     assert body["next_cursor"] is None
 
 

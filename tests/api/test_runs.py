@@ -65,6 +65,7 @@ def test_a_run_computes_scores_rules_and_playbooks_and_is_stored(api: ApiHarness
     assert run["actions"] == {
         "evaluated": 6,
         "skipped": 0,
+        "ended": 0,
         "rules_fired": 4,
         "rules_fired_live": 2,
         "transitions": 6,

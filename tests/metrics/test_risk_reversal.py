@@ -98,6 +98,21 @@ def test_same_day_return_counts_once_the_order_is_known(store: Store) -> None:
     assert (overall.episodes, overall.reversed) == (2, 1)
 
 
+def test_an_episode_ended_by_churn_or_pause_is_no_reversal(store: Store) -> None:
+    """f1 At-Risk 1 Feb, paused 5 Feb, resumed Healthy 10 Feb: ended, not reversed.
+    f2 At-Risk 1 Feb, Healthy 5 Feb, paused 10 Feb: reversed before it ended."""
+    history = MetricHistory(store)
+    for account, steps in (
+        ("f1", (("2026-02-01", "at_risk"), ("2026-02-05", "inactive"), ("2026-02-10", "healthy"))),
+        ("f2", (("2026-02-01", "at_risk"), ("2026-02-05", "healthy"), ("2026-02-10", "inactive"))),
+    ):
+        history.account(account)
+        for day, status in steps:
+            history.transition(account, day, status)
+    overall = risk_reversal(store, QUARTER, as_of=AS_OF).overall
+    assert (overall.episodes, overall.old_enough, overall.reversed) == (2, 2, 1)
+
+
 def test_nothing_to_count_gives_a_null_rate(store: Store) -> None:
     overall = risk_reversal(store, QUARTER, as_of=AS_OF).overall
     assert (overall.episodes, overall.old_enough, overall.reversed) == (0, 0, 0)

@@ -1,9 +1,10 @@
 """Accounts: bulk upsert, a filtered list with status and grade, and one account.
 
-``PUT /v1/accounts`` stores through the ``accounts`` ingester, as ``telltales ingest
-accounts`` does, in one transaction: an invalid item, or one outside the key's CSM
-groups, stores nothing. Accounts sent unchanged are not written at all, so they
-leave every cached health document valid.
+``PUT /v1/accounts`` stores each account as a version from its ``as_of`` day, as the
+``accounts`` ingester (``telltales ingest accounts``) does, in one transaction: an
+invalid item, or one outside the key's CSM groups, stores nothing. An account equal
+to its version in force on that day is not written at all, so it leaves every cached
+health document valid.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Annotated
 import msgspec
 from litestar import Router, get, put
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
-from telltales.models import Account, Grade, HealthStatus
-from telltales.signals.ingest import ingest
+from telltales import clock
+from telltales.models import Account, AccountStatus, Grade
 from telltales.signals.scorecards import HEALTH_SCORER
+from telltales.store.history import store_versions, versions_on
 from telltales.store.keys import ApiKey
-from telltales.store.queries import AccountOverview, account_overviews, accounts_by_id
+from telltales.store.queries import AccountOverview, account_overviews
 
 from telltales_api.account_access import refuse_unwritable_accounts, unknown_account
 from telltales_api.auth import SECURITY, Key, check_groups, needs
@@ -31,7 +33,8 @@ AccountId = Annotated[str, PathParameter(min_length=1, max_length=200, descripti
 
 
 class AccountsUpsert(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Accounts to create or replace, each whole (a field left out takes its default)."""
+    """Account versions to store, each whole (a field left out takes its default), each
+    true from its ``as_of`` day (today when left out)."""
 
     accounts: list[Account]
 
@@ -41,8 +44,11 @@ class UpsertReport(msgspec.Struct, kw_only=True):
 
     received: int
     created: int
+    """Accounts new to telltales."""
     updated: int
+    """New versions of known accounts (or corrections of a day's version)."""
     unchanged: int
+    """Equal to the version already in force on their day: nothing written."""
 
 
 class AccountsPage(msgspec.Struct, kw_only=True):
@@ -61,7 +67,7 @@ class AccountsPage(msgspec.Struct, kw_only=True):
     responses=problem_responses(400, 401, 403, 413, 422),
 )
 def upsert_accounts(context: Context, key: Key, data: JSONBody[AccountsUpsert]) -> UpsertReport:
-    """Create or replace accounts by ``account_id``, all or nothing.
+    """Store account versions by ``account_id`` and ``as_of``, all or nothing.
 
     A key limited to CSM groups updates accounts of its groups, and keeps them there;
     it creates none. An id it names that is unknown, or an account of another group,
@@ -71,35 +77,34 @@ def upsert_accounts(context: Context, key: Key, data: JSONBody[AccountsUpsert]) 
     accounts = data.accounts
     _refuse_repeats(accounts)
     _refuse_other_groups(key, accounts)
-    store = context.store
-    with store.transaction() as db:
+    with context.store.transaction() as db:
         refuse_unwritable_accounts(db, key, accounts, "body.accounts", creates=True)
-        existing = accounts_by_id(db, [a.account_id for a in accounts])
-        changed = [a for a in accounts if existing.get(a.account_id) != a]
-        if changed:
-            ingest(store, context.registry, "accounts", changed)
-    created = sum(1 for a in changed if a.account_id not in existing)
+        counts = store_versions(db, accounts)
     return UpsertReport(
         received=len(accounts),
-        created=created,
-        updated=len(changed) - created,
-        unchanged=len(accounts) - len(changed),
+        created=counts.created,
+        updated=counts.changed,
+        unchanged=counts.unchanged,
     )
 
 
 def _refuse_repeats(accounts: list[Account]) -> None:
-    """An id twice in one batch: which of the two was meant is anyone's guess."""
-    first: dict[str, int] = {}
+    """A version twice in one batch: which of the two was meant is anyone's guess.
+
+    Two versions of one account on different days are two facts, and welcome.
+    """
+    first: dict[tuple[str, object], int] = {}
     for index, account in enumerate(accounts):
-        earlier = first.setdefault(account.account_id, index)
+        earlier = first.setdefault((account.account_id, account.as_of), index)
         if earlier != index:
+            day = f" as of {account.as_of}" if account.as_of else ""
             raise ProblemError(
                 422,
-                f"account {account.account_id!r} is in the batch twice; nothing was stored",
+                f"account {account.account_id!r}{day} is in the batch twice; nothing was stored",
                 errors=[
                     FieldError(
                         field=f"body.accounts[{index}].account_id",
-                        reason=f"repeats accounts[{earlier}]; send each account once",
+                        reason=f"repeats accounts[{earlier}]; send each version once",
                     )
                 ],
             )
@@ -136,8 +141,11 @@ def list_accounts(
         Grade | None, QueryParameter(description="The latest health score's grade.")
     ] = None,
     status: Annotated[
-        HealthStatus | None,
-        QueryParameter(description="The current status (its latest transition)."),
+        AccountStatus | None,
+        QueryParameter(
+            description="The current status (its latest transition); a health status "
+            "lists live accounts only, `inactive` the churned and paused ones."
+        ),
     ] = None,
     renewal_within_days: Annotated[
         int | None,
@@ -152,7 +160,10 @@ def list_accounts(
     as_of: Annotated[
         date | None,
         QueryParameter(
-            description="The day `renewal_within_days` counts from. [default: today, UTC]"
+            description="The day the accounts are read as of: each one's version in force "
+            "that day, whether it is live, its status and grade on or before it; "
+            "`renewal_within_days` counts from it. [default: today, UTC, and the latest "
+            "status and grade]"
         ),
     ] = None,
     limit: Limit = 100,
@@ -169,9 +180,9 @@ def list_accounts(
     if cursor is not None:
         (after,) = decode_cursor(cursor, str)
     window = None
+    day = as_of or clock.today()
     if renewal_within_days is not None:
-        start = as_of or datetime.now(UTC).date()
-        window = (start, start + timedelta(days=renewal_within_days))
+        window = (day, day + timedelta(days=renewal_within_days))
     found = _overviews(
         context,
         key,
@@ -182,6 +193,7 @@ def list_accounts(
         renewal_between=window,
         after=after,
         limit=limit + 1,
+        as_of=as_of,
     )
     more = len(found) > limit
     items = found[:limit]
@@ -197,9 +209,20 @@ def list_accounts(
     sync_to_thread=False,
     responses=problem_responses(400, 401, 403, 404),
 )
-def get_account(context: Context, key: Key, account_id: AccountId) -> AccountOverview:
-    """The account with its current status and latest grade."""
-    found = _overviews(context, key, account_id=account_id, limit=1)
+def get_account(
+    context: Context,
+    key: Key,
+    account_id: AccountId,
+    as_of: Annotated[
+        date | None,
+        QueryParameter(
+            description="Read the account's version in force that day, with its status and "
+            "grade on or before it. [default: today, UTC, and the latest status and grade]"
+        ),
+    ] = None,
+) -> AccountOverview:
+    """The account (its version in force) with its current status and latest grade."""
+    found = _overviews(context, key, account_id=account_id, limit=1, as_of=as_of)
     if not found:
         raise unknown_account(account_id)
     return found[0]
@@ -217,6 +240,7 @@ def _overviews(
     renewal_between: tuple[date, date] | None = None,
     after: str | None = None,
     limit: int,
+    as_of: date | None = None,
 ) -> list[AccountOverview]:
     return account_overviews(
         context.store,
@@ -231,6 +255,7 @@ def _overviews(
         renewal_between=renewal_between,
         after=after,
         limit=limit,
+        as_of=as_of,
     )
 
 

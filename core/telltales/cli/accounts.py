@@ -2,33 +2,74 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
+from typing import get_args
 
 import click
 import msgspec
 
+from telltales import clock
 from telltales.cli.app import DAY, App, day_of
 from telltales.cli.tables import Align, render_table
 from telltales.errors import InputError
-from telltales.models import MeasureResult, Score, ScoreTrend
-from telltales.store import queries
+from telltales.models import AccountStatus, MeasureResult, Score, ScoreTrend
+from telltales.signals.scorecards import HEALTH_SCORER
+from telltales.store import Store, queries
 
 
 @click.command()
+@click.option(
+    "--status",
+    type=click.Choice(get_args(AccountStatus)),
+    help="Only accounts in this status; a health status lists live accounts only.",
+)
+@click.option("--as-of", "as_of", type=DAY, help="Day to read. [default: today (UTC)]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def accounts(app: App, as_json: bool) -> None:
-    """List the accounts in the database."""
+def accounts(app: App, status: str | None, as_of: datetime | None, as_json: bool) -> None:
+    """List the accounts as of a day: each one's version in force, and its status."""
+    day = day_of(as_of) or clock.today()
+    labels = app.plan.labels
     with app.open() as store:
-        rows = queries.list_accounts(store)
+        rows = [overview for after in _pages(store, status, day, labels) for overview in after]
     if as_json:
-        click.echo(msgspec.json.encode(rows).decode())
+        click.echo(msgspec.json.encode([row.account for row in rows]).decode())
         return
-    for account in rows:
+    for row in rows:
+        account = row.account
+        state = labels[row.status] if row.status else "no status yet"
+        if not row.live:
+            state = f"not live ({account.lifecycle} from {account.as_of})"
         click.echo(
             f"{account.account_id}\t{account.name}\t{account.csm_group or '-'}\t"
-            f"{account.segment or '-'}\trenews {account.renewal_date or '-'}"
+            f"{account.segment or '-'}\trenews {account.renewal_date or '-'}\t{state}"
         )
+
+
+def _pages(
+    store: Store, status: str | None, day: date, labels: Mapping[str, str]
+) -> Iterator[list[queries.AccountOverview]]:
+    """Every matching account, a page at a time (by ``account_id``)."""
+    after: str | None = None
+    while True:
+        page = queries.account_overviews(
+            store,
+            scorer=HEALTH_SCORER,
+            labels=labels,
+            status=status,
+            as_of=day,
+            after=after,
+            limit=PAGE,
+        )
+        if page:
+            yield page
+        if len(page) < PAGE:
+            return
+        after = page[-1].account.account_id
+
+
+PAGE = 1000
 
 
 @click.command()
@@ -49,9 +90,11 @@ def signals(
         raise InputError("name at least one ACCOUNT_ID, or pass --all")
     with app.open() as store:
         chosen = (
-            queries.list_accounts(store)
+            queries.list_accounts(store, day_of(as_of))
             if all_accounts
-            else [queries.get_account(store, account_id) for account_id in account_ids]
+            else [
+                queries.get_account(store, account_id, day_of(as_of)) for account_id in account_ids
+            ]
         )
         report = []
         for account in chosen:
@@ -94,7 +137,7 @@ def score(app: App, account_ids: tuple[str, ...], as_of: datetime | None, as_jso
     with app.open() as store:
         report = []
         for account_id in account_ids:
-            account = queries.get_account(store, account_id)
+            account = queries.get_account(store, account_id, day_of(as_of))
             day = queries.latest_score_day(store, account_id, day_of(as_of))
             found = queries.scores_for(store, account_id, day) if day else []
             report.append((account, day, found))

@@ -142,8 +142,7 @@ def demo(
         first_run = result.first_run
         click.echo(f"Built in {time.monotonic() - started:.0f} s.", err=True)
         click.echo("")
-        live = [a.account_id for a in result.book if a.churned_on is None]
-        worst = summary.most_at_risk(store, plan, live, result.end, TOP_ACCOUNTS)
+        worst = summary.most_at_risk(store, plan, result.end, TOP_ACCOUNTS)
         click.echo(summary.render(result, store, worst))
         _, token = create_key(store, scopes=["read"], name="demo (read-only)", by="telltales demo")
     top = worst[0].account.account_id if worst else result.book[0].account_id

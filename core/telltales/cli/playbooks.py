@@ -32,6 +32,10 @@ def describe_actions(actions: RunActions) -> str:
     ]
     if actions.skipped:
         parts.append(f"{actions.skipped} accounts skipped (status history past this day)")
+    if actions.ended:
+        parts.append(
+            f"{actions.ended} accounts no longer live: status Inactive, open tasks dismissed"
+        )
     return "; ".join(parts)
 
 

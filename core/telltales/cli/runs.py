@@ -72,9 +72,11 @@ def run_command(
 
 
 def _run_line(result: RunResult) -> str:
+    not_live = f" ({result.not_live} not live that day)" if result.not_live else ""
     return (
         f"Run {result.run_id} as of {result.as_of}: {result.status}, "
-        f"{result.accounts} accounts, {result.signals} signals, {result.scores} scores"
+        f"{result.accounts} accounts{not_live}, {result.signals} signals, "
+        f"{result.scores} scores"
     )
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
+from typing import NamedTuple
 
-import msgspec
 from sqlite_utils import Database
 
 from telltales.contracts import (
@@ -17,62 +17,38 @@ from telltales.contracts import (
     new_in_batch,
 )
 from telltales.hookspecs import hookimpl
-from telltales.models import Account, Signal
+from telltales.models import Account, Dimension, Signal
+from telltales.store.history import PreviousTerm, previous_terms, store_versions
 
 
 class AccountsIngester:
-    """Upserts accounts by ``account_id``: sending the same file twice changes nothing."""
+    """Stores each account record as a version from its ``as_of`` day (docs/time.md).
+
+    Sending the same file twice changes nothing: a record equal to the version in
+    force on its day writes nothing, and is not counted as stored.
+    """
 
     name = "accounts"
     record_type = Account
     checks_account_ids = False
 
     def store(self, db: Database, records: Sequence[Account]) -> int:
-        now = datetime.now(UTC).isoformat()
-        rows = [
-            (
-                a.account_id,
-                a.name,
-                a.owner,
-                a.csm_group,
-                a.segment,
-                a.industry,
-                a.employee_count,
-                a.arr,
-                a.seats_purchased,
-                a.seats_assigned,
-                msgspec.json.encode(a.products).decode(),
-                a.lifecycle_stage,
-                a.renewal_date.isoformat() if a.renewal_date else None,
-                msgspec.json.encode(a.core_features).decode(),
-                now,
-            )
-            for a in records
-        ]
-        db.conn.executemany(
-            """
-            INSERT INTO accounts (
-                account_id, name, owner, csm_group, segment, industry, employee_count, arr,
-                seats_purchased, seats_assigned, products, lifecycle_stage, renewal_date,
-                core_features, updated_at
-            ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (account_id) DO UPDATE SET
-                name = excluded.name, owner = excluded.owner, csm_group = excluded.csm_group,
-                segment = excluded.segment, industry = excluded.industry,
-                employee_count = excluded.employee_count, arr = excluded.arr,
-                seats_purchased = excluded.seats_purchased,
-                seats_assigned = excluded.seats_assigned, products = excluded.products,
-                lifecycle_stage = excluded.lifecycle_stage,
-                renewal_date = excluded.renewal_date, core_features = excluded.core_features,
-                updated_at = excluded.updated_at
-            """,
-            rows,
-        )
-        return new_in_batch(db, ((a.account_id,) for a in records))
+        store_versions(db, records)
+        return new_in_batch(db, ((a.account_id, a.as_of) for a in records))
+
+
+YOUNG_DAYS = 90
+"""The longest usage window of the built-in sources: a customer younger than this has
+windows cut at its customer-since day, and no trend over them yet."""
 
 
 class AccountSource:
-    """Signals read straight off the account record: seat deployment and renewal timing."""
+    """Signals of the account's own version in force: contract, renewal, seats, tenure.
+
+    Every value reads the version in force on the run's day (the engine's ``accounts``
+    is that day's), so a renewal date moved later, or a price agreed later, never
+    leaks into a replay of the days before.
+    """
 
     name = "account"
     signals = (
@@ -87,39 +63,153 @@ class AccountSource:
             description="days from the day of the run to the renewal date (negative once past)",
             higher_is_better=None,
         ),
+        SignalSpec(
+            key="account.term_position",
+            dimension="current_state",
+            description="share of the contract term gone by on the day of the run (0..1)",
+            higher_is_better=None,
+        ),
+        SignalSpec(
+            key="account.discount",
+            dimension="current_state",
+            description="discount on the list price, as a share (0.25 = 25% off)",
+            higher_is_better=False,
+        ),
+        SignalSpec(
+            key="account.price_change_at_renewal",
+            dimension="current_state",
+            description=(
+                "relative change of ARR from the previous term to the term in force "
+                "(0.1 = 10% more)"
+            ),
+            higher_is_better=None,
+        ),
+        SignalSpec(
+            key="account.customer_days",
+            dimension="current_state",
+            description="days as a customer, its first day and the run's day both counted",
+            higher_is_better=None,
+        ),
     )
 
     def compute(self, batch: SignalBatch) -> Iterator[Signal]:
         rows = batch.db.execute(
             f"""
-            SELECT a.account_id, a.seats_purchased, a.seats_assigned, a.renewal_date
+            SELECT a.account_id, a.seats_purchased, a.seats_assigned, a.renewal_date,
+                   a.term_start, a.term_end, a.arr, a.list_price, a.discount_percent,
+                   a.customer_since
             FROM accounts a JOIN {BATCH_TABLE} b ON b.account_id = a.account_id
             """
         )
-        for account_id, purchased, assigned, renewal_date in rows:
-            if purchased > 0:
-                share = assigned / purchased
+        previous = previous_terms(batch.db, batch.as_of)
+        for row in rows:
+            found = _Row(*row)
+            for key, value, evidence, dimension in _facts(found, batch.as_of, previous):
                 yield Signal(
-                    account_id=account_id,
-                    key="account.seat_deployment",
-                    value=round(share, 4),
-                    dimension="deployment",
-                    evidence=(f"{assigned} of {purchased} purchased seats assigned ({share:.0%})"),
+                    account_id=found.account_id,
+                    key=f"account.{key}",
+                    value=value,
+                    dimension=dimension,
+                    evidence=evidence,
                 )
-            if renewal_date:
-                days = (date.fromisoformat(renewal_date) - batch.as_of).days
-                when = (
-                    f"renews in {days} days"
-                    if days >= 0
-                    else f"renewal date passed {-days} days ago"
-                )
-                yield Signal(
-                    account_id=account_id,
-                    key="account.days_to_renewal",
-                    value=days,
-                    dimension="current_state",
-                    evidence=f"{when} (renewal date {renewal_date}, as of {batch.as_of})",
-                )
+
+
+class _Row(NamedTuple):
+    """The fields of the account's version in force that its signals read."""
+
+    account_id: str
+    purchased: int
+    assigned: int
+    renewal_date: str | None
+    term_start: str | None
+    term_end: str | None
+    arr: float
+    list_price: float | None
+    discount: float | None
+    since: str | None
+
+
+_Fact = tuple[str, float, str, Dimension]
+"""(key after ``account.``, value, evidence, dimension)."""
+
+
+def _facts(row: _Row, day: date, previous: dict[str, PreviousTerm]) -> Iterator[_Fact]:
+    if row.purchased > 0:
+        share = row.assigned / row.purchased
+        yield (
+            "seat_deployment",
+            round(share, 4),
+            f"{row.assigned} of {row.purchased} purchased seats assigned ({share:.0%})",
+            "deployment",
+        )
+    if row.renewal_date:
+        days = (date.fromisoformat(row.renewal_date) - day).days
+        when = f"renews in {days} days" if days >= 0 else f"renewal date passed {-days} days ago"
+        yield (
+            "days_to_renewal",
+            days,
+            f"{when} (renewal date {row.renewal_date}, as of {day})",
+            "current_state",
+        )
+    if row.term_start and row.term_end:
+        yield _term_position(day, row.term_start, row.term_end)
+    discount = _discount(row.arr, row.list_price, row.discount)
+    if discount is not None:
+        yield ("discount", *discount, "current_state")
+    before = previous.get(row.account_id)
+    if before is not None and before.arr > 0:
+        change = row.arr / before.arr - 1
+        yield (
+            "price_change_at_renewal",
+            round(change, 4),
+            f"ARR {row.arr:,.0f} in the term from {row.term_start}, against "
+            f"{before.arr:,.0f} in the term from {before.term_start} ({change:+.0%})",
+            "current_state",
+        )
+    if row.since:
+        tenure = (day - date.fromisoformat(row.since)).days + 1
+        young = (
+            f": trend not yet meaningful; usage windows start at the customer-since day, "
+            f"not {YOUNG_DAYS} days back"
+            if tenure < YOUNG_DAYS
+            else ""
+        )
+        yield (
+            "customer_days",
+            tenure,
+            f"customer for {tenure} days (since {row.since}){young}",
+            "current_state",
+        )
+
+
+def _term_position(day: date, start: str, end: str) -> _Fact:
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    length = (last - first).days + 1
+    gone = min(max((day - first).days + 1, 0), length)
+    share = gone / length
+    if day < first:
+        where = f"the term starts on {start}, {(first - day).days} days after {day}"
+    elif day > last:
+        where = f"the term ended on {end}, {(day - last).days} days before {day}"
+    else:
+        where = f"day {gone} of the {length}-day term from {start} to {end}"
+    return ("term_position", round(share, 4), f"{where} ({share:.0%} gone by)", "current_state")
+
+
+def _discount(
+    arr: float, list_price: float | None, discount: float | None
+) -> tuple[float, str] | None:
+    """The discount as a share with its sentence: as given, or from the list price."""
+    if discount is not None:
+        priced = f" on a list price of {list_price:,.0f}" if list_price else ""
+        return round(discount / 100, 4), f"{discount:g}% discount{priced} (ARR {arr:,.0f})"
+    if list_price:
+        share = max(0.0, 1 - arr / list_price)
+        return (
+            round(share, 4),
+            f"ARR {arr:,.0f} against a list price of {list_price:,.0f}: {share:.0%} off",
+        )
+    return None
 
 
 @hookimpl

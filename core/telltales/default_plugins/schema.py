@@ -454,6 +454,78 @@ def m006_process_owners(db: Database) -> None:
     db.execute("ALTER TABLE api_requests ADD COLUMN claimed_by TEXT")
 
 
+@migrations()
+def m007_history_account_versions(db: Database) -> None:
+    """Valid time for accounts: every version kept, each from the day it became true.
+
+    ``account_versions`` holds every version of every account, keyed by the day it took
+    effect (``as_of``); ``accounts`` keeps one row per account (what every foreign key
+    points at) holding its latest version. The contract and lifecycle fields arrive on
+    both. An account stored before this migration becomes one version valid from
+    1900-01-01 (``FIRST_DAY``): it is the only state telltales kept, and every run made
+    before the upgrade read it, so a replay after the upgrade reads what they read
+    (docs/time.md#upgrading-a-database-from-before-versions).
+    """
+    for column, declaration in _CONTRACT_COLUMNS:
+        db.execute(f"ALTER TABLE accounts ADD COLUMN {column} {declaration}")
+    _execute(db, _ACCOUNT_VERSIONS)
+
+
+_CONTRACT_COLUMNS = (
+    ("as_of", "TEXT NOT NULL DEFAULT '1900-01-01'"),
+    ("customer_since", "TEXT"),
+    ("lifecycle", "TEXT NOT NULL DEFAULT 'active'"),
+    ("term_start", "TEXT"),
+    ("term_end", "TEXT"),
+    ("billing_period_months", "INTEGER"),
+    ("mrr", "REAL"),
+    ("list_price", "REAL"),
+    ("discount_percent", "REAL"),
+    ("plan", "TEXT NOT NULL DEFAULT ''"),
+    ("auto_renew", "INTEGER"),
+)
+
+_ACCOUNT_VERSIONS = """
+        CREATE TABLE account_versions (
+            account_id TEXT NOT NULL REFERENCES accounts (account_id),
+            as_of TEXT NOT NULL,
+            name TEXT NOT NULL,
+            owner TEXT NOT NULL DEFAULT '',
+            csm_group TEXT NOT NULL DEFAULT '',
+            segment TEXT NOT NULL DEFAULT '',
+            industry TEXT NOT NULL DEFAULT '',
+            employee_count INTEGER,
+            arr REAL NOT NULL DEFAULT 0,
+            seats_purchased INTEGER NOT NULL DEFAULT 0,
+            seats_assigned INTEGER NOT NULL DEFAULT 0,
+            products TEXT NOT NULL DEFAULT '[]',
+            lifecycle_stage TEXT NOT NULL DEFAULT 'adoption',
+            renewal_date TEXT,
+            core_features TEXT NOT NULL DEFAULT '[]',
+            customer_since TEXT,
+            lifecycle TEXT NOT NULL DEFAULT 'active',
+            term_start TEXT,
+            term_end TEXT,
+            billing_period_months INTEGER,
+            mrr REAL,
+            list_price REAL,
+            discount_percent REAL,
+            plan TEXT NOT NULL DEFAULT '',
+            auto_renew INTEGER,
+            source TEXT NOT NULL DEFAULT 'ingest',
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (account_id, as_of)
+        ) WITHOUT ROWID;
+        INSERT INTO account_versions (account_id, as_of, name, owner, csm_group, segment,
+            industry, employee_count, arr, seats_purchased, seats_assigned, products,
+            lifecycle_stage, renewal_date, core_features, source, recorded_at)
+        SELECT account_id, '1900-01-01', name, owner, csm_group, segment, industry,
+            employee_count, arr, seats_purchased, seats_assigned, products, lifecycle_stage,
+            renewal_date, core_features, 'migration', updated_at
+        FROM accounts
+"""
+
+
 @hookimpl
 def register_migrations(register: Callable[[Migrations], None]) -> None:
     register(migrations)

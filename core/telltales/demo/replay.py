@@ -31,7 +31,7 @@ from telltales.demo.behaviour import (
     weeks,
 )
 from telltales.demo.csms import CsmTeam
-from telltales.demo.world import DemoAccount, churn_probability, make_book
+from telltales.demo.world import PLANS, DemoAccount, churn_probability, make_book
 from telltales.engine import pipeline
 from telltales.errors import InputError
 from telltales.outcomes.renewals import RenewalOutcome, record_renewals
@@ -42,6 +42,8 @@ from telltales.signals.ingest import convert_records, ingest
 from telltales.store import Store
 
 WARM_UP_DAYS = 91
+RUN_TIME = time(23, 59)
+"""When each weekly run happens: the end of its day."""
 """Days of data before the first run: the engine's longest window is 90 days."""
 PILOT_ID = "emea-midmarket-pilot"
 PILOT_GROUP = "emea-midmarket"
@@ -90,23 +92,43 @@ Progress = Callable[[int, int, str], None]
 """(weeks done, weeks in all, what is happening)."""
 
 
-def account_record(account: DemoAccount) -> dict[str, Any]:
-    return {
+def account_record(
+    account: DemoAccount, as_of: date | None = None, lifecycle: str = "active"
+) -> dict[str, Any]:
+    """The account's version from ``as_of`` (its customer-since day by default), with
+    the contract in force: the term ending the day before its renewal."""
+    term_start = max(account.renewal_date - timedelta(days=365), account.customer_since)
+    list_price = round(account.arr / (1 - account.discount / 100), -2)
+    record: dict[str, Any] = {
         "account_id": account.account_id,
+        "as_of": (as_of or account.customer_since).isoformat(),
         "name": account.name,
         "owner": account.owner,
         "csm_group": account.csm_group,
         "segment": account.segment,
         "industry": account.industry,
         "employee_count": account.employees,
-        "arr": account.arr,
         "seats_purchased": account.seats,
         "seats_assigned": len(account.users),
         "products": ["core"] if account.segment == "smb" else ["core", "analytics"],
         "lifecycle_stage": "adoption",
         "renewal_date": account.renewal_date.isoformat(),
         "core_features": list(account.core_features),
+        "customer_since": account.customer_since.isoformat(),
+        "lifecycle": lifecycle,
+        "term_start": term_start.isoformat(),
+        "term_end": (account.renewal_date - timedelta(days=1)).isoformat(),
+        "billing_period_months": 1 if account.monthly else 12,
+        "list_price": list_price,
+        "discount_percent": account.discount,
+        "plan": PLANS[account.segment],
+        "auto_renew": account.monthly,
     }
+    if account.monthly:
+        record["mrr"] = round(account.arr / 12, 2)
+    else:
+        record["arr"] = account.arr
+    return record
 
 
 def check_plugins(registry: Registry) -> None:
@@ -136,7 +158,14 @@ def build(
     first_day = options.end - timedelta(days=7 * (options.days // 7) - 1)
     book = make_book(rng, options.accounts, first_day, options.end)
     accounts = {a.account_id: a for a in book}
-    _ingest(store, registry, "accounts", [account_record(a) for a in book])
+    # Customers of the first day are known from the start; the others join in the week
+    # they become customers, as a CRM would add them.
+    _ingest(
+        store,
+        registry,
+        "accounts",
+        [account_record(a) for a in book if a.customer_since <= first_day],
+    )
     all_weeks = list(weeks(first_day, options.end))
     first_run = first_day + timedelta(days=WARM_UP_DAYS - 1)
     run_weeks = [w for w in all_weeks if w + timedelta(days=6) >= first_run]
@@ -161,10 +190,17 @@ def build(
     result = DemoResult(first_day, first_run_day, options.end, 0, 0, 0, 0, 0, 0, 0, book)
     pending = WeekRecords()
     for account in book:
-        first_records(account, rng, first_day, pending)
+        if account.customer_since <= first_day:
+            first_records(account, rng, first_day, pending)
     for number, week_start in enumerate(all_weeks):
         week_end = week_start + timedelta(days=6)
-        live = [a for a in book if a.churned_on is None]
+        joining = [a for a in book if first_day < a.customer_since <= week_end]
+        joining = [a for a in joining if a.customer_since >= week_start]
+        if joining:
+            _ingest(store, registry, "accounts", [account_record(a) for a in joining])
+            for account in joining:
+                first_records(account, rng, account.customer_since, pending)
+        live = [a for a in book if a.churned_on is None and a.customer_since <= week_start]
         for account in live:
             evolve(account, rng, week_start)
             usage_week(account, rng, week_start, pending)
@@ -180,22 +216,7 @@ def build(
             if progress:
                 progress(number + 1, len(all_weeks), f"generating {week_end}")
             continue
-        pipeline.run(
-            store,
-            registry,
-            week_end,
-            settings=source_settings,
-            scorer_settings=scorer_settings,
-            account_ids=[a.account_id for a in live],
-            plan=plan,
-            now=datetime.combine(week_end, time(18), tzinfo=UTC),
-        )
-        result.runs += 1
-        for work in team.work_new_tasks(store, accounts, end_moment, pending):
-            if work.done:
-                result.tasks_completed += 1
-            else:
-                result.tasks_dismissed += 1
+        # The week's renewals are known by its last day, before the run of that day.
         _renew(
             store,
             registry,
@@ -203,6 +224,22 @@ def build(
             [a for a in live if week_start <= a.renewal_date <= week_end],
             result,
         )
+        pipeline.run(
+            store,
+            registry,
+            week_end,
+            settings=source_settings,
+            scorer_settings=scorer_settings,
+            plan=plan,
+            # The end of the day: what the CSMs do after the run is dated the next day.
+            now=datetime.combine(week_end, RUN_TIME, tzinfo=UTC),
+        )
+        result.runs += 1
+        for work in team.work_new_tasks(store, accounts, end_moment, pending):
+            if work.done:
+                result.tasks_completed += 1
+            else:
+                result.tasks_dismissed += 1
         if progress:
             progress(number + 1, len(all_weeks), f"replayed {week_end}")
     return result
@@ -278,9 +315,21 @@ def _renew(
             )
         )
         account.arr = after
+        account.discount = discount
         account.renewal_date = account.renewal_date + timedelta(days=365)
     record_renewals(store, outcomes, source="import", by=RECORDED_BY)
     result.renewals += len(outcomes)
-    renewed = [a for a in due if a.churned_on is None]
-    if renewed:
-        _ingest(store, registry, "accounts", [account_record(a) for a in renewed])
+    # The CRM's account versions from each renewal day: the new term, or the churn.
+    _ingest(
+        store,
+        registry,
+        "accounts",
+        [
+            account_record(
+                a,
+                as_of=a.churned_on or a.renewal_date - timedelta(days=365),
+                lifecycle="churned" if a.churned_on else "active",
+            )
+            for a in due
+        ],
+    )

@@ -25,6 +25,7 @@ from telltales.playbooks.rules import describe_match
 from telltales.playbooks.statuses import current_statuses
 from telltales.signals.scorecards import HEALTH_SCORER
 from telltales.store import Store
+from telltales.store.history import live_ids
 
 COHORTS = ("pilot", "control", "none")
 COHORT_NAMES = {"pilot": "pilot", "control": "hold-out", "none": "shadow groups"}
@@ -56,15 +57,13 @@ def headlines(store: Store, first_run: date, end: date) -> Headlines:
     )
 
 
-def most_at_risk(
-    store: Store, plan: Plan, live: Sequence[str], day: date, count: int
-) -> list[AccountHealth]:
-    """The ``count`` live accounts At-Risk now with the lowest health scores on ``day``.
+def most_at_risk(store: Store, plan: Plan, day: date, count: int) -> list[AccountHealth]:
+    """The ``count`` accounts live and At-Risk on ``day`` with the lowest health scores.
 
     Statuses and scores are read for every account in two queries; the full health
     report (about ten queries) is composed only for the accounts shown.
     """
-    wanted = set(live)
+    wanted = set(live_ids(store.reader, day))
     statuses = current_statuses(store.reader, batch=False)
     scores = dict(
         store.reader.execute(
@@ -77,7 +76,7 @@ def most_at_risk(
         for account_id, (status, _since) in statuses.items()
         if status == "at_risk" and account_id in wanted
     )
-    return [account_health(store, plan, account_id) for _score, account_id in at_risk[:count]]
+    return [account_health(store, plan, account_id, day) for _score, account_id in at_risk[:count]]
 
 
 def _percent(value: float | None) -> str:
@@ -104,7 +103,7 @@ def render(result: DemoResult, store: Store, worst: Sequence[AccountHealth]) -> 
     """The summary as text; ``worst`` from :func:`most_at_risk`."""
     book = result.book
     first_run = result.first_run
-    live = [a.account_id for a in book if a.churned_on is None]
+    live = live_ids(store.reader, result.end)
     segments = Counter(a.segment for a in book)
     groups = len({a.csm_group for a in book})
     lines = [

@@ -31,6 +31,9 @@ GROUPS: tuple[tuple[str, str, str], ...] = (
 """Eight CSM groups: (group, region, segment)."""
 
 SEGMENT_SHARE = {"smb": 0.55, "mid-market": 0.35, "enterprise": 0.10}
+PLANS = {"smb": "team", "mid-market": "business", "enterprise": "enterprise"}
+NEW_SHARE = 0.08
+"""The share of the book that becomes a customer during the replayed period."""
 SEATS = {"smb": (4, 10), "mid-market": (10, 30), "enterprise": (30, 80)}
 ARR_PER_SEAT = {"smb": 600.0, "mid-market": 900.0, "enterprise": 1400.0}
 BOOK_SIZE = {"smb": 90, "mid-market": 45, "enterprise": 18}
@@ -94,6 +97,12 @@ class DemoAccount:
     core_features: tuple[str, ...]
     other_features: tuple[str, ...]
     renewal_date: date
+    customer_since: date
+    """The first day as a customer: accounts new in the period start mid-year."""
+    discount: float
+    """The discount (percent) on the list price of the term in force."""
+    monthly: bool
+    """Billed each month (ARR given as MRR), else each year."""
     health: float
     """Hidden: 0 (about to leave) to 1 (thriving). No scorer reads it."""
     decline_from: date | None
@@ -159,6 +168,11 @@ def make_book(rng: random.Random, count: int, first_day: date, last_day: date) -
     owners = _owners(counts)
     renewals_from = min(first_day + timedelta(days=120), last_day)
     span = max(1, (last_day - renewals_from).days)
+    # New customers start on a Monday of the replayed period, at least a month before
+    # its end: they have days before they existed, which no window may read.
+    starts = [
+        first_day + timedelta(days=7 * w) for w in range(14, (last_day - first_day).days // 7 - 4)
+    ]
     book = []
     for n, (group, region, segment) in drawn:
         account_id = f"acct-{n:05d}"
@@ -185,6 +199,10 @@ def make_book(rng: random.Random, count: int, first_day: date, last_day: date) -
             for u in range(assigned)
         ]
         since = first_day - timedelta(days=rng.randint(30, 700))
+        renewal = renewals_from + timedelta(days=rng.randrange(span))
+        if starts and rng.random() < NEW_SHARE:
+            since = rng.choice(starts)
+            renewal = since + timedelta(days=365)
         book.append(
             DemoAccount(
                 account_id=account_id,
@@ -199,7 +217,10 @@ def make_book(rng: random.Random, count: int, first_day: date, last_day: date) -
                 arr=round(seats * ARR_PER_SEAT[segment] * rng.uniform(0.85, 1.15), -2),
                 core_features=core,
                 other_features=others,
-                renewal_date=renewals_from + timedelta(days=rng.randrange(span)),
+                renewal_date=renewal,
+                customer_since=since,
+                discount=round(rng.uniform(0, 15), 1) if rng.random() < 0.4 else 0.0,
+                monthly=segment == "smb" and rng.random() < 0.5,
                 health=health,
                 decline_from=decline_from,
                 users=users,

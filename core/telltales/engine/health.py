@@ -17,7 +17,14 @@ from typing import Literal
 import msgspec
 
 from telltales.contracts import RuleFiring, RuleMatch
-from telltales.models import Account, HealthStatus, MeasureResult, Score, StatusTransition
+from telltales.models import (
+    Account,
+    AccountStatus,
+    HealthStatus,
+    MeasureResult,
+    Score,
+    StatusTransition,
+)
 from telltales.playbooks.plan import Plan
 from telltales.playbooks.rules import SEVERITY_RANK, STATUS_RANK, describe_firing
 from telltales.playbooks.runs import PlaybookRun, list_runs
@@ -33,7 +40,7 @@ ActionKind = Literal["task", "playbook", "rule", "status", "data", "measure", "n
 class StatusView(msgspec.Struct, kw_only=True, frozen=True):
     """The status as of the day, and the transition that set it (cause, rules, evidence)."""
 
-    status: HealthStatus
+    status: AccountStatus
     label: str
     since: date
     """The day whose data set it (the transition's ``as_of``)."""
@@ -80,6 +87,7 @@ class AccountHealth(msgspec.Struct, kw_only=True, frozen=True):
     """Everything a CSM needs about one account as of one day."""
 
     account: Account
+    """The account's version in force on the day asked for (today when none was)."""
     as_of: date | None
     """The day asked for, else the latest day the account was scored; None before any."""
     status: StatusView | None
@@ -114,7 +122,7 @@ def account_health(
     from the same card; without it the measure is explained by its value and points.
     Raises :class:`UnknownAccountError` for an unknown account.
     """
-    account = queries.get_account(store, account_id)
+    account = queries.get_account(store, account_id, as_of)
     score_day = queries.latest_score_day(store, account_id, as_of)
     day = as_of or score_day
     scores = queries.scores_for(store, account_id, score_day) if score_day else []
@@ -213,9 +221,16 @@ def _next_action(
     tasks: Sequence[Task],
     targets: Mapping[str, str],
 ) -> NextAction:
-    """One action, in this order: the soonest-due open task; the playbook of the
-    strongest active rule; a status no active rule explains (a person's override,
-    imported history); missing data; the measure that costs the score most; else none."""
+    """One action, in this order: none for an account no longer live; the soonest-due
+    open task; the playbook of the strongest active rule; a status no active rule
+    explains (a person's override, imported history); missing data; the measure that
+    costs the score most; else none."""
+    if status is not None and status.status == "inactive":
+        return NextAction(
+            kind="none",
+            action="No action: the account is not live",
+            why=f"{status.label} since {status.since}: {status.transition.evidence}",
+        )
     if tasks:
         return _task_action(plan, tasks[0], len(tasks), runs)
     active = [h for h in rules if h.state in ACTIVE_STATES]
@@ -265,6 +280,7 @@ _CAUSES = {
     "override": "set by a person's override",
     "override_ended": "set when an override ended",
     "imported": "imported from another platform",
+    "lifecycle": "set by the account's lifecycle",
 }
 
 

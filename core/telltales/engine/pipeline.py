@@ -15,7 +15,8 @@ so it cannot change the database, and what it returns is never read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import partial
 from math import isfinite
@@ -42,11 +43,13 @@ from telltales.models import (
     signal_problem,
 )
 from telltales.observability import SIGNALS_COMPUTED, plugin_failed
+from telltales.playbooks.endings import end_accounts
 from telltales.playbooks.launch import start_playbooks
 from telltales.playbooks.plan import EngineSpec, Plan
 from telltales.playbooks.statuses import evaluate
 from telltales.plugins import Registry, TimeLimitExceeded, call_with_time_limit
 from telltales.store import Store, is_file_fault
+from telltales.store.history import drop_shadow, live_ids, shadow_accounts
 from telltales.store.processes import this_process
 from telltales.store.queries import batch_accounts, get_run
 
@@ -88,7 +91,7 @@ def run(
     settings = settings or {}
     if limits is None:
         limits = plan.engine if plan is not None else EngineSpec()
-    ids = _resolve_accounts(store, account_ids)
+    ids, ended = _resolve_accounts(store, account_ids, as_of)
     started = clock.now()
     with store.transaction() as db:
         run_id = (
@@ -139,6 +142,7 @@ def run(
                 by_account,
                 plan,
                 clock.moment(as_of, now or clock.now()),
+                ended,
             )
             status: RunStatus = "degraded" if failures else "ok"
         except BaseException as error:
@@ -159,6 +163,7 @@ def run(
         finished_at=finished,
         failures=tuple(failures),
         actions=actions,
+        not_live=len(ended),
     )
 
 
@@ -188,14 +193,24 @@ def steps(registry: Registry) -> int:
     return len(registry.sources) + len(registry.scorers)
 
 
-def _resolve_accounts(store: Store, account_ids: Sequence[str] | None) -> tuple[str, ...]:
+def _resolve_accounts(
+    store: Store, account_ids: Sequence[str] | None, as_of: date
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The accounts to compute (those asked for, or all, that are live on ``as_of``) and
+    those asked for (or all) that are not: an open episode of theirs ends in this run."""
     known = [row[0] for row in store.db.execute("SELECT account_id FROM accounts ORDER BY 1")]
+    live = frozenset(live_ids(store.db, as_of))
     if account_ids is None:
-        return tuple(known)
-    missing = sorted(set(account_ids) - set(known))
-    if missing:
-        raise UnknownAccountError(f"unknown account {missing[0]!r}")
-    return tuple(dict.fromkeys(account_ids))
+        wanted = known
+    else:
+        missing = sorted(set(account_ids) - set(known))
+        if missing:
+            raise UnknownAccountError(f"unknown account {missing[0]!r}")
+        wanted = list(dict.fromkeys(account_ids))
+    return (
+        tuple(i for i in wanted if i in live),
+        tuple(i for i in wanted if i not in live),
+    )
 
 
 class _Limits:
@@ -211,6 +226,27 @@ def _fill_batch_table(db: Database, ids: Iterable[str]) -> None:
     db.conn.executemany(f"INSERT INTO {BATCH_TABLE} VALUES (?)", ((i,) for i in ids))
 
 
+@contextmanager
+def _snapshot(store: Store, as_of: date) -> Iterator[Database]:
+    """One read transaction on which ``accounts`` means the versions live on ``as_of``.
+
+    Every source sees the same snapshot of the database; the run's ``accounts``
+    (store.history) is gone from the connection afterwards.
+    """
+    reader = store.reader
+    reader.conn.execute("BEGIN")
+    try:
+        shadow_accounts(reader, as_of)
+        yield reader
+    finally:
+        dropped = drop_shadow(reader)
+        reader.conn.execute("COMMIT")
+        if not dropped:
+            # A source past its time limit still reads through it: no later read on
+            # this thread may see the run's accounts in place of the real ones.
+            store.discard_reader()
+
+
 def _compute(
     store: Store,
     registry: Registry,
@@ -222,12 +258,9 @@ def _compute(
     scorer_settings: dict[str, Any],
     limits: _Limits,
 ) -> tuple[list[Signal], dict[str, list[Signal]], list[Score]]:
-    reader = store.reader
-    wanted = frozenset(ids)
-    signals: list[Signal] = []
-    # One read transaction: every source sees the same snapshot of the database.
-    reader.conn.execute("BEGIN")
-    try:
+    with _snapshot(store, as_of) as reader:
+        wanted = frozenset(ids)
+        signals: list[Signal] = []
         _fill_batch_table(reader, ids)
         for name, entry in registry.sources.items():
             batch = SignalBatch(
@@ -266,8 +299,6 @@ def _compute(
                 )
             if progress:
                 progress(f"scorer {name}")
-    finally:
-        reader.conn.execute("COMMIT")
     return signals, by_account, scores
 
 
@@ -442,6 +473,7 @@ def _store_results(
     by_account: dict[str, list[Signal]],
     plan: Plan | None,
     at: datetime,
+    ended: tuple[str, ...] = (),
 ) -> tuple[RunActions | None, datetime]:
     """Store the run's results in one transaction; its actions and when it finished."""
     day = as_of.isoformat()
@@ -483,7 +515,9 @@ def _store_results(
             ),
         )
         if plan is not None:
-            actions = _act(db, registry, plan, run_id, as_of, by_account, scores, failures, at)
+            actions = _act(
+                db, registry, plan, run_id, as_of, by_account, scores, failures, at, ended
+            )
         finished = clock.now()
         db.execute(
             "UPDATE runs SET status = ?, accounts = ?, signals = ?, scores = ?, finished_at = ?, "
@@ -512,22 +546,26 @@ def _act(
     scores: list[Score],
     failures: list[RunFailure],
     at: datetime,
+    not_live: tuple[str, ...],
 ) -> RunActions:
-    """Rules, transitions and playbooks for the batch, in the transaction of its signals."""
+    """Rules, transitions and playbooks for the batch, in the transaction of its signals;
+    the end of the status of the accounts asked for that are not live that day."""
     with tracer.start_as_current_span("telltales.rules") as span:
-        accounts = batch_accounts(db)
+        accounts = batch_accounts(db, as_of)
         failed = frozenset(f.component.split(":", 1)[1] for f in failures)
         statuses = evaluate(db, plan, as_of, accounts, by_account, scores, run_id, at, failed)
         launched = start_playbooks(db, registry, plan, statuses.transitions, as_of)
         failures.extend(launched.failures)
+        ended = end_accounts(db, as_of, not_live, run_id=run_id, at=at)
         span.set_attribute("telltales.transitions", len(statuses.transitions))
         span.set_attribute("telltales.rules_fired", statuses.fired)
     return RunActions(
         evaluated=statuses.evaluated,
         skipped=statuses.skipped,
+        ended=ended,
         rules_fired=statuses.fired,
         rules_fired_live=statuses.fired_live,
-        transitions=len(statuses.transitions),
+        transitions=len(statuses.transitions) + ended,
         overrides_ended=statuses.overrides_ended,
         playbooks_live=launched.live,
         playbooks_shadow=launched.shadow,

@@ -26,7 +26,8 @@ DEFINITION = (
     "Of the risk episodes that began in the period (a transition into At-Risk from any other "
     "status; an override At-Risk -> At-Risk is none) and are at least W days old on as_of, "
     "the share whose account had a transition to Healthy within W days of entering At-Risk. "
-    "At-Risk -> Concern is no reversal; a later Concern -> Healthy within the W days is."
+    "At-Risk -> Concern is no reversal; a later Concern -> Healthy within the W days is. "
+    "An account that stopped being live (Inactive) ended its episode: no reversal."
 )
 
 
@@ -77,15 +78,19 @@ def risk_reversal(
     as_of = as_of or today
     applied = resolve(metric_filter, today)
     where, params = conditions(applied, "e", "as_of")
-    # The first later transition to Healthy, in the order transitions happened: read
-    # through the account's own transitions (left to itself, SQLite would scan every
-    # account's later Healthy transitions by the status index, once per episode).
+    # The first later transition to Healthy or to Inactive, in the order transitions
+    # happened: read through the account's own transitions (left to itself, SQLite
+    # would scan every account's later ones by the status index, once per episode). An
+    # account that ended (churned, paused) ended the episode: a later return to Healthy
+    # after it resumed is no reversal.
     rows = store.reader.execute(
         f"""
         SELECT {group_column(applied, "e")}, e.as_of, (
-            SELECT min(h.as_of) FROM transitions h INDEXED BY transitions_account
-            WHERE h.account_id = e.account_id AND h.to_status = 'healthy'
+            SELECT CASE WHEN h.to_status = 'healthy' THEN h.as_of END
+            FROM transitions h INDEXED BY transitions_account
+            WHERE h.account_id = e.account_id AND h.to_status IN ('healthy', 'inactive')
               AND (h.as_of, h.at, h.transition_id) > (e.as_of, e.at, e.transition_id)
+            ORDER BY h.as_of, h.at, h.transition_id LIMIT 1
         )
         FROM transitions e
         WHERE {ENTERED_AT_RISK.format(t="e")} AND {where}

@@ -5,7 +5,9 @@ checked as it comes in (a churned renewal is worth 0 after, a renewed one more t
 0) and stored with who owned the account and which pilot cohort it was in on the
 renewal date: a later move of the account to another team does not move its past
 renewals. Recording the same values again changes nothing; different values replace
-the row, and every version ever recorded stays in ``renewal_revisions``.
+the row, and every version ever recorded stays in ``renewal_revisions``. A churned
+renewal ends the account: a version from the renewal date says it churned
+(docs/time.md#lifecycle).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from telltales.errors import InputError
 from telltales.models import Identifier
 from telltales.playbooks.pilots import Cohort, Pilot, load_pilots
 from telltales.store import Store
+from telltales.store.history import churn_from_renewal, undo_churn_from_renewal
 from telltales.store.queries import equality_filter
 
 Outcome = Literal["renewed", "churned"]
@@ -279,6 +282,12 @@ def write_renewals(
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(*row[:6], *row[11:]) for row in changed],
     )
+    for record in records:
+        before = existing.get((record.account_id, record.renewal_date.isoformat()))
+        if record.outcome == "churned":
+            churn_from_renewal(db, record.account_id, record.renewal_date)
+        elif before is not None and before[3] == "churned":
+            undo_churn_from_renewal(db, record.account_id, record.renewal_date)
     return RenewalCounts(created=created, updated=updated, unchanged=len(records) - len(changed))
 
 

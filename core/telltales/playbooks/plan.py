@@ -23,7 +23,6 @@ from telltales.contracts import CrmAdapter
 from telltales.playbooks.rules import (
     DEFAULT_LABELS,
     NAME,
-    STATUSES,
     Rule,
     RuleSpec,
     compile_condition,
@@ -47,6 +46,8 @@ class LabelsSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     healthy: Annotated[str, msgspec.Meta(min_length=1)] = DEFAULT_LABELS["healthy"]
     concern: Annotated[str, msgspec.Meta(min_length=1)] = DEFAULT_LABELS["concern"]
     at_risk: Annotated[str, msgspec.Meta(min_length=1)] = DEFAULT_LABELS["at_risk"]
+    inactive: Annotated[str, msgspec.Meta(min_length=1)] = DEFAULT_LABELS["inactive"]
+    """An account no longer live (churned or paused): set by its lifecycle, never a rule."""
 
 
 class AlertsSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -205,7 +206,7 @@ def load_plan(config: LoadedConfig, registry: Registry) -> Plan:
     return Plan(
         rules=active_rules,
         playbooks=playbooks,
-        labels={status: getattr(labels, status) for status in STATUSES},
+        labels={status: getattr(labels, status) for status in DEFAULT_LABELS},
         alerts=user.decode(("alerts",), values.alerts, AlertsSpec),
         outbox=user.decode(("outbox",), values.outbox, OutboxSpec),
         engine=_engine(user, values, registry),

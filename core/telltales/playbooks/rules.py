@@ -24,7 +24,13 @@ Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 STATUS_RANK: dict[str, int] = {"healthy": 0, "concern": 1, "at_risk": 2}
 STATUSES: tuple[HealthStatus, ...] = ("healthy", "concern", "at_risk")
-DEFAULT_LABELS: dict[str, str] = {"healthy": "Healthy", "concern": "Concern", "at_risk": "At-Risk"}
+DEFAULT_LABELS: dict[str, str] = {
+    "healthy": "Healthy",
+    "concern": "Concern",
+    "at_risk": "At-Risk",
+    "inactive": "Inactive",
+}
+"""The labels of the statuses; ``inactive`` is no rule's: an account no longer live."""
 
 ACCOUNT_TEXT_FIELDS = ("lifecycle_stage", "segment", "csm_group", "industry", "owner")
 ACCOUNT_NUMBER_FIELDS = ("arr", "seats_purchased", "seats_assigned", "employee_count")

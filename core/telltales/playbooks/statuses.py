@@ -29,6 +29,7 @@ from telltales.playbooks.pilots import Cohort, Pilot, load_pilots, pilots_in_for
 from telltales.playbooks.plan import Plan
 from telltales.playbooks.rules import STATUSES, Rule, describe_firing, worst_status
 from telltales.store import Store
+from telltales.store.history import is_live, not_live_reason
 
 RuleState = str
 """``pending`` (holding, not yet for hold_days), ``fired`` (became active today),
@@ -208,7 +209,7 @@ def evaluate(
         if cause == "override_ended":
             evidence = f"override expired; {evidence}"
         rules = frozenset(f.rule for f in causes)
-        transition_id = _insert_transition(
+        transition_id = insert_transition(
             db,
             account=account,
             as_of=as_of,
@@ -344,7 +345,7 @@ def _open_overrides(db: Database) -> dict[str, tuple[int, datetime]]:
     }
 
 
-def _insert_transition(
+def insert_transition(
     db: Database,
     *,
     account: Account,
@@ -448,6 +449,11 @@ def override_status(
         raise InputError(f"until: {until:%Y-%m-%d %H:%M}Z is not in the future")
     if until - now > timedelta(days=MAX_OVERRIDE_DAYS):
         raise InputError(f"until: an override lasts at most {MAX_OVERRIDE_DAYS} days")
+    if not is_live(account, now.date()):
+        raise InputError(
+            f"account {account.account_id!r} is not live on {now.date()} "
+            f"({not_live_reason(account, now.date())}): it has no health status to override"
+        )
     with store.transaction() as db:
         db.execute(
             "UPDATE overrides SET ended_at = ?, end_reason = 'replaced' "
@@ -460,7 +466,7 @@ def override_status(
             [account.account_id, status, reason, by, now.isoformat(), until.isoformat()],
         ).lastrowid
         current = status_as_of(store, account.account_id, now.date())
-        transition_id = _insert_transition(
+        transition_id = insert_transition(
             db,
             account=account,
             as_of=now.date(),

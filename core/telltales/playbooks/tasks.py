@@ -261,31 +261,57 @@ def _change(
             raise InputError(f"task {task_id} is {kind_of} task: {verb} or dismiss it")
         if when < task.created_at:
             raise InputError(f"at: {when.isoformat()} is before the task was created")
-        stamp = when.isoformat()
-        db.execute(
-            "UPDATE tasks SET state = ?, updated_at = ? WHERE task_id = ?",
-            [state, stamp, task_id],
-        )
-        db.execute(
-            "INSERT INTO task_events (task_id, state, by, at, reason) VALUES (?, ?, ?, ?, ?)",
-            [task_id, state, by, stamp, reason],
-        )
-        if task.delivery_id is not None and task.kind == "approval":
-            if state == "done":
-                db.execute(
-                    "UPDATE deliveries SET status = 'pending', next_attempt_at = ? "
-                    "WHERE delivery_id = ? AND status = 'awaiting_approval'",
-                    [datetime.now(UTC).isoformat(), task.delivery_id],
-                )
-            else:
-                db.execute(
-                    "UPDATE deliveries SET status = 'cancelled', finished_at = ?, detail = ? "
-                    "WHERE delivery_id = ? AND status = 'awaiting_approval'",
-                    [stamp, f"not approved: dismissed by {by}: {reason}", task.delivery_id],
-                )
-        if task.playbook_run_id is not None:
-            refresh_run(db, task.playbook_run_id, when)
+        _record_change(db, task, state, by=by, when=when, reason=reason)
     return get_task(store, task_id)
+
+
+def _record_change(
+    db: Database, task: Task, state: TaskState, *, by: str, when: datetime, reason: str
+) -> None:
+    """Write an open task's new state and its event; release or cancel its delivery."""
+    stamp = when.isoformat()
+    db.execute(
+        "UPDATE tasks SET state = ?, updated_at = ? WHERE task_id = ?",
+        [state, stamp, task.task_id],
+    )
+    db.execute(
+        "INSERT INTO task_events (task_id, state, by, at, reason) VALUES (?, ?, ?, ?, ?)",
+        [task.task_id, state, by, stamp, reason],
+    )
+    if task.delivery_id is not None and task.kind == "approval":
+        if state == "done":
+            db.execute(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = ? "
+                "WHERE delivery_id = ? AND status = 'awaiting_approval'",
+                [datetime.now(UTC).isoformat(), task.delivery_id],
+            )
+        else:
+            db.execute(
+                "UPDATE deliveries SET status = 'cancelled', finished_at = ?, detail = ? "
+                "WHERE delivery_id = ? AND status = 'awaiting_approval'",
+                [stamp, f"not approved: dismissed by {by}: {reason}", task.delivery_id],
+            )
+    if task.playbook_run_id is not None:
+        refresh_run(db, task.playbook_run_id, when)
+
+
+def dismiss_open_tasks(db: Database, account_id: str, *, reason: str, at: datetime) -> int:
+    """Dismiss every open task of the account, by telltales, with ``reason``; how many.
+
+    For an account that stopped being live: nobody should work on it any more, and
+    its playbook runs close with their tasks.
+    """
+    columns = ", ".join(f"t.{column}" for column in _COLUMNS.split(", "))
+    rows = db.execute(
+        f"SELECT {columns} FROM tasks t WHERE t.account_id = ? AND t.state = 'open' "
+        "ORDER BY t.task_id",
+        [account_id],
+    ).fetchall()
+    for row in rows:
+        task = _task(row)
+        when = max(at, task.created_at)
+        _record_change(db, task, "dismissed", by=SYSTEM, when=when, reason=reason)
+    return len(rows)
 
 
 def refresh_run(db: Database, playbook_run_id: int, at: datetime) -> None:

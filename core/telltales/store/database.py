@@ -127,6 +127,22 @@ class Store:
         """This thread's read-only connection: what signal sources are given."""
         return self._thread_db("reader", read_only=True)
 
+    def discard_reader(self) -> None:
+        """Close this thread's read-only connection; the next :attr:`reader` opens afresh.
+
+        For a connection left in a state no later read may see: a run's temporary
+        ``accounts`` it could not drop because a source abandoned past its time limit
+        still reads through it (SQLite closes it once that query ends).
+        """
+        db: Database | None = getattr(self._local, "reader", None)
+        if db is None:
+            return
+        self._local.reader = None
+        with self._lock:
+            if db.conn in self._connections:
+                self._connections.remove(db.conn)
+        db.conn.close()
+
     @contextmanager
     def transaction(self) -> Iterator[Database]:
         """All or nothing: ``BEGIN IMMEDIATE`` takes the write lock up front.

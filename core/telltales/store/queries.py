@@ -9,26 +9,25 @@ from typing import NamedTuple
 import msgspec
 from sqlite_utils import Database
 
+from telltales import clock
 from telltales.contracts import BATCH_TABLE
 from telltales.errors import UnknownAccountError
 from telltales.models import (
+    LAST_DAY,
     Account,
+    AccountStatus,
     Grade,
-    HealthStatus,
     MeasureResult,
     RunResult,
     Score,
     ScoreTrend,
     Signal,
 )
-from telltales.store import Store
+from telltales.store import Store, history
 from telltales.store.processes import process_gone
 
 TREND_DAYS = (7, 30)
 """A score is compared with the stored scores of this many days before."""
-
-_ACCOUNT_FIELDS = Account.__struct_fields__
-_ACCOUNT_COLUMNS = ", ".join(_ACCOUNT_FIELDS)
 
 
 def equality_filter(**columns: object) -> tuple[str, list[object]]:
@@ -38,42 +37,39 @@ def equality_filter(**columns: object) -> tuple[str, list[object]]:
     return (f"WHERE {clause}" if clause else ""), list(given.values())
 
 
-def get_account(store: Store, account_id: str) -> Account:
-    """The account, or :class:`UnknownAccountError` naming the id."""
-    row = store.db.execute(
-        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?", [account_id]
-    ).fetchone()
-    if row is None:
+def get_account(store: Store, account_id: str, as_of: date | None = None) -> Account:
+    """The account's version in force on ``as_of`` (default today), or its first
+    version if it starts later; :class:`UnknownAccountError` naming an unknown id."""
+    found = history.account_on(store.db, account_id, as_of or clock.today())
+    if found is None:
         raise UnknownAccountError(f"unknown account {account_id!r}")
-    return _account(row)
+    return found
 
 
-def list_accounts(store: Store) -> list[Account]:
-    rows = store.db.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY account_id")
-    return [_account(row) for row in rows]
-
-
-def accounts_by_id(db: Database, account_ids: Collection[str]) -> dict[str, Account]:
-    """The stored accounts among ``account_ids``, by id, in one query (absent ids are left out)."""
-    columns = ", ".join(f"a.{field}" for field in _ACCOUNT_FIELDS)
-    rows = db.execute(
-        f"SELECT {columns} FROM json_each(?) j JOIN accounts a ON a.account_id = j.value",
-        [msgspec.json.encode(list(account_ids)).decode()],
-    )
-    return {row[0]: _account(row) for row in rows}
+def list_accounts(store: Store, as_of: date | None = None) -> list[Account]:
+    """Every account as of ``as_of`` (default today), by id: each one's version in force,
+    or its first version if it starts later."""
+    day = as_of or clock.today()
+    return list(history.versions_on(store.db, day, earliest_otherwise=True).values())
 
 
 class AccountOverview(msgspec.Struct, kw_only=True, frozen=True):
     """An account with its current status and its latest health grade: one line of a list."""
 
     account: Account
-    status: HealthStatus | None
-    """The status set by the account's latest transition; None before any."""
+    """The account's version in force on the day of the list (today by default)."""
+    live: bool
+    """Whether the account is live that day: a customer (past its customer-since day)
+    neither churned nor paused. Only live accounts are listed under a health status."""
+    status: AccountStatus | None
+    """The status set by the account's latest transition (on or before the day asked
+    for); None before any."""
     status_label: str | None
     status_since: date | None
     """The day (``as_of``) of the transition that set the status."""
     score: float | None
-    """The latest health score (None when it had too little data, or before any)."""
+    """The latest health score (on or before the day asked for; None when it had too
+    little data, or before any)."""
     grade: Grade | None
     grade_label: str | None
     scored_on: date | None
@@ -94,17 +90,25 @@ def account_overviews(
     renewal_between: tuple[date, date] | None = None,
     after: str | None = None,
     limit: int = 100,
+    as_of: date | None = None,
 ) -> list[AccountOverview]:
     """Accounts matching every filter given, by ``account_id``, each with status and grade.
 
-    One query for the whole page: each account's latest transition and latest
-    ``scorer`` score are found through their per-account indexes, and only for the
-    accounts the page reaches. ``csm_groups`` limits the rows to those groups (None:
-    every group); ``after`` resumes after that ``account_id``; ``renewal_between``
-    keeps accounts renewing within the two days, both included.
+    One query for the whole page: each account's version in force on ``as_of``
+    (default today), its latest transition and latest ``scorer`` score (on or before
+    ``as_of`` when it is given) are found through their per-account indexes, and only
+    for the accounts the page reaches. An account with no version yet that day is left
+    out, unless asked for by ``account_id``. ``csm_groups`` limits the rows to those
+    groups (None: every group); ``after`` resumes after that ``account_id``;
+    ``renewal_between`` keeps accounts renewing within the two days, both included. A
+    health ``status`` (``at_risk``...) keeps only accounts live that day: a churned
+    account is no longer at risk.
     """
+    day = (as_of or clock.today()).isoformat()
+    until = (as_of or LAST_DAY).isoformat()
+    live = history.LIVE.format(v="a", day="?")
     where: list[str] = []
-    params: list[object] = [scorer, scorer]
+    params: list[object] = [day, day, until, scorer, scorer, until]
     if csm_groups is not None:
         where.append("a.csm_group IN (SELECT value FROM json_each(?))")
         params.append(msgspec.json.encode(sorted(csm_groups)).decode())
@@ -118,37 +122,44 @@ def account_overviews(
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
+    if status is not None and status != "inactive":
+        where.append(live)
+        params.append(day)
     if renewal_between is not None:
         where.append("a.renewal_date BETWEEN ? AND ?")
         params.extend(day.isoformat() for day in renewal_between)
     if after is not None:
-        where.append("a.account_id > ?")
+        where.append("acc.account_id > ?")
         params.append(after)
-    columns = ", ".join(f"a.{field}" for field in _ACCOUNT_FIELDS)
+    version = history.in_force_join("?", earliest_otherwise=account_id is not None)
     rows = store.db.execute(
         f"""
-        SELECT {columns}, t.to_status, t.as_of, s.value, s.grade, s.label, s.as_of
-        FROM accounts a
+        SELECT {history.version_columns("a")}, {live}, t.to_status, t.as_of, s.value, s.grade,
+            s.label, s.as_of
+        FROM main.accounts acc {version}
         LEFT JOIN transitions t ON t.transition_id = (
-            SELECT l.transition_id FROM transitions l WHERE l.account_id = a.account_id
+            SELECT l.transition_id FROM transitions l
+            WHERE l.account_id = a.account_id AND l.as_of <= ?
             ORDER BY l.as_of DESC, l.at DESC, l.transition_id DESC LIMIT 1
         )
         LEFT JOIN scores s ON s.account_id = a.account_id AND s.scorer = ? AND s.as_of = (
-            SELECT l.as_of FROM scores l WHERE l.account_id = a.account_id AND l.scorer = ?
+            SELECT l.as_of FROM scores l
+            WHERE l.account_id = a.account_id AND l.scorer = ? AND l.as_of <= ?
             ORDER BY l.as_of DESC LIMIT 1
         )
         {"WHERE " + " AND ".join(where) if where else ""}
-        ORDER BY a.account_id LIMIT ?
+        ORDER BY acc.account_id LIMIT ?
         """,
         [*params, limit],
     )
-    width = len(_ACCOUNT_FIELDS)
+    width = len(history.FIELDS)
     overviews = []
     for row in rows:
-        to_status, since, value, grade_of, grade_label, scored_on = row[width:]
+        is_live, to_status, since, value, grade_of, grade_label, scored_on = row[width:]
         overviews.append(
             AccountOverview(
-                account=_account(row[:width]),
+                account=history.account_from_row(row[:width]),
+                live=bool(is_live),
                 status=to_status,
                 status_label=labels.get(to_status) if to_status else None,
                 status_since=date.fromisoformat(since) if since else None,
@@ -161,20 +172,15 @@ def account_overviews(
     return overviews
 
 
-def batch_accounts(db: Database) -> dict[str, Account]:
-    """Every account of the batch in ``BATCH_TABLE``, by id, in one query."""
-    columns = ", ".join(f"a.{field}" for field in _ACCOUNT_FIELDS)
+def batch_accounts(db: Database, as_of: date) -> dict[str, Account]:
+    """Every account of the batch in ``BATCH_TABLE``, by id, as of ``as_of``, in one query."""
     rows = db.execute(
-        f"SELECT {columns} FROM accounts a JOIN {BATCH_TABLE} b ON b.account_id = a.account_id"
+        f"SELECT {history.version_columns('a')} FROM {BATCH_TABLE} b "
+        f"CROSS JOIN main.accounts acc ON acc.account_id = b.account_id "
+        f"{history.in_force_join('?')}",
+        [as_of.isoformat()],
     )
-    return {row[0]: _account(row) for row in rows}
-
-
-def _account(row: tuple[object, ...]) -> Account:
-    record = dict(zip(_ACCOUNT_FIELDS, row, strict=True))
-    for key in ("products", "core_features"):
-        record[key] = msgspec.json.decode(str(record[key]))
-    return msgspec.convert(record, Account, strict=False)
+    return {row[0]: history.account_from_row(row) for row in rows}
 
 
 def latest_signal_day(

@@ -7,7 +7,7 @@ again (or an outcome's status moved on) without creating duplicates.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -51,6 +51,10 @@ class Outcome(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     due: date
     status: OutcomeStatus
     verified_on: date | None = None
+    dropped_on: date | None = None
+    """The day the outcome was dropped (status ``dropped`` only). Left out, it is the
+    day the drop is first stored; for an outcome first sent already dropped, its
+    ``planned_on`` (it never counted)."""
     metric: Annotated[str, msgspec.Meta(max_length=300)] | None = None
     """How achievement is measured, e.g. "report build time, minutes"."""
 
@@ -73,6 +77,17 @@ class Outcome(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 "field 'verified_on': only allowed when status is 'verified' "
                 f"(status is {self.status!r})"
             )
+        if self.dropped_on is not None:
+            if self.status != "dropped":
+                raise ValueError(
+                    f"field 'dropped_on' is only allowed when status is 'dropped' "
+                    f"(status is {self.status!r})"
+                )
+            if self.dropped_on < self.planned_on:
+                raise ValueError(
+                    f"field 'dropped_on' ({self.dropped_on}) is before planned_on "
+                    f"({self.planned_on})"
+                )
 
 
 class ActivitiesIngester:
@@ -99,22 +114,28 @@ class ActivitiesIngester:
 
 
 class OutcomesIngester:
-    """Upserts by ``outcome_id``: re-sending an outcome with a new status replaces it."""
+    """Upserts by ``outcome_id``: re-sending an outcome with a new status replaces it.
+
+    Each status carries the day it became true, so a run as of an earlier day reads the
+    outcome as it stood then: ``planned_on``, ``verified_on``, the due date for a miss,
+    and ``dropped_on`` for a drop, which is kept from the first time it was stored.
+    """
 
     name = "engagement.outcomes"
     record_type = Outcome
 
     def store(self, db: Database, records: Sequence[Outcome]) -> int:
+        dropped = _dropped_days(db, records)
         db.conn.executemany(
             """
-            INSERT INTO engagement_outcomes
-                (outcome_id, account_id, title, planned_on, due, status, verified_on, metric)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO engagement_outcomes (outcome_id, account_id, title, planned_on, due,
+                status, verified_on, metric, dropped_on)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (outcome_id) DO UPDATE SET
                 account_id = excluded.account_id, title = excluded.title,
                 planned_on = excluded.planned_on, due = excluded.due,
                 status = excluded.status, verified_on = excluded.verified_on,
-                metric = excluded.metric
+                metric = excluded.metric, dropped_on = excluded.dropped_on
             """,
             [
                 (
@@ -126,8 +147,46 @@ class OutcomesIngester:
                     r.status,
                     r.verified_on.isoformat() if r.verified_on else None,
                     r.metric,
+                    dropped.get(r.outcome_id),
                 )
                 for r in records
             ],
         )
         return new_in_batch(db, ((r.outcome_id,) for r in records))
+
+
+def _dropped_days(db: Database, records: Sequence[Outcome]) -> dict[str, str]:
+    """The day each dropped outcome of the batch was dropped, as it will be stored.
+
+    Given, it is taken; otherwise the day already stored for a drop sent before, the
+    outcome's ``planned_on`` when it was never stored other than dropped, and else
+    today: the day telltales learned of the drop ("true from today").
+    """
+    ids = [r.outcome_id for r in records if r.status == "dropped"]
+    stored = {
+        outcome_id: (status, dropped_on)
+        for outcome_id, status, dropped_on in db.execute(
+            "SELECT outcome_id, status, dropped_on FROM engagement_outcomes "
+            "WHERE outcome_id IN (SELECT value FROM json_each(?))",
+            [msgspec.json.encode(ids).decode()],
+        )
+    }
+    today = datetime.now(UTC).date().isoformat()
+    days: dict[str, str] = {}
+    for record in records:
+        if record.status != "dropped":
+            days.pop(record.outcome_id, None)
+            stored[record.outcome_id] = (record.status, None)
+            continue
+        before = stored.get(record.outcome_id)
+        if record.dropped_on is not None:
+            day = record.dropped_on.isoformat()
+        elif before is None:
+            day = record.planned_on.isoformat()
+        elif before[0] == "dropped" and before[1] is not None:
+            day = before[1]
+        else:
+            day = today
+        days[record.outcome_id] = day
+        stored[record.outcome_id] = ("dropped", day)
+    return days

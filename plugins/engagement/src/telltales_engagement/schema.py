@@ -41,3 +41,14 @@ def m001_activities_and_outcomes(db: Database) -> None:
     )
     # Outcomes exist from the day they were planned: the source filters on it per account.
     db.table("engagement_outcomes").create_index(["account_id", "planned_on"])
+
+
+@migrations()
+def m002_history_dropped_on(db: Database) -> None:
+    """The day an outcome was dropped, so a run as of an earlier day still counts it.
+
+    An outcome stored as dropped before this migration counted as dropped on every
+    day; it is given its ``planned_on`` as the day, so replays read what they read.
+    """
+    db.execute("ALTER TABLE engagement_outcomes ADD COLUMN dropped_on TEXT")
+    db.execute("UPDATE engagement_outcomes SET dropped_on = planned_on WHERE status = 'dropped'")

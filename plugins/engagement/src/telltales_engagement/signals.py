@@ -34,7 +34,7 @@ _ACTIVITIES = f"""
         FROM acts
         GROUP BY account_id
     )
-    SELECT p.account_id, acc.segment, p.first_day, p.last_touch, p.touches,
+    SELECT p.account_id, acc.segment, acc.customer_since, p.first_day, p.last_touch, p.touches,
            (SELECT group_concat(DISTINCT x.kind)
             FROM engagement_activities x
             WHERE x.account_id = p.account_id AND x.day = p.last_touch
@@ -45,7 +45,7 @@ _ACTIVITIES = f"""
 """
 
 _OUTCOMES = f"""
-    SELECT o.account_id, o.title, o.due, o.status, o.verified_on
+    SELECT o.account_id, o.title, o.due, o.status, o.verified_on, o.dropped_on
     FROM {BATCH_TABLE} b CROSS JOIN engagement_outcomes o
     WHERE o.account_id = b.account_id AND o.planned_on <= :as_of
     ORDER BY o.account_id, o.due, o.outcome_id
@@ -128,6 +128,7 @@ def _activity_signals(batch: SignalBatch, settings: Settings) -> Iterator[Signal
     for (
         account_id,
         segment,
+        since,
         first_day,
         last_touch,
         touches,
@@ -147,17 +148,23 @@ def _activity_signals(batch: SignalBatch, settings: Settings) -> Iterator[Signal
                 dimension="engagement",
                 evidence=f"last touch {_ago(days)} ({kinds} on {last_touch}); {cadence_text}",
             )
-        expected = settings.window_days / cadence
+        # A young account's window starts at its customer-since day: nobody owed it a
+        # touch before it was a customer.
+        span = settings.window_days
+        if since is not None:
+            span = max(1, min(span, _days(since, as_of) + 1))
+        expected = span / cadence
         ratio = touches / expected
+        young = f", a customer since {since}" if span < settings.window_days else ""
         yield Signal(
             account_id=account_id,
             key="engagement.cadence_ratio",
             value=round(ratio, 4),
             dimension="engagement",
             evidence=(
-                f"{_count(touches, 'touch', 'touches')} in the {settings.window_days} days "
-                f"to {as_of} against {expected:.3g} expected at the {cadence_name} cadence "
-                f"of every {cadence} days ({ratio:.2f})"
+                f"{_count(touches, 'touch', 'touches')} in the {span} days "
+                f"to {as_of}{young} against {expected:.3g} expected at the {cadence_name} "
+                f"cadence of every {cadence} days ({ratio:.2f})"
             ),
         )
         value_review_kind = (
@@ -249,9 +256,11 @@ class _Outcome(NamedTuple):
 def _outcome_signals(batch: SignalBatch) -> Iterator[Signal]:
     as_of = batch.as_of.isoformat()
     by_account: dict[str, list[_Outcome]] = {}
-    for account_id, title, due, status, verified_on in batch.db.execute(
+    for account_id, title, due, status, verified_on, dropped_on in batch.db.execute(
         _OUTCOMES, {"as_of": as_of}
     ):
+        if status == "dropped" and dropped_on > as_of:
+            status = "planned"  # dropped later: still open on the run's day
         verified = verified_on is not None and verified_on <= as_of
         by_account.setdefault(account_id, []).append(_Outcome(title, due, status, verified))
     for account_id, outcomes in by_account.items():

@@ -72,6 +72,8 @@ class Figures:
     seats_purchased: int
     seats_assigned: int
     core_features: tuple[str, ...]
+    customer_since: date | None = None
+    """The account's first day as a customer: no window reaches back past it."""
     has_usage: bool = False
     users_14d: int = 0
     users_30d: int = 0
@@ -112,13 +114,19 @@ def compute_figures(db: Database, as_of: date) -> dict[str, Figures]:
         source = f"{PEERS} p CROSS JOIN telemetry_usage u"
         peers = "AND u.account_id = p.account_id"
     conn.execute(_GROUPS_SQL.format(source=source, peers=peers), params)
+    # The full scan also reads the usage of accounts not live on the day (churned ones
+    # with usage in the window): they are no account of the run, nor anyone's peer.
     for row in conn.execute(_ACCOUNTS_SQL, params):
-        _account_row(figures[row[0]], row)
+        if row[0] in figures:
+            _account_row(figures[row[0]], row)
     for account_id, feature, last_30d, last_14d, previous_14d in conn.execute(
         _FEATURES_SQL, params
     ):
-        figures[account_id].features[feature] = FeatureUsers(last_30d, last_14d, previous_14d)
+        if account_id in figures:
+            figures[account_id].features[feature] = FeatureUsers(last_30d, last_14d, previous_14d)
     for account_id, first, second, top, total in conn.execute(_TOP_TWO_SQL, params):
+        if account_id not in figures:
+            continue
         found = figures[account_id]
         found.top_users = (first,) if second is None else (first, second)
         found.top_events, found.events_30d = int(top), int(total)
@@ -130,9 +138,10 @@ def _peers(db: Database) -> dict[str, Figures]:
     """Every account sharing a segment with an account of the batch (percentiles need them)."""
     conn = db.conn
     figures: dict[str, Figures] = {}
-    for account_id, segment, purchased, assigned, core in conn.execute(
+    for account_id, segment, purchased, assigned, core, since in conn.execute(
         f"""
-        SELECT a.account_id, a.segment, a.seats_purchased, a.seats_assigned, a.core_features
+        SELECT a.account_id, a.segment, a.seats_purchased, a.seats_assigned, a.core_features,
+               a.customer_since
         FROM accounts a
         WHERE a.segment IN (
             SELECT s.segment FROM {BATCH_TABLE} b CROSS JOIN accounts s
@@ -146,6 +155,7 @@ def _peers(db: Database) -> dict[str, Figures]:
             seats_purchased=purchased,
             seats_assigned=assigned,
             core_features=tuple(msgspec.json.decode(core)),
+            customer_since=date.fromisoformat(since) if since else None,
         )
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {PEERS} (account_id TEXT PRIMARY KEY)")
     conn.execute(f"DELETE FROM {PEERS}")

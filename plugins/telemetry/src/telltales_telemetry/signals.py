@@ -7,6 +7,7 @@ import statistics
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from sys import intern
 
@@ -157,7 +158,7 @@ class TelemetrySource:
             found.core_features = _distinct_by_slug(found.core_features)
         day = batch.as_of.isoformat()
         outputs = {
-            account_id: _account_signals(found, settings, day)
+            account_id: _account_signals(found, settings, day, _tenure(found, batch.as_of))
             for account_id, found in figures.items()
             if found.has_usage
         }
@@ -176,7 +177,20 @@ class TelemetrySource:
                 found_out.signals.clear()
 
 
-def _account_signals(f: Figures, settings: Settings, day: str) -> _Out:
+def _tenure(f: Figures, as_of: date) -> int | None:
+    """Days the account has been a customer on ``as_of`` (the day itself counted); None
+    when its customer-since day is unknown."""
+    return None if f.customer_since is None else (as_of - f.customer_since).days + 1
+
+
+def _covers(tenure: int | None, days: int) -> bool:
+    """Whether a window of ``days`` ending on the run's day lies within the customer's
+    life: a window reaching back before it would read the days before the account
+    existed as no use, and a young account as growing."""
+    return tenure is None or tenure >= days
+
+
+def _account_signals(f: Figures, settings: Settings, day: str, tenure: int | None) -> _Out:
     values: dict[str, float] = {}
     signals: list[Signal] = []
     account_id = f.account_id
@@ -237,8 +251,9 @@ def _account_signals(f: Figures, settings: Settings, day: str) -> _Out:
                 f"30 days to {day} ({_share_against(share, settings.weak_adoption)}, weak is "
                 f"below {weak})",
             )
-    _drops(f, settings, day, emit)
-    _trends(f, settings, day, emit)
+    if _covers(tenure, 28):
+        _drops(f, settings, day, emit)
+    _trends(f, settings, day, emit, tenure)
     if f.users_30d:
         teams = f.teams_30d
         emit(
@@ -313,8 +328,10 @@ def _describe(trend: Trend, what: str, day: str) -> str:
     )
 
 
-def _trends(f: Figures, settings: Settings, day: str, emit: Emit) -> None:
+def _trends(f: Figures, settings: Settings, day: str, emit: Emit, tenure: int | None) -> None:
     for days in (30, 60, 90):
+        if not _covers(tenure, days):
+            continue
         trend = f.core_trends.get(days)
         change = trend.change_per_30d if trend is not None else None
         if trend is None or change is None:
@@ -325,6 +342,8 @@ def _trends(f: Figures, settings: Settings, day: str, emit: Emit) -> None:
             f"{_describe(trend, 'core-feature events', day)} ({_change(change)} of that average)",
         )
     window = settings.warning_window_days
+    if not _covers(tenure, window):
+        return
     core = f.core_trends.get(window)
     logins = f.login_trends.get(window)
     if core is None or logins is None:
