@@ -9,7 +9,7 @@ health document valid.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated
 
 import msgspec
@@ -18,7 +18,7 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from telltales import clock
 from telltales.models import Account, AccountStatus, Grade
 from telltales.signals.scorecards import HEALTH_SCORER
-from telltales.store.history import store_versions, versions_on
+from telltales.store.history import store_versions
 from telltales.store.keys import ApiKey
 from telltales.store.queries import AccountOverview, account_overviews
 

@@ -468,7 +468,7 @@ def m007_history_account_versions(db: Database) -> None:
     """
     for column, declaration in _CONTRACT_COLUMNS:
         db.execute(f"ALTER TABLE accounts ADD COLUMN {column} {declaration}")
-    _execute(db, _ACCOUNT_VERSIONS)
+    execute_statements(db, _ACCOUNT_VERSIONS)
 
 
 _CONTRACT_COLUMNS = (
