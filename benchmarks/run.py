@@ -65,7 +65,7 @@ def case_ingest_bulk(path: Path, jsonl: Path) -> dict[str, Any]:
         started = time.perf_counter()
         count = ingest_chunks(
             store, registry, "telemetry.usage", read_chunks(registry, "telemetry.usage", stream)
-        )
+        ).stored
         seconds = time.perf_counter() - started
     return {"rows": count, "seconds": seconds}
 
@@ -78,7 +78,7 @@ def case_ingest_records(path: Path, jsonl: Path) -> dict[str, Any]:
     with store, jsonl.open("rb") as stream:
         chunks = list(read_chunks(registry, "telemetry.usage", stream))
         started = time.perf_counter()
-        count = ingest_chunks(store, registry, "telemetry.usage", chunks)
+        count = ingest_chunks(store, registry, "telemetry.usage", chunks).stored
         seconds = time.perf_counter() - started
     return {"rows": count, "seconds": seconds}
 

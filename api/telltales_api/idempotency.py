@@ -2,9 +2,10 @@
 
 The first request with a key claims ``(API key, Idempotency-Key)`` in
 ``api_requests`` (committed before the handler runs), the handler acts, and its
-status and body are stored. A retry of the same request (same method, path, query
-and body) then gets the stored answer, marked ``Idempotency-Replayed: true``,
-without the handler running again. While the first is still in flight a retry gets
+status and body are stored. A retry of the same request (same method and path, and
+the same query and JSON body once decoded: key order and spaces do not matter) then
+gets the stored answer, marked ``Idempotency-Replayed: true``, without the handler
+running again. While the first is still in flight a retry gets
 409; the same Idempotency-Key on a different request gets 422. An answer of 500 or
 more is not stored: it may not have acted, so a retry may.
 
@@ -32,9 +33,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
+import msgspec
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
@@ -71,11 +74,31 @@ Claim = Literal["claimed", "in_flight", "mismatch"] | StoredAnswer
 
 
 def request_hash(method: str, path: str, query: bytes, body: bytes) -> str:
+    """What makes two requests the same: method, path, and the query and body as decoded.
+
+    A client that re-serialises its JSON (another key order, other spaces, ``1e2`` for
+    ``100.0``) or its query (another parameter order) sends the same request, and its
+    retry is replayed. A body that is not JSON is compared byte for byte.
+    """
     digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), query):
+    for part in (method.encode(), path.encode(), _decoded_query(query)):
         digest.update(len(part).to_bytes(8, "big") + part)
-    digest.update(body)
+    digest.update(_decoded_body(body))
     return digest.hexdigest()
+
+
+def _decoded_query(query: bytes) -> bytes:
+    """The query's parameters in name order (a name's own values keep theirs)."""
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    return msgspec.json.encode(sorted(pairs, key=lambda pair: pair[0]))
+
+
+def _decoded_body(body: bytes) -> bytes:
+    """The JSON body as msgspec decodes it, encoded again with sorted keys."""
+    try:
+        return b"json:" + msgspec.json.encode(msgspec.json.decode(body), order="sorted")
+    except (msgspec.DecodeError, RecursionError):
+        return b"raw:" + body
 
 
 def claim(
@@ -304,10 +327,18 @@ class Idempotency(ASGIMiddleware):
         status = 0
         content_type: str | None = None
         parts: list[bytes] = []
-        complete = False
+        finished = False
+
+        async def store_answer(answer: StoredAnswer | None) -> None:
+            nonlocal finished
+            finished = True
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(
+                    finish, store, key.key_id, idempotency_key, answer, clock.now()
+                )
 
         async def recording_send(message: Message) -> None:
-            nonlocal status, content_type, complete
+            nonlocal status, content_type
             if message["type"] == "http.response.start":
                 status = message["status"]
                 for name, value in message.get("headers", []):
@@ -315,21 +346,21 @@ class Idempotency(ASGIMiddleware):
                         content_type = value.decode("latin-1")
             elif message["type"] == "http.response.body":
                 parts.append(message.get("body", b""))
-                complete = not message.get("more_body", False)
+                if not message.get("more_body", False) and not finished:
+                    # Stored before the client can read the end of the answer: a retry
+                    # sent the moment this one arrives is replayed, never told 409.
+                    await store_answer(
+                        StoredAnswer(status=status, content_type=content_type, body=b"".join(parts))
+                        if status < 500
+                        else None
+                    )
             await send(message)
 
         try:
             await next_app(scope, receive, recording_send)
         finally:
-            answer = (
-                StoredAnswer(status=status, content_type=content_type, body=b"".join(parts))
-                if complete and status < 500
-                else None
-            )
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(
-                    finish, store, key.key_id, idempotency_key, answer, clock.now()
-                )
+            if not finished:  # no complete answer: free the key for a retry
+                await store_answer(None)
 
     async def _purge(self, store: Store) -> None:
         """Lazily, at most every ten minutes per process: the table has no date index."""

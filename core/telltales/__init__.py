@@ -15,6 +15,7 @@ from telltales.contracts import (
     SignalBatch,
     SignalSource,
     SignalSpec,
+    new_in_batch,
 )
 from telltales.hookspecs import hookimpl
 from telltales.models import Account, Contact, MeasureResult, Score, Signal, StatusTransition
@@ -44,4 +45,5 @@ __all__ = [
     "StatusTransition",
     "__version__",
     "hookimpl",
+    "new_in_batch",
 ]

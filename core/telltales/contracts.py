@@ -247,6 +247,29 @@ class CrmAdapter(Protocol):
         ...
 
 
+INGEST_KEYS_TABLE = "temp.ingest_keys"
+"""The natural keys the current ingest batch has stored (see :func:`new_in_batch`);
+the core empties it when a batch begins."""
+
+
+def new_in_batch(db: sqlite_utils.Database, keys: Iterable[Sequence[Any]]) -> int:
+    """How many of ``keys`` name a row the current batch has not stored yet (plugin API 1.4).
+
+    What an upserting ingester's ``store`` returns: ``keys`` are the natural keys of
+    the records it was given (``(r.ticket_id,) for r in records``). A record repeating
+    another of the batch, in this chunk or an earlier one, is folded into it (its
+    upsert replaces the same row, the last one winning) and is not counted again, so
+    the batch's answer says how many rows were stored and how many repeats were folded.
+    """
+    conn = db.conn
+    before = conn.total_changes
+    conn.executemany(
+        f"INSERT OR IGNORE INTO {INGEST_KEYS_TABLE} VALUES (?)",
+        ((msgspec.json.encode(key),) for key in dict.fromkeys(map(tuple, keys))),
+    )
+    return conn.total_changes - before
+
+
 @runtime_checkable
 class Ingester(Protocol):
     """Accepts a plugin's raw records (usage rows, tickets, news items) in bulk.
@@ -265,6 +288,13 @@ class Ingester(Protocol):
     day of usage) rather than upserting rows can define ``begin(db)`` (plugin API
     1.1): it is called once per batch, before the first chunk, to reset whatever
     per-batch bookkeeping ``store`` keeps in the database.
+
+    ``store`` returns how many rows the records stored that the batch had not stored
+    before: a record repeating another of the batch (the same row by the ingester's
+    key; the last one wins) is folded into it and not counted, and the answer to the
+    batch reports ``received``, ``stored`` and the difference, ``folded``. An upsert
+    returns :func:`new_in_batch` of its records' keys (plugin API 1.4); returning
+    ``len(records)`` reports every record as stored.
     """
 
     name: str
@@ -275,5 +305,6 @@ class Ingester(Protocol):
         ...
 
     def store(self, db: sqlite_utils.Database, records: Sequence[Any]) -> int:
-        """Write ``records`` (already validated); return how many rows they touched."""
+        """Write ``records`` (already validated); return how many rows they stored that
+        the batch had not (repeats of the batch folded: :func:`new_in_batch`)."""
         ...

@@ -126,9 +126,10 @@ class PluginHarness:
         self.ingest("accounts", accounts)
 
     def ingest(self, name: str, records: Sequence[Any]) -> int:
-        """Validate and store records through ingester ``name``, as the CLI would."""
+        """Validate and store records through ingester ``name``, as the CLI would; the
+        rows stored (repeats of the batch folded into one)."""
         typed = convert_records(self.registry, name, records)
-        return ingest(self.store, self.registry, name, typed)
+        return ingest(self.store, self.registry, name, typed).stored
 
     def run(self, as_of: date, account_ids: Sequence[str] | None = None) -> RunResult:
         """Run the engine for one day with every registered source and scorer."""

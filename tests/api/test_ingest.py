@@ -46,6 +46,11 @@ def usage(**changes: Any) -> dict[str, Any]:
     return {**row, **changes}
 
 
+def report(source: str, received: int, stored: int) -> dict[str, Any]:
+    """The answer to a batch: the repeats folded are what was received but not stored."""
+    return {"source": source, "received": received, "stored": stored, "folded": received - stored}
+
+
 def post(api: ApiHarness, source: str, body: Any, token: str) -> Any:
     return api.client.post(f"/v1/ingest/{source}", json=body, headers=api.headers(token))
 
@@ -86,12 +91,44 @@ def test_the_example_files_are_stored_and_sending_them_again_stores_nothing_twic
     for _ in range(2):
         answer = post(api, "support.tickets", {"records": tickets}, token)
         assert answer.status_code == 200
-        assert answer.json() == {"source": "support.tickets", "received": 45, "stored": 45}
+        assert answer.json() == report("support.tickets", 45, 45)
         answer = post(api, "telemetry.usage", {"records": usage_rows}, token)
         assert answer.status_code == 200
-        assert answer.json() == {"source": "telemetry.usage", "received": 4623, "stored": 4623}
+        assert answer.json() == report("telemetry.usage", 4623, 4623)
         assert rows(api, "support_tickets") == 45
         assert rows(api, "telemetry_usage") == 4623
+
+
+def test_a_batch_with_repeats_reports_the_rows_stored_and_the_repeats_folded(
+    api: ApiHarness,
+) -> None:
+    """Found by outside testers: a re-sent usage batch of 100,000 rows with repeats
+    answered "stored": 100000 while 28,000 rows existed (the last repeat wins)."""
+    token = api.key("ingest")
+    batch = [usage(user_id=f"u{n % 28}", events=n + 1) for n in range(100)]
+    for _ in range(2):
+        answer = post(api, "telemetry.usage", {"records": batch}, token)
+        assert answer.json() == report("telemetry.usage", 100, 28)
+        assert rows(api, "telemetry_usage") == 28
+    events = "SELECT events FROM telemetry_usage WHERE user_id = 'u0'"
+    assert api.context.store.db.execute(events).fetchone() == (85,)  # the last of u0's
+
+
+@pytest.mark.parametrize("source", sorted(set(load_registry().ingesters) - {"accounts"}), ids=str)
+def test_every_ingester_folds_a_repeated_record(api: ApiHarness, source: str) -> None:
+    """Every record of the example sent twice in one batch: each row stored once."""
+    token = api.key("ingest")
+    path = next(EXAMPLE_DATA.glob(f"{source}.json*"))
+    text = path.read_text()
+    examples = (
+        json.loads(text)
+        if path.suffix == ".json"
+        else [json.loads(line) for line in text.splitlines() if line.strip()]
+    )
+    once = post(api, source, {"records": examples}, token).json()
+    twice = post(api, source, {"records": examples + examples}, token).json()
+    assert once["stored"] == twice["stored"] > 0, source
+    assert (twice["received"], twice["folded"]) == (2 * once["received"], once["received"])
 
 
 @pytest.mark.parametrize(
@@ -386,7 +423,7 @@ def test_a_vendor_ingester_gets_its_route_and_records_of_no_account_need_an_unli
         "may not ingest them"
     )
     answer = post(vendor, "vendor.catalogue", body, vendor.key("ingest"))
-    assert answer.json() == {"source": "vendor.catalogue", "received": 1, "stored": 1}
+    assert answer.json() == report("vendor.catalogue", 1, 1)
     assert rows(vendor, "catalogue") == 1
 
 
@@ -395,7 +432,7 @@ def test_an_ingester_taking_new_accounts_still_keeps_a_limited_key_to_its_groups
 ) -> None:
     body = {"records": [{"account_id": "prospect-1", "fit": 0.8}]}
     answer = post(vendor, "vendor.leads", body, vendor.key("ingest"))
-    assert answer.json() == {"source": "vendor.leads", "received": 1, "stored": 1}
+    assert answer.json() == report("vendor.leads", 1, 1)
     limited = vendor.key("ingest", groups=[EMEA])
     refused = post(vendor, "vendor.leads", body, limited)
     assert refused.status_code == 422

@@ -131,6 +131,19 @@ def test_an_invalid_record_stores_nothing(built: Path, tmp_path: Path) -> None:
     assert len(listed) == 6
 
 
+def test_ingest_says_how_many_repeats_it_folded(built: Path, tmp_path: Path) -> None:
+    """Found by outside testers: repeats were counted as stored (the last one wins)."""
+    accounts = json.loads(EXAMPLE_ACCOUNTS.read_text())
+    again = tmp_path / "again.jsonl"
+    again.write_text("\n".join(json.dumps(a) for a in accounts + accounts[:2]) + "\n")
+    result = invoke("--db", built, "ingest", "accounts", again)
+    assert result.exit_code == 0
+    assert result.output == (
+        f"Stored 6 record(s) through 'accounts' from {again} (8 received; 2 repeated an "
+        "earlier record of the batch and were folded into it, the last one kept)\n"
+    )
+
+
 def test_signals_needs_an_account(built: Path) -> None:
     assert "name at least one ACCOUNT_ID" in error_line(invoke("--db", built, "signals"))
 

@@ -104,7 +104,24 @@ def test_streamed_json_lines_skip_blank_lines_and_count_them(
     assert store.db["accounts"].count == 0
     stream = _accounts_jsonl("", good, "", json.dumps({"account_id": "a2", "name": "Beta"}), "")
     chunks = read_chunks(registry, "accounts", stream, size=1)
-    assert ingest_chunks(store, registry, "accounts", chunks) == 2
+    assert ingest_chunks(store, registry, "accounts", chunks).stored == 2
+
+
+def test_a_repeat_in_a_later_chunk_is_folded_and_counted_once(
+    store: Store, registry: Registry
+) -> None:
+    """``new_in_batch`` remembers the batch's keys across its chunks, and forgets them
+    when the next batch begins."""
+    alpha = json.dumps({"account_id": "a1", "name": "Alpha"})
+    renamed = json.dumps({"account_id": "a1", "name": "Alpha Corp"})
+    beta = json.dumps({"account_id": "a2", "name": "Beta"})
+    for _ in range(2):
+        chunks = read_chunks(registry, "accounts", _accounts_jsonl(alpha, beta, renamed), size=2)
+        done = ingest_chunks(store, registry, "accounts", chunks)
+        assert (done.received, done.stored, done.folded) == (3, 2, 1)
+    assert store.db.execute("SELECT name FROM accounts WHERE account_id = 'a1'").fetchone() == (
+        "Alpha Corp",
+    )
 
 
 def test_a_line_holding_two_records_is_refused(store: Store, registry: Registry) -> None:

@@ -47,7 +47,11 @@ class IngestReport(msgspec.Struct, kw_only=True):
     received: int
     """Records in the batch."""
     stored: int
-    """Rows the ingester wrote or replaced: re-sending a batch replaces the same rows."""
+    """Rows the records created or replaced, each counted once: re-sending a batch
+    replaces the same rows."""
+    folded: int
+    """Records that repeated another of the batch (the same row by the ingester's key)
+    and were folded into it, the last one winning: ``received - stored``."""
 
 
 def router_for(registry: Registry) -> Router:
@@ -125,7 +129,7 @@ def _ingest(
             if checks:
                 refuse_unwritable_accounts(db, key, records, "body.records")
             with confined_to(db, key.csm_groups) if key.csm_groups is not None else nullcontext():
-                stored = ingest(store, context.registry, name, records)
+                done = ingest(store, context.registry, name, records)
     except OverflowError as error:
         raise _too_large(records) from error
     except sqlite3.IntegrityError as error:
@@ -137,7 +141,7 @@ def _ingest(
             "write to (its id is taken by such an account)",
             errors=[FieldError(field="body.records", reason="an id of another group's account")],
         ) from error
-    return IngestReport(source=name, received=len(records), stored=stored)
+    return IngestReport(source=name, received=done.received, stored=done.stored, folded=done.folded)
 
 
 LARGEST = 2**63 - 1

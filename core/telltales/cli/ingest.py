@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from telltales.cli.app import App
-from telltales.signals.ingest import ingest_chunks, read_chunks
+from telltales.signals.ingest import Ingested, ingest_chunks, read_chunks
 
 
 @click.command(name="ingest")
@@ -20,8 +20,18 @@ def ingest_command(app: App, name: str, file: Any) -> None:
     The whole file is validated first; one invalid record stores nothing.
     """
     with app.open() as store:
-        count = ingest_chunks(store, app.registry, name, read_chunks(app.registry, name, file))
-    click.echo(f"Stored {count} record(s) through {name!r} from {file.name}")
+        done = ingest_chunks(store, app.registry, name, read_chunks(app.registry, name, file))
+    click.echo(f"Stored {done.stored} record(s) through {name!r} from {file.name}{folded(done)}")
+
+
+def folded(done: Ingested) -> str:
+    """The repeats a batch folded, said after the line (nothing when there were none)."""
+    if not done.folded:
+        return ""
+    return (
+        f" ({done.received} received; {done.folded} repeated an earlier record of the "
+        "batch and were folded into it, the last one kept)"
+    )
 
 
 def register_commands(cli: click.Group) -> None:

@@ -8,7 +8,14 @@ from datetime import UTC, date, datetime
 import msgspec
 from sqlite_utils import Database
 
-from telltales.contracts import BATCH_TABLE, Ingester, SignalBatch, SignalSource, SignalSpec
+from telltales.contracts import (
+    BATCH_TABLE,
+    Ingester,
+    SignalBatch,
+    SignalSource,
+    SignalSpec,
+    new_in_batch,
+)
 from telltales.hookspecs import hookimpl
 from telltales.models import Account, Signal
 
@@ -61,7 +68,7 @@ class AccountsIngester:
             """,
             rows,
         )
-        return len(rows)
+        return new_in_batch(db, ((a.account_id,) for a in records))
 
 
 class AccountSource:

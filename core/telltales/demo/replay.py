@@ -209,7 +209,7 @@ def build(
 
 
 def _ingest(store: Store, registry: Registry, name: str, objects: list[Any]) -> int:
-    return ingest(store, registry, name, convert_records(registry, name, objects))
+    return ingest(store, registry, name, convert_records(registry, name, objects)).stored
 
 
 def _store_week(store: Store, registry: Registry, week: WeekRecords, result: DemoResult) -> None:
@@ -226,7 +226,7 @@ def _store_week(store: Store, registry: Registry, week: WeekRecords, result: Dem
             usage_type(account_id=a, user_id=u, feature=f, day=d, team=t, events=e, logins=n)
             for a, u, f, d, t, e, n in week.usage
         ]
-        result.usage_rows += ingest(store, registry, "telemetry.usage", rows)
+        result.usage_rows += ingest(store, registry, "telemetry.usage", rows).stored
 
 
 def _renew(

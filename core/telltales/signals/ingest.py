@@ -13,7 +13,13 @@ from typing import IO, Any
 
 import msgspec
 
-from telltales.errors import InputError, describe_problem, describe_validation_error, parse_path
+from telltales.contracts import INGEST_KEYS_TABLE
+from telltales.errors import (
+    InputError,
+    describe_problem,
+    describe_validation_error,
+    parse_path,
+)
 from telltales.models import find_date_problem
 from telltales.observability import ROWS_INGESTED
 from telltales.plugins import Registry
@@ -149,7 +155,21 @@ def _decode_chunk(
     return records
 
 
-def ingest(store: Store, registry: Registry, name: str, records: Sequence[Any]) -> int:
+class Ingested(msgspec.Struct, kw_only=True, frozen=True):
+    """What a batch did: records received, rows stored, and the difference."""
+
+    received: int
+    stored: int
+    """Rows the records stored (created or replaced), each counted once."""
+
+    @property
+    def folded(self) -> int:
+        """Records that repeated another of the batch (the same row by the ingester's
+        key) and were folded into it, the last one winning."""
+        return self.received - self.stored
+
+
+def ingest(store: Store, registry: Registry, name: str, records: Sequence[Any]) -> Ingested:
     """Store ``records`` through ingester ``name`` in one transaction.
 
     ``records`` must come from :func:`decode_records` or :func:`convert_records`,
@@ -160,29 +180,33 @@ def ingest(store: Store, registry: Registry, name: str, records: Sequence[Any]) 
 
 def ingest_chunks(
     store: Store, registry: Registry, name: str, chunks: Iterable[Sequence[Any]]
-) -> int:
+) -> Ingested:
     """Store every chunk through ingester ``name``, all in one transaction.
 
-    The ingester's optional ``begin(db)`` runs once first. If a chunk fails to decode
-    or store, the transaction is rolled back: nothing of the batch is kept.
+    The ingester's optional ``begin(db)`` runs once first, after the batch's keys
+    (``new_in_batch``) are emptied. If a chunk fails to decode or store, the
+    transaction is rolled back: nothing of the batch is kept.
     """
     ingester = _ingester(registry, name)
     checks_ids = getattr(ingester, "checks_account_ids", True) and "account_id" in (
         ingester.record_type.__struct_fields__
     )
-    stored = 0
+    received = stored = 0
     with store.transaction() as db:
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {INGEST_KEYS_TABLE} (key BLOB PRIMARY KEY) WITHOUT ROWID"
+        )
+        db.execute(f"DELETE FROM {INGEST_KEYS_TABLE}")
         begin = getattr(ingester, "begin", None)
         if begin is not None:
             begin(db)
-        offset = 0
         for records in chunks:
             if checks_ids:
-                _check_account_ids(db.conn, records, offset)
+                _check_account_ids(db.conn, records, received)
             stored += ingester.store(db, records)
-            offset += len(records)
+            received += len(records)
     ROWS_INGESTED.add(stored, {"telltales.ingester": name})
-    return stored
+    return Ingested(received=received, stored=stored)
 
 
 def _check_account_ids(conn: Any, records: Sequence[Any], offset: int = 0) -> None:

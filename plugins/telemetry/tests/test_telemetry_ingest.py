@@ -95,7 +95,7 @@ def test_a_day_split_across_chunks_is_cleared_once(env: PluginHarness) -> None:
     lines = [usage(f"u{n}", "2026-11-19", n + 1) for n in range(5)]
     data = b"\n".join(msgspec.json.encode(line) for line in lines) + b"\n"
     chunks = read_chunks(env.registry, "telemetry.usage", io.BytesIO(data), size=2)
-    assert ingest_chunks(env.store, env.registry, "telemetry.usage", chunks) == 5
+    assert ingest_chunks(env.store, env.registry, "telemetry.usage", chunks).stored == 5
     # All five rows of the file are kept; the day's earlier row is gone.
     assert [r[1] for r in stored(env)] == ["u0", "u1", "u2", "u3", "u4"]
 
@@ -103,6 +103,18 @@ def test_a_day_split_across_chunks_is_cleared_once(env: PluginHarness) -> None:
 def test_repeated_rows_in_one_batch_keep_the_last(env: PluginHarness) -> None:
     env.ingest("telemetry.usage", [usage("u1", "2026-11-19", 5), usage("u1", "2026-11-19", 6)])
     assert stored(env) == [("a1", "u1", "reporting", "2026-11-19", 6)]
+
+
+def test_repeats_are_folded_and_counted_once_across_chunks(env: PluginHarness) -> None:
+    """Found by outside testers: a batch of 100,000 rows with repeats answered "stored":
+    100000 while 28,000 rows existed. Repeats, in one chunk or across chunks, count once."""
+    env.ingest("telemetry.usage", [usage("old", "2026-11-19", 9)])
+    lines = [usage(f"u{n % 3}", "2026-11-19", n + 1) for n in range(7)]
+    data = b"\n".join(msgspec.json.encode(line) for line in lines) + b"\n"
+    chunks = read_chunks(env.registry, "telemetry.usage", io.BytesIO(data), size=2)
+    done = ingest_chunks(env.store, env.registry, "telemetry.usage", chunks)
+    assert (done.received, done.stored, done.folded) == (7, 3, 4)
+    assert [(r[1], r[4]) for r in stored(env)] == [("u0", 7), ("u1", 5), ("u2", 6)]
 
 
 def test_an_invalid_line_stores_nothing_even_after_earlier_chunks(env: PluginHarness) -> None:

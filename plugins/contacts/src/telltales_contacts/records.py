@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from sqlite_utils import Database
+from telltales import new_in_batch
 from telltales.errors import InputError
 from telltales.models import ContactRole, Identifier
 
@@ -80,7 +81,7 @@ class PeopleIngester:
                 for p in records
             ],
         )
-        return len(records)
+        return new_in_batch(db, ((p.contact_id, p.as_of) for p in records))
 
 
 def _check_one_account_per_contact(db: Database, records: Sequence[Person]) -> None:
@@ -144,4 +145,4 @@ class MeetingsIngester:
             "VALUES (?, ?)",
             [(m.meeting_id, contact_id) for m in latest.values() for contact_id in m.contact_ids],
         )
-        return len(records)
+        return new_in_batch(db, ((m.meeting_id,) for m in records))

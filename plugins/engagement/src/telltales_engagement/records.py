@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from sqlite_utils import Database
+from telltales import new_in_batch
 from telltales.models import check_dates
 
 Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -94,7 +95,7 @@ class ActivitiesIngester:
                 for r in records
             ],
         )
-        return len(records)
+        return new_in_batch(db, ((r.activity_id,) for r in records))
 
 
 class OutcomesIngester:
@@ -129,4 +130,4 @@ class OutcomesIngester:
                 for r in records
             ],
         )
-        return len(records)
+        return new_in_batch(db, ((r.outcome_id,) for r in records))

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import msgspec
 from sqlite_utils import Database
+from telltales import new_in_batch
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
@@ -84,4 +85,4 @@ class SnapshotsIngester:
                 for r in records
             ],
         )
-        return len(records)
+        return new_in_batch(db, ((r.account_id, r.as_of) for r in records))

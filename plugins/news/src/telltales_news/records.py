@@ -8,6 +8,7 @@ from typing import Annotated, Literal, get_args
 
 import msgspec
 from sqlite_utils import Database
+from telltales import new_in_batch
 
 Kind = Literal[
     "acquired",
@@ -77,4 +78,4 @@ class NewsItemsIngester:
                 for r in records
             ],
         )
-        return len(records)
+        return new_in_batch(db, ((r.item_id,) for r in records))

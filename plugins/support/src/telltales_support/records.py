@@ -12,6 +12,7 @@ from typing import Annotated, Literal, get_args
 
 import msgspec
 from sqlite_utils import Database
+from telltales import new_in_batch
 from telltales.models import to_utc
 
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -84,4 +85,4 @@ class TicketsIngester:
                 for t in records
             ],
         )
-        return len(records)
+        return new_in_batch(db, ((t.ticket_id,) for t in records))

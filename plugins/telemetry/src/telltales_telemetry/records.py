@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from sqlite_utils import Database
@@ -51,7 +51,10 @@ class UsageIngester:
     A batch (one file, one API request) may arrive in several chunks inside one
     transaction; ``temp.telemetry_replaced`` remembers which account-days this batch
     already cleared, so a day split across two chunks is cleared once, not twice.
-    Rows repeated within a batch (same account, user, feature and day) keep the last.
+    Rows repeated within a batch (same account, user, feature and day) keep the last,
+    and are counted once: since the batch's account-days are cleared first, the rows
+    stored are what those days hold after it (counted through their index, chunk by
+    chunk), not the records received.
     """
 
     name = "telemetry.usage"
@@ -83,15 +86,16 @@ class UsageIngester:
             "INSERT OR IGNORE INTO temp.telemetry_chunk VALUES (?, ?)",
             {(row[0], row[3]) for row in rows},
         )
-        conn.execute(
-            "DELETE FROM temp.telemetry_chunk WHERE (account_id, day) IN "
-            "(SELECT account_id, day FROM temp.telemetry_replaced)"
-        )
+        # The chunk's account-days this batch has not cleared yet: clear them.
         conn.execute(
             "DELETE FROM telemetry_usage WHERE (account_id, day) IN "
-            "(SELECT account_id, day FROM temp.telemetry_chunk)"
+            "(SELECT account_id, day FROM temp.telemetry_chunk EXCEPT "
+            "SELECT account_id, day FROM temp.telemetry_replaced)"
         )
-        conn.execute("INSERT INTO temp.telemetry_replaced SELECT * FROM temp.telemetry_chunk")
+        conn.execute(
+            "INSERT OR IGNORE INTO temp.telemetry_replaced SELECT * FROM temp.telemetry_chunk"
+        )
+        before = _rows_of_chunk_days(conn)
         conn.executemany(
             "INSERT INTO telemetry_usage "
             "(account_id, user_id, feature, day, team, events, logins) "
@@ -100,7 +104,16 @@ class UsageIngester:
             "team = excluded.team, events = excluded.events, logins = excluded.logins",
             rows,
         )
-        return len(rows)
+        return _rows_of_chunk_days(conn) - before
+
+
+def _rows_of_chunk_days(conn: Any) -> int:
+    """Rows stored for the chunk's account-days (all of this batch: they were cleared)."""
+    row = conn.execute(
+        "SELECT count(*) FROM temp.telemetry_chunk c CROSS JOIN telemetry_usage u "
+        "ON u.account_id = c.account_id AND u.day = c.day"
+    ).fetchone()
+    return int(row[0])
 
 
 @hookimpl
