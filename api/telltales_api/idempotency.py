@@ -327,10 +327,18 @@ class Idempotency(ASGIMiddleware):
         status = 0
         content_type: str | None = None
         parts: list[bytes] = []
-        complete = False
+        finished = False
+
+        async def store_answer(answer: StoredAnswer | None) -> None:
+            nonlocal finished
+            finished = True
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(
+                    finish, store, key.key_id, idempotency_key, answer, clock.now()
+                )
 
         async def recording_send(message: Message) -> None:
-            nonlocal status, content_type, complete
+            nonlocal status, content_type
             if message["type"] == "http.response.start":
                 status = message["status"]
                 for name, value in message.get("headers", []):
@@ -338,21 +346,21 @@ class Idempotency(ASGIMiddleware):
                         content_type = value.decode("latin-1")
             elif message["type"] == "http.response.body":
                 parts.append(message.get("body", b""))
-                complete = not message.get("more_body", False)
+                if not message.get("more_body", False) and not finished:
+                    # Stored before the client can read the end of the answer: a retry
+                    # sent the moment this one arrives is replayed, never told 409.
+                    await store_answer(
+                        StoredAnswer(status=status, content_type=content_type, body=b"".join(parts))
+                        if status < 500
+                        else None
+                    )
             await send(message)
 
         try:
             await next_app(scope, receive, recording_send)
         finally:
-            answer = (
-                StoredAnswer(status=status, content_type=content_type, body=b"".join(parts))
-                if complete and status < 500
-                else None
-            )
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(
-                    finish, store, key.key_id, idempotency_key, answer, clock.now()
-                )
+            if not finished:  # no complete answer: free the key for a retry
+                await store_answer(None)
 
     async def _purge(self, store: Store) -> None:
         """Lazily, at most every ten minutes per process: the table has no date index."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import msgspec
@@ -297,3 +298,70 @@ def test_records_expire_after_24_hours(api: ApiHarness) -> None:
 def test_a_get_ignores_the_header(api: ApiHarness) -> None:
     headers = {**api.headers(api.key("read")), "Idempotency-Key": "not checked on GET"}
     assert api.client.get("/v1/plugins", headers=headers).status_code == 200
+
+
+def test_a_retry_sent_the_moment_the_answer_ends_is_replayed(api: ApiHarness) -> None:
+    """The answer is on record before its last byte leaves: a client that retries as
+    soon as it has read the answer (a fast network, a busy server) gets the replay, not
+    409. The retry goes through the same app from inside the first answer's ``send``."""
+    token = api.key("act")
+    app = api.client.app
+    body = msgspec.json.encode({"item": "seats"})
+    headers = [
+        (b"authorization", f"Bearer {token}".encode()),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"idempotency-key", b"at-once"),
+    ]
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/test/orders",
+        "raw_path": b"/v1/test/orders",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+
+    async def call(on_end: Any = None) -> tuple[int, bytes, dict[bytes, bytes]]:
+        sent = False
+        answer: dict[str, Any] = {"body": b""}
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                answer["headers"] = dict(message.get("headers", []))
+            else:
+                answer["body"] = answer["body"] + message.get("body", b"")
+                if not message.get("more_body", False) and on_end is not None:
+                    await on_end()
+
+        await app(dict(scope), receive, send)
+        return answer["status"], answer["body"], answer["headers"]
+
+    retried: list[tuple[int, bytes, dict[bytes, bytes]]] = []
+
+    async def retry_now() -> None:
+        retried.append(await call())
+
+    with api.client.portal() as portal:
+        status, first_body, _ = portal.call(call, retry_now)
+    assert status == 201
+    ((again_status, again_body, again_headers),) = retried
+    assert again_status == 201, again_body
+    assert again_headers[b"idempotency-replayed"] == b"true"
+    assert again_body == first_body
+    assert CALLS.count == 1

@@ -152,7 +152,7 @@ def admin(api: ApiHarness) -> dict[str, str]:
     return api.headers(api.key("admin"))
 
 
-def refused_by_name(answer: Any, field: str) -> None:
+def assert_refused_by_name(answer: Any, field: str) -> None:
     what = f"{answer.request.method} {answer.request.url}: {answer.status_code} {answer.text}"
     assert answer.status_code in (400, 422), what
     assert answer.headers["content-type"] == PROBLEM_MEDIA_TYPE, what
@@ -168,7 +168,7 @@ def test_a_date_out_of_range_in_a_body_is_refused_at_its_field(
     body, field = with_value(sample(op, path), path, value)
     before = database_digest(api.context.store)
     answer = api.client.request(op.method, op.path, json=body, headers=admin)
-    refused_by_name(answer, field)
+    assert_refused_by_name(answer, field)
     assert database_digest(api.context.store) == before
 
 
@@ -177,7 +177,8 @@ def test_a_date_out_of_range_in_a_query_is_refused_by_name(
     api: ApiHarness, admin: dict[str, str], op: Operation, name: str, value: str
 ) -> None:
     url = op.url({"account_id": "northwind"})
-    refused_by_name(api.client.get(url, params={name: value}, headers=admin), f"query.{name}")
+    answer = api.client.get(url, params={name: value}, headers=admin)
+    assert_refused_by_name(answer, f"query.{name}")
 
 
 def test_the_probe_reaches_every_kind_of_record_and_parameter() -> None:
