@@ -54,7 +54,9 @@ class SignalBatch(msgspec.Struct, kw_only=True, frozen=True):
     """The accounts a signal source computes, as of one day.
 
     ``db`` is a read-only connection: a source reads its own tables (and
-    ``accounts``), it never writes. ``settings`` is the source's
+    ``accounts``), it never writes. On it, ``accounts`` holds the version in force on
+    ``as_of`` of each account live that day (docs/time.md): a replay of a past day
+    reads that day's contracts, and ended accounts are nobody's peer. ``settings`` is the source's
     ``[plugins.<name>]`` table from the configuration, decoded into its
     ``settings_type`` when it declares one.
     """

@@ -437,7 +437,12 @@ def test_the_reference_configuration_loads_and_sets_every_part() -> None:
     assert scoring.default.name == "lean"
     assert scoring.card_for("enterprise").name == "fit_current_interest"
     assert [band.label for band in scoring.default.bands] == ["On track", "Watch", "Act now"]
-    assert plan.labels == {"healthy": "Green", "concern": "Amber", "at_risk": "Red"}
+    assert plan.labels == {
+        "healthy": "Green",
+        "concern": "Amber",
+        "at_risk": "Red",
+        "inactive": "Gone",
+    }
     assert "low_logins_in_adoption" not in plan.rules
     assert plan.rules["ticket_storm"].severity == "critical"
     assert "concern_check_in" not in plan.playbooks
