@@ -20,7 +20,9 @@ BASE: dict[str, Any] = {"account_id": "a1", "name": "Alpha", "renewal_date": "20
 
 
 def _ingest(store: Store, registry: Registry, *records: dict[str, Any]) -> int:
-    return ingest(store, registry, "accounts", convert_records(registry, "accounts", records))
+    return ingest(
+        store, registry, "accounts", convert_records(registry, "accounts", records)
+    ).stored
 
 
 def _versions(store: Store) -> list[tuple[str, str, str | None]]:

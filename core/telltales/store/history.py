@@ -206,6 +206,8 @@ class VersionCounts(msgspec.Struct, kw_only=True):
     """New versions (or same-day corrections) of accounts already known."""
     unchanged: int = 0
     """Records equal to the version already in force on their day: nothing written."""
+    keys: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    """``(account_id, day)`` of every version written, in the batch's order."""
 
     @property
     def written(self) -> int:
@@ -278,6 +280,7 @@ def store_versions(
             else:
                 counts.created += 1
             rows.append((record.account_id, day.isoformat(), *content, source, stamp))
+            counts.keys.append((record.account_id, day.isoformat()))
         _write(db, rows, stamp)
         known.update(r.account_id for r, _ in dated)
     return counts
