@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -138,6 +140,18 @@ def test_through_before_as_of(built: Path) -> None:
         invoke("--db", built, "run", "--as-of", "2026-11-20", "--through", "2026-11-01")
     )
     assert "is before --as-of" in line
+
+
+@pytest.mark.parametrize("option", ["--as-of", "--through"])
+def test_a_day_in_the_future_is_refused_as_the_api_refuses_it(built: Path, option: str) -> None:
+    """The CLI and POST /v1/runs share one rule: a future day runs nothing."""
+    future = (date.today() + timedelta(days=200)).isoformat()
+    days = ["--as-of", future] if option == "--as-of" else ["--as-of", "2026-11-21", option, future]
+    line = error_line(invoke("--db", built, "run", *days))
+    assert f"{option} {future} is in the future: a run computes a day whose data" in line
+    assert line.endswith("tomorrow in UTC); nothing was run")
+    with sqlite3.connect(built) as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
 
 
 def test_a_malformed_day_is_a_usage_error(built: Path) -> None:

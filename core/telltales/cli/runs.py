@@ -6,15 +6,16 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import click
 import msgspec
 
-from telltales import observability
+from telltales import clock, observability
 from telltales.cli.app import DAY, App, day_of
 from telltales.cli.playbooks import describe_actions
 from telltales.engine import pipeline
+from telltales.engine.days import run_day_problem
 from telltales.errors import InputError
 from telltales.models import RunFailure, RunResult
 from telltales.signals.settings import scorer_settings, source_settings
@@ -37,8 +38,12 @@ def run_command(
 ) -> None:
     """Compute signals and scores for every account as of a day (or a range, to replay history)."""
     observability.configure()
-    first = day_of(as_of) or datetime.now(UTC).date()
+    first = day_of(as_of) or clock.today()
     last = day_of(through) or first
+    for option, day in (("--as-of", first), ("--through", last)):
+        problem = run_day_problem(day)
+        if problem is not None:
+            raise InputError(f"{option} {problem}; nothing was run")
     if last < first:
         raise InputError(f"--through {last} is before --as-of {first}")
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
