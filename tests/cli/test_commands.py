@@ -125,10 +125,38 @@ def test_an_invalid_record_stores_nothing(built: Path, tmp_path: Path) -> None:
     bad = tmp_path / "accounts.json"
     bad.write_text('[{"account_id": "new", "name": "New"}, {"account_id": "x"}]')
     line = error_line(invoke("--db", built, "ingest", "accounts", bad))
-    assert line == "Error: record 1, field 'name': required field is missing"
+    assert line == f"Error: {bad}: record 1, field 'name': required field is missing"
     listed = json.loads(invoke("--db", built, "accounts", "--json").output)
     assert "new" not in [account["account_id"] for account in listed]
     assert len(listed) == 6
+
+
+def test_a_csv_file_is_ingested_through_the_same_records(built: Path, tmp_path: Path) -> None:
+    file = tmp_path / "more.csv"
+    file.write_text("account_id,name,segment,core_features\nnew,New Co,SMB,reporting;dispatch\n")
+    result = invoke("--db", built, "ingest", "accounts", file)
+    assert result.output == f"Stored 1 record(s) through 'accounts' from {file}\n"
+    listed = json.loads(invoke("--db", built, "accounts", "--json").output)
+    new = next(account for account in listed if account["account_id"] == "new")
+    assert (new["segment"], new["core_features"]) == ("SMB", ["reporting", "dispatch"])
+
+
+def test_a_csv_mistake_names_the_file_line_and_field(built: Path, tmp_path: Path) -> None:
+    file = tmp_path / "export.txt"
+    file.write_text("account_id,name,arr\nnew,New Co,lots\n")
+    line = error_line(invoke("--db", built, "ingest", "accounts", file, "--format", "csv"))
+    assert line == f"Error: {file}: line 2, field 'arr': expected `float`, got 'lots'"
+    line = error_line(invoke("--db", built, "ingest", "accounts", file))
+    assert line.startswith(f"Error: {file}: line 1: not JSON but what looks like CSV")
+
+
+def test_an_empty_file_is_an_error_unless_allowed(built: Path, tmp_path: Path) -> None:
+    file = tmp_path / "usage.jsonl"
+    file.write_text("\n")
+    line = error_line(invoke("--db", built, "ingest", "telemetry.usage", file))
+    assert line.startswith(f"Error: {file}: the file holds no records; nothing was stored")
+    result = invoke("--db", built, "ingest", "telemetry.usage", file, "--allow-empty")
+    assert result.output == f"Stored 0 record(s) through 'telemetry.usage' from {file}\n"
 
 
 def test_signals_needs_an_account(built: Path) -> None:

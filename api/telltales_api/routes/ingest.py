@@ -19,27 +19,58 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from contextlib import nullcontext
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from litestar import Router, post
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import JSONBody
+from litestar.params import JSONBody, QueryParameter
 from sqlite_utils import Database
+from telltales.errors import InputError
 from telltales.plugins import Registry
+from telltales.signals.csv_records import MEDIA_TYPE, decode_csv
 from telltales.signals.ingest import ingest
 from telltales.store.keys import ApiKey
 
 from telltales_api.auth import SECURITY, Key, group_clause, needs
 from telltales_api.context import ApiContext, Context
 from telltales_api.problems import FieldError, ProblemError, problem_responses
-from telltales_api.strict_body import strict_body
+from telltales_api.strict_body import ALSO_ACCEPTS, StrictBody
 from telltales_api.write_guard import confined_to, is_refusal
 
 SERVED_ELSEWHERE = frozenset({"accounts"})
 """Ingesters with a route of their own (``PUT /v1/accounts``)."""
 MAX_FIELD_ERRORS = 100
 """Records named one by one in a refusal; the detail gives the total."""
+
+
+class CsvOrJsonBody(StrictBody):
+    """A batch body as JSON (``{"records": [...]}``) or, by ``Content-Type``, as CSV."""
+
+    record_type: ClassVar[type[msgspec.Struct]]
+
+    def decode_bytes(self, value: bytes) -> Any:
+        content_type = self.asgi_connection.headers.get("content-type", "")
+        if content_type.split(";", 1)[0].strip().lower() != MEDIA_TYPE:
+            return super().decode_bytes(value)
+        try:
+            records = decode_csv(self.record_type, value)
+        except InputError as error:
+            raise ProblemError(
+                422,
+                f"nothing was stored: {error}",
+                errors=[FieldError(field="body", reason=str(error))],
+            ) from error
+        return self.body_type(records=records)
+
+
+def csv_or_json_body(batch_type: Any, record_type: type[msgspec.Struct]) -> type[CsvOrJsonBody]:
+    """The DTO of one ingester's route: its batch type, and its record type for CSV."""
+    return type(
+        f"{batch_type.__name__}Body",
+        (CsvOrJsonBody,),
+        {"body_type": batch_type, "records_field": "records", "record_type": record_type},
+    )
 
 
 class IngestReport(msgspec.Struct, kw_only=True):
@@ -73,7 +104,16 @@ def _route(name: str, record_type: type[msgspec.Struct], plugin: str) -> HTTPRou
         module=__name__,
     )
 
-    def handler(data: Any, context: ApiContext, key: ApiKey) -> IngestReport:
+    def handler(
+        data: Any, context: ApiContext, key: ApiKey, allow_empty: bool = False
+    ) -> IngestReport:
+        if not data.records and not allow_empty:
+            raise ProblemError(
+                422,
+                "the body holds no records; nothing was stored (add ?allow_empty=true when "
+                "an empty batch is expected)",
+                errors=[FieldError(field="body.records", reason="no records")],
+            )
         return _ingest(context, key, name, record_type, data.records)
 
     # Litestar reads the signature for the body's schema and the injected parameters.
@@ -81,16 +121,23 @@ def _route(name: str, record_type: type[msgspec.Struct], plugin: str) -> HTTPRou
         "data": JSONBody[batch_type],  # type: ignore[misc, valid-type]
         "context": Context,
         "key": Key,
+        "allow_empty": Annotated[
+            bool,
+            QueryParameter(
+                description="Accept a batch of no records (it stores nothing); without it "
+                "an empty batch is refused, as an empty export is more often a failed one.",
+            ),
+        ],
         "return": IngestReport,
     }
     handler.__name__ = handler.__qualname__ = f"ingest_{slug}"
     record_doc = inspect.cleandoc(record_type.__doc__ or "")
     return post(
         f"/ingest/{name}",
-        opt=needs("ingest"),
+        opt={**needs("ingest"), ALSO_ACCEPTS: (MEDIA_TYPE,)},
         sync_to_thread=True,
         status_code=200,
-        dto=strict_body(batch_type, records_field="records"),
+        dto=csv_or_json_body(batch_type, record_type),
         return_dto=None,
         tags=["ingest"],
         security=SECURITY,
@@ -99,7 +146,10 @@ def _route(name: str, record_type: type[msgspec.Struct], plugin: str) -> HTTPRou
         description=(
             f"{record_doc}\n\nAll or nothing: one invalid record, or one naming an account "
             "this key may not write to, stores nothing; every such record is named by index "
-            "and field. Re-sending a batch stores nothing twice."
+            "and field. Re-sending a batch stores nothing twice.\n\nThe body may also be "
+            "CSV (`Content-Type: text/csv`): a header row of field names, then one record "
+            "per row, decoded into the same records (an empty cell is a field left out; a "
+            "list field's items are separated by `;`); a mistake is named by line and field."
         ),
     )(handler)
 
