@@ -8,18 +8,24 @@ import click
 import msgspec
 
 from telltales.cli.app import DAY, App, day_of
+from telltales.cli.export import CSV, echo_csv, one_format
 from telltales.errors import InputError
-from telltales.models import MeasureResult, Score, ScoreTrend
+from telltales.models import Account, MeasureResult, Score, ScoreTrend, Signal
 from telltales.store import queries
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@CSV
 @click.pass_obj
-def accounts(app: App, as_json: bool) -> None:
-    """List the accounts in the database."""
+def accounts(app: App, as_json: bool, as_csv: bool) -> None:
+    """List the accounts in the database (--csv can be ingested back)."""
+    one_format(as_json, as_csv)
     with app.open() as store:
         rows = queries.list_accounts(store)
+    if as_csv:
+        echo_csv(rows, Account)
+        return
     if as_json:
         click.echo(msgspec.json.encode(rows).decode())
         return
@@ -35,6 +41,7 @@ def accounts(app: App, as_json: bool) -> None:
 @click.option("--all", "all_accounts", is_flag=True, help="Every account in the database.")
 @click.option("--as-of", "as_of", type=DAY, help="Day to show. [default: the latest computed]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@CSV
 @click.pass_obj
 def signals(
     app: App,
@@ -42,8 +49,10 @@ def signals(
     all_accounts: bool,
     as_of: datetime | None,
     as_json: bool,
+    as_csv: bool,
 ) -> None:
-    """Show an account's signals with their evidence."""
+    """Show an account's signals with their evidence (--csv: one row per signal)."""
+    one_format(as_json, as_csv)
     if not account_ids and not all_accounts:
         raise InputError("name at least one ACCOUNT_ID, or pass --all")
     with app.open() as store:
@@ -57,6 +66,9 @@ def signals(
             day = queries.latest_signal_day(store, account.account_id, day_of(as_of))
             found = queries.signals_for(store, account.account_id, day) if day else []
             report.append((account, day, found))
+    if as_csv:
+        echo_csv([signal for _, _, found in report for signal in found], Signal)
+        return
     if as_json:
         payload = [
             {"account_id": account.account_id, "as_of": day, "signals": found}

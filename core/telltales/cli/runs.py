@@ -13,6 +13,7 @@ import msgspec
 
 from telltales import clock, observability
 from telltales.cli.app import DAY, App, day_of
+from telltales.cli.export import CSV, echo_csv, one_format
 from telltales.cli.playbooks import describe_actions
 from telltales.engine import pipeline
 from telltales.engine.days import run_day_problem
@@ -94,11 +95,16 @@ def _failure_line(failure: RunFailure) -> str:
     "--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="How many."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@CSV
 @click.pass_obj
-def runs_command(app: App, limit: int, as_json: bool) -> None:
+def runs_command(app: App, limit: int, as_json: bool, as_csv: bool) -> None:
     """List the latest runs, newest first, with every plugin component that failed in each."""
+    one_format(as_json, as_csv)
     with app.open() as store:
         found = pipeline.recent_runs(store, limit)
+    if as_csv:
+        echo_csv(found, RunResult)
+        return
     if as_json:
         click.echo(msgspec.json.encode(found).decode())
         return
