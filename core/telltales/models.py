@@ -74,7 +74,9 @@ class Account(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     employee_count: Count | None = None
     arr: NonNegative = 0.0
     seats_purchased: Count = 0
-    seats_assigned: Count = 0
+    seats_assigned: Count | None = None
+    """Seats activated; None when not reported, which is unknown, not 0 (no deployment
+    share is computed over it)."""
     products: list[str] = msgspec.field(default_factory=list)
     lifecycle_stage: LifecycleStage = "adoption"
     renewal_date: date | None = None

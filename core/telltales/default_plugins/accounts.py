@@ -90,7 +90,7 @@ class AccountSource:
             """
         )
         for account_id, purchased, assigned, renewal_date in rows:
-            if purchased > 0:
+            if purchased > 0 and assigned is not None:
                 share = assigned / purchased
                 yield Signal(
                     account_id=account_id,

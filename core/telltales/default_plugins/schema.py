@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from sqlite_utils import Database, Migrations
 
+from telltales.errors import StoreError
 from telltales.hookspecs import hookimpl
 from telltales.store import APPLICATION_ID
 
@@ -433,6 +435,42 @@ def m006_process_owners(db: Database) -> None:
     interrupted is shown as such, and a retry of the request can take it over."""
     db.execute("ALTER TABLE runs ADD COLUMN process TEXT")
     db.execute("ALTER TABLE api_requests ADD COLUMN claimed_by TEXT")
+
+
+@migrations()
+def m008_seats_assigned_unknown(db: Database) -> None:
+    """Let ``accounts.seats_assigned`` be NULL: not reported is unknown, not 0.
+
+    SQLite cannot drop a NOT NULL constraint with ALTER TABLE, and rebuilding
+    ``accounts`` inside the migration's transaction would break every foreign key
+    that names it. Removing a NOT NULL constraint does not change how rows are
+    stored, so the table's schema text is edited in place, by SQLite's documented
+    procedure for such changes (https://sqlite.org/lang_altertable.html#otheralter):
+    bump ``schema_version``, check integrity. Stored zeros stay zeros: whether a 0
+    meant "none" or "not reported" cannot be told afterwards.
+    """
+    (sql,) = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'accounts'"
+    ).fetchone()
+    nullable = _NOT_NULL_SEATS.sub("seats_assigned INTEGER", sql, count=1)
+    if nullable == sql:
+        return  # already nullable
+    (version,) = db.execute("PRAGMA schema_version").fetchone()
+    db.execute("PRAGMA writable_schema = ON")
+    try:
+        db.execute(
+            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'accounts'",
+            [nullable],
+        )
+        db.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        db.execute("PRAGMA writable_schema = OFF")
+    (check,) = db.execute("PRAGMA integrity_check(1)").fetchone()
+    if check != "ok":
+        raise StoreError(f"accounts.seats_assigned could not be made nullable: {check}")
+
+
+_NOT_NULL_SEATS = re.compile(r"seats_assigned\s+INTEGER\s+NOT\s+NULL\s+DEFAULT\s+0", re.I)
 
 
 @hookimpl
