@@ -8,6 +8,7 @@ build by the million on the engine's hot path.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -44,9 +45,11 @@ Grade = Literal["green", "amber", "red", "insufficient_data"]
 
 HealthStatus = Literal["healthy", "concern", "at_risk"]
 
-RunStatus = Literal["running", "ok", "degraded", "failed", "interrupted"]
+RunStatus = Literal["running", "ok", "stale", "degraded", "failed", "interrupted"]
 """``interrupted``: left ``running`` by a process that is gone (killed, or its machine
-stopped); nothing of it was stored."""
+stopped); nothing of it was stored. ``stale``: every component took part, but at
+least one source's data was older than its freshness limit, so its signals are
+missing (``RunResult.stale`` says which)."""
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 COUNT_MAX = 2**53 - 1
@@ -234,6 +237,46 @@ class RunFailure(msgspec.Struct, kw_only=True, frozen=True):
     error: str
 
 
+class StaleSource(msgspec.Struct, kw_only=True, frozen=True):
+    """A source whose latest data was older than its limit on a run's day (or now)."""
+
+    source: str
+    last_day: date
+    """The latest day of its data, over all accounts, on or before the day."""
+    days_old: int
+    """Days from ``last_day`` to the day."""
+    limit_days: int
+    """Its freshness limit: ``[freshness]``, else the source's own default."""
+
+
+class SourceDays(msgspec.Struct, kw_only=True, frozen=True):
+    """A source's latest day over all accounts as of a run's day, as the run records it."""
+
+    source: str
+    last_day: date | None
+    limit_days: int | None
+
+
+def stale_among(days: Sequence[SourceDays], as_of: date) -> list[StaleSource]:
+    """The sources whose latest data is older than their limit on ``as_of``.
+
+    A source with no data at all on or before the day is not stale: it is not
+    connected, and gives no signal anyway.
+    """
+    return [
+        StaleSource(
+            source=found.source,
+            last_day=found.last_day,
+            days_old=(as_of - found.last_day).days,
+            limit_days=found.limit_days,
+        )
+        for found in days
+        if found.last_day is not None
+        and found.limit_days is not None
+        and (as_of - found.last_day).days > found.limit_days
+    ]
+
+
 class RunActions(msgspec.Struct, kw_only=True, frozen=True):
     """What a run's rules and playbooks did (none of it when the run had no plan)."""
 
@@ -266,3 +309,5 @@ class RunResult(msgspec.Struct, kw_only=True, frozen=True):
     finished_at: datetime | None = None
     failures: tuple[RunFailure, ...] = ()
     actions: RunActions | None = None
+    stale: tuple[StaleSource, ...] = ()
+    """Sources left out because their data was too old: their signals are missing."""

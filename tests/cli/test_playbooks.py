@@ -548,3 +548,16 @@ def test_out_of_range_numbers_are_usage_errors_not_tracebacks(
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert "is not in the range" in result.output
+
+
+def test_a_run_past_the_data_says_which_sources_are_stale(db: Path) -> None:
+    result = invoke("--db", db, "run", "--as-of", "2026-12-07")
+    lines = result.output.splitlines()
+    assert lines[0].startswith("Run 1 as of 2026-12-07: stale, 6 accounts")
+    assert lines[2] == (
+        "  stale: telemetry's latest data is from 2026-11-20, 17 days before 2026-12-07 (its "
+        "limit is 3 days): its signals are missing, not read as silence; ingest newer data, "
+        "or run --as-of 2026-11-20"
+    )
+    listed = invoke("--db", db, "runs").output.splitlines()
+    assert listed[1:3] == lines[1:3]

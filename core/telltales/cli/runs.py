@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import click
 import msgspec
@@ -18,7 +18,7 @@ from telltales.cli.playbooks import describe_actions
 from telltales.engine import pipeline
 from telltales.engine.days import run_day_problem
 from telltales.errors import InputError
-from telltales.models import RunFailure, RunResult
+from telltales.models import RunFailure, RunResult, StaleSource
 from telltales.signals.settings import scorer_settings, source_settings
 
 
@@ -70,6 +70,8 @@ def run_command(
                 )
     for result in results:
         click.echo(_run_line(result))
+        for stale in result.stale:
+            click.secho(_stale_line(stale, result.as_of), fg="yellow")
         if result.actions is not None:
             click.echo(f"  {describe_actions(result.actions)}")
         for failure in result.failures:
@@ -80,6 +82,14 @@ def _run_line(result: RunResult) -> str:
     return (
         f"Run {result.run_id} as of {result.as_of}: {result.status}, "
         f"{result.accounts} accounts, {result.signals} signals, {result.scores} scores"
+    )
+
+
+def _stale_line(stale: StaleSource, as_of: date) -> str:
+    return (
+        f"  stale: {stale.source}'s latest data is from {stale.last_day}, {stale.days_old} "
+        f"days before {as_of} (its limit is {stale.limit_days} days): its signals are missing, "
+        f"not read as silence; ingest newer data, or run --as-of {stale.last_day}"
     )
 
 
@@ -110,6 +120,8 @@ def runs_command(app: App, limit: int, as_json: bool, as_csv: bool) -> None:
         return
     for result in found:
         click.echo(_run_line(result))
+        for stale in result.stale:
+            click.echo(_stale_line(stale, result.as_of))
         for failure in result.failures:
             click.echo(_failure_line(failure))
 

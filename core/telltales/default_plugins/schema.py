@@ -470,6 +470,14 @@ def m008_seats_assigned_unknown(db: Database) -> None:
         raise StoreError(f"accounts.seats_assigned could not be made nullable: {check}")
 
 
+@migrations()
+def m008_run_freshness(db: Database) -> None:
+    """What each run knew of its sources' freshness: every declaring source's latest
+    day over all accounts and its limit (JSON), so a stale run says which and how old,
+    and an account's health shows what its score stood on."""
+    db.execute("ALTER TABLE runs ADD COLUMN freshness TEXT NOT NULL DEFAULT '[]'")
+
+
 _NOT_NULL_SEATS = re.compile(r"seats_assigned\s+INTEGER\s+NOT\s+NULL\s+DEFAULT\s+0", re.I)
 
 

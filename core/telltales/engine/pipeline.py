@@ -14,7 +14,7 @@ so it cannot change the database, and what it returns is never read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from functools import partial
 from math import isfinite
@@ -37,14 +37,18 @@ from telltales.models import (
     RunStatus,
     Score,
     Signal,
+    SourceDays,
+    StaleSource,
     score_problem,
     signal_problem,
+    stale_among,
 )
 from telltales.observability import SIGNALS_COMPUTED, plugin_failed
 from telltales.playbooks.launch import start_playbooks
 from telltales.playbooks.plan import EngineSpec, Plan
 from telltales.playbooks.statuses import evaluate
 from telltales.plugins import Registry, TimeLimitExceeded, call_with_time_limit
+from telltales.signals.freshness import SourceLimit, default_limits, source_days
 from telltales.store import Store, is_file_fault
 from telltales.store.processes import this_process
 from telltales.store.queries import batch_accounts, get_run
@@ -70,6 +74,7 @@ def run(
     plan: Plan | None = None,
     now: datetime | None = None,
     limits: EngineSpec | None = None,
+    freshness: Mapping[str, SourceLimit] | None = None,
 ) -> RunResult:
     """Compute and store every signal and score for ``account_ids`` (all by default).
 
@@ -79,7 +84,9 @@ def run(
     transitions and starts playbooks, in the same transaction as the signals; ``now``
     is the clock for what it stamps (default: the current time). ``limits`` are the
     sources' and scorers' time limits (default: the plan's ``[engine]`` table, else
-    the defaults).
+    the defaults). ``freshness`` are the sources' freshness limits (default: the
+    plan's ``[freshness]``, else each source's own): a source whose latest data is
+    older than its limit is left out, its signals missing, and the run is ``stale``.
 
     In strict mode a failing source or scorer raises :class:`PluginError` and the
     run is recorded as failed with nothing stored.
@@ -88,6 +95,10 @@ def run(
     if limits is None:
         limits = plan.engine if plan is not None else EngineSpec()
     ids = _resolve_accounts(store, account_ids)
+    if freshness is None:
+        freshness = plan.freshness if plan is not None else None
+    known = source_days(store.reader, freshness or default_limits(registry), as_of)
+    stale = stale_among(known, as_of)
     started = clock.now()
     with store.transaction() as db:
         run_id = (
@@ -119,6 +130,7 @@ def run(
                 progress,
                 scorer_settings or {},
                 _Limits(limits, f"run {run_id} as of {as_of}"),
+                frozenset(s.source for s in stale),
             )
             if failures and registry.strict:
                 raise PluginError(
@@ -138,8 +150,10 @@ def run(
                 by_account,
                 plan,
                 clock.moment(as_of, now or clock.now()),
+                known,
+                stale,
             )
-            status: RunStatus = "degraded" if failures else "ok"
+            status = _status(failures, stale)
         except BaseException as error:
             _mark_failed(store, run_id, failures, error)
             span.record_exception(error)
@@ -158,7 +172,13 @@ def run(
         finished_at=finished,
         failures=tuple(failures),
         actions=actions,
+        stale=tuple(stale),
     )
+
+
+def _status(failures: Sequence[RunFailure], stale: Sequence[StaleSource]) -> RunStatus:
+    """``degraded`` when a component failed, else ``stale`` when a source was left out."""
+    return "degraded" if failures else "stale" if stale else "ok"
 
 
 def recent_runs(store: Store, limit: int) -> list[RunResult]:
@@ -205,6 +225,7 @@ def _compute(
     progress: Progress | None,
     scorer_settings: dict[str, Any],
     limits: _Limits,
+    stale: frozenset[str],
 ) -> tuple[list[Signal], dict[str, list[Signal]], list[Score]]:
     reader = store.reader
     wanted = frozenset(ids)
@@ -214,6 +235,10 @@ def _compute(
     try:
         _fill_batch_table(reader, ids)
         for name, entry in registry.sources.items():
+            if name in stale:  # its data stopped: its signals are missing, not silence
+                if progress:
+                    progress(f"source {name} (stale)")
+                continue
             batch = SignalBatch(
                 as_of=as_of,
                 account_ids=ids,
@@ -426,6 +451,8 @@ def _store_results(
     by_account: dict[str, list[Signal]],
     plan: Plan | None,
     at: datetime,
+    known: Sequence[SourceDays],
+    stale: Sequence[StaleSource],
 ) -> tuple[RunActions | None, datetime]:
     """Store the run's results in one transaction; its actions and when it finished."""
     day = as_of.isoformat()
@@ -467,19 +494,23 @@ def _store_results(
             ),
         )
         if plan is not None:
-            actions = _act(db, registry, plan, run_id, as_of, by_account, scores, failures, at)
+            left_out = frozenset(s.source for s in stale)
+            actions = _act(
+                db, registry, plan, run_id, as_of, by_account, scores, failures, at, left_out
+            )
         finished = clock.now()
         db.execute(
             "UPDATE runs SET status = ?, accounts = ?, signals = ?, scores = ?, finished_at = ?, "
-            "failures = ?, actions = ? WHERE run_id = ?",
+            "failures = ?, actions = ?, freshness = ? WHERE run_id = ?",
             [
-                "degraded" if failures else "ok",
+                _status(failures, stale),
                 len(ids),
                 len(signals),
                 len(scores),
                 finished.isoformat(),
                 encode(failures).decode(),
                 encode(actions).decode() if actions is not None else None,
+                encode(known).decode(),
                 run_id,
             ],
         )
@@ -496,11 +527,16 @@ def _act(
     scores: list[Score],
     failures: list[RunFailure],
     at: datetime,
+    stale: frozenset[str],
 ) -> RunActions:
-    """Rules, transitions and playbooks for the batch, in the transaction of its signals."""
+    """Rules, transitions and playbooks for the batch, in the transaction of its signals.
+
+    A rule reading a source that failed, or that was left out as stale, keeps what
+    it said on the account's last evaluated day: missing data writes no recovery.
+    """
     with tracer.start_as_current_span("telltales.rules") as span:
         accounts = batch_accounts(db)
-        failed = frozenset(f.component.split(":", 1)[1] for f in failures)
+        failed = stale | frozenset(f.component.split(":", 1)[1] for f in failures)
         statuses = evaluate(db, plan, as_of, accounts, by_account, scores, run_id, at, failed)
         launched = start_playbooks(db, registry, plan, statuses.transitions, as_of)
         failures.extend(launched.failures)

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from functools import cache
 from sys import intern
 
-from telltales import Signal, SignalBatch, SignalSource, SignalSpec, hookimpl
+from telltales import (
+    DataDays,
+    Freshness,
+    Signal,
+    SignalBatch,
+    SignalSource,
+    SignalSpec,
+    hookimpl,
+)
 
 from .counts import add_counted
 from .figures import Figures, Trend, compute_figures
@@ -149,6 +157,17 @@ class TelemetrySource:
     name = SOURCE
     settings_type = Settings
     signals = SIGNALS
+    # [docs:freshness]
+    freshness = Freshness(
+        tables=(
+            DataDays(table="telemetry_usage", day_format="epoch_days"),
+            DataDays(table="telemetry_daily_counts", day_format="epoch_days"),
+        ),
+        stale_after_days=3,
+    )
+    # [/docs:freshness]
+    """Usage arrives daily; three days without any account's usage is an export that
+    stopped, and its windows would read the silence as "-100%"."""
 
     def compute(self, batch: SignalBatch) -> Iterator[Signal]:
         settings: Settings = batch.settings
