@@ -45,11 +45,12 @@ Grade = Literal["green", "amber", "red", "insufficient_data"]
 
 HealthStatus = Literal["healthy", "concern", "at_risk"]
 
-RunStatus = Literal["running", "ok", "stale", "degraded", "failed", "interrupted"]
+RunStatus = Literal["running", "ok", "stale", "degraded", "failed", "interrupted", "undone"]
 """``interrupted``: left ``running`` by a process that is gone (killed, or its machine
 stopped); nothing of it was stored. ``stale``: every component took part, but at
 least one source's data was older than its freshness limit, so its signals are
-missing (``RunResult.stale`` says which)."""
+missing (``RunResult.stale`` says which). ``undone``: its derived history was
+removed by a correction (``telltales undo``), to run the days again."""
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 COUNT_MAX = 2**53 - 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import click
@@ -22,8 +22,8 @@ from telltales.store import queries
 STATES = ("open", "done", "dismissed", "all")
 
 
-def describe_actions(actions: RunActions) -> str:
-    """One line: what the run's rules and playbooks did."""
+def describe_actions(actions: RunActions, as_of: date) -> str:
+    """One line: what the run's rules and playbooks did (and how to redo a skipped day)."""
     parts = [
         f"rules: {actions.rules_fired} fired ({actions.rules_fired_live} live)",
         f"{actions.transitions} status transitions",
@@ -33,7 +33,10 @@ def describe_actions(actions: RunActions) -> str:
         f"{actions.tasks} tasks, {actions.deliveries} deliveries",
     ]
     if actions.skipped:
-        parts.append(f"{actions.skipped} accounts skipped (status history past this day)")
+        parts.append(
+            f"{actions.skipped} accounts skipped (status history past this day; to run the "
+            f"day for them, undo the later runs first: telltales undo --from {as_of})"
+        )
     return "; ".join(parts)
 
 

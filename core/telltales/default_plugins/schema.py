@@ -478,6 +478,52 @@ def m008_run_freshness(db: Database) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN freshness TEXT NOT NULL DEFAULT '[]'")
 
 
+@migrations()
+def m008_corrections(db: Database) -> None:
+    """Corrections: runs undone from a day onward, who did it, and every row removed.
+
+    The append-only history tables keep refusing DELETE, except while a correction
+    is being applied: its row is ``applying`` only inside its own transaction, so no
+    other writer ever sees that state (telltales.engine.corrections).
+    """
+    _execute(db, _CORRECTIONS_SCHEMA)
+    for table in ("transitions", "task_events", "delivery_attempts"):
+        db.execute(f"DROP TRIGGER {table}_no_delete")
+        db.execute(
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            "WHEN NOT EXISTS (SELECT 1 FROM corrections WHERE state = 'applying') "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only history'); END"
+        )
+    for table in ("corrections", "correction_rows"):
+        db.execute(
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only history'); END"
+        )
+    db.execute(
+        "CREATE TRIGGER correction_rows_no_update BEFORE UPDATE ON correction_rows "
+        "BEGIN SELECT RAISE(ABORT, 'correction_rows is append-only history'); END"
+    )
+
+
+_CORRECTIONS_SCHEMA = """
+        CREATE TABLE corrections (
+            correction_id INTEGER PRIMARY KEY,
+            from_day TEXT NOT NULL,
+            by TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            removed TEXT NOT NULL
+        );
+        CREATE TABLE correction_rows (
+            correction_id INTEGER NOT NULL REFERENCES corrections (correction_id),
+            table_name TEXT NOT NULL,
+            row TEXT NOT NULL
+        );
+        CREATE INDEX correction_rows_correction ON correction_rows (correction_id, table_name)
+"""
+
+
 _NOT_NULL_SEATS = re.compile(r"seats_assigned\s+INTEGER\s+NOT\s+NULL\s+DEFAULT\s+0", re.I)
 
 
