@@ -29,7 +29,7 @@ from telltales.playbooks.rules import (
     compile_condition,
 )
 from telltales.playbooks.steps import Playbook, PlaybookSpec, Step
-from telltales.signals.freshness import FreshnessDays, SourceLimit, resolve_limits
+from telltales.signals.freshness import SourceLimit, load_limits
 from telltales.signals.scorecards.definition import check_signal_key
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ def load_plan(config: LoadedConfig, registry: Registry) -> Plan:
         alerts=user.decode(("alerts",), values.alerts, AlertsSpec),
         outbox=user.decode(("outbox",), values.outbox, OutboxSpec),
         engine=_engine(user, values, registry),
-        freshness=_freshness(user, values, registry),
+        freshness=load_limits(config, registry),
         links=_links(user, values.links),
         managers={group: spec.manager for group, spec in groups.items() if spec.manager},
         action_settings=action_settings,
@@ -395,28 +395,6 @@ def _engine(doc: TomlDocument, values: Config, registry: Registry) -> EngineSpec
                 f"(installed: {known})",
             )
     return spec
-
-
-def _freshness(doc: TomlDocument, values: Config, registry: Registry) -> dict[str, SourceLimit]:
-    """``[freshness]``: days per source, only for installed sources that declare freshness."""
-    configured = {
-        name: doc.decode(("freshness", name), days, FreshnessDays)
-        for name, days in values.freshness.items()
-    }
-    declaring = resolve_limits(registry, {})
-    for name in configured:
-        if name not in declaring:
-            known = ", ".join(declaring) or "none"
-            what = (
-                "declares no freshness (no tables of dated records)"
-                if name in registry.sources
-                else "is no installed signal source"
-            )
-            raise doc.error(
-                ("freshness", name),
-                f"[freshness] {name}: {what}; sources with freshness: {known}",
-            )
-    return resolve_limits(registry, configured)
 
 
 _URL = re.compile(r"^https?://[^\s]+$")

@@ -22,6 +22,7 @@ from typing import Annotated
 import msgspec
 from sqlite_utils import Database
 
+from telltales.config import LoadedConfig
 from telltales.contracts import DataDays, Freshness
 from telltales.models import SourceDays, stale_among
 from telltales.plugins import Registry
@@ -80,13 +81,41 @@ def resolve_limits(registry: Registry, configured: Mapping[str, int]) -> dict[st
     return limits
 
 
+def load_limits(config: LoadedConfig, registry: Registry) -> dict[str, SourceLimit]:
+    """``[freshness]`` checked: days per source, only for installed sources that declare
+    freshness, each mistake named with its line."""
+    doc = config.document
+    configured = {
+        name: doc.decode(("freshness", name), days, FreshnessDays)
+        for name, days in config.values.freshness.items()
+    }
+    declaring = resolve_limits(registry, {})
+    for name in configured:
+        if name not in declaring:
+            known = ", ".join(declaring) or "none"
+            what = (
+                "declares no freshness (no tables of dated records)"
+                if name in registry.sources
+                else "is no installed signal source"
+            )
+            raise doc.error(
+                ("freshness", name),
+                f"[freshness] {name}: {what}; sources with freshness: {known}",
+            )
+    return resolve_limits(registry, configured)
+
+
 def default_limits(registry: Registry) -> dict[str, SourceLimit]:
     """The sources' own limits, for a run given no configuration."""
     return resolve_limits(registry, {})
 
 
 def source_days(db: Database, limits: Mapping[str, SourceLimit], as_of: date) -> list[SourceDays]:
-    """Every declaring source's latest day of data, over all accounts, on or before ``as_of``."""
+    """Each limited source's latest day of data, over all accounts, on or before ``as_of``.
+
+    A source without a limit is not read: it cannot be stale, and a run pays one seek
+    per account and table for each source it reads.
+    """
     return [
         SourceDays(
             source=name,
@@ -94,6 +123,7 @@ def source_days(db: Database, limits: Mapping[str, SourceLimit], as_of: date) ->
             limit_days=limit.limit_days,
         )
         for name, limit in limits.items()
+        if limit.limit_days is not None
     ]
 
 
