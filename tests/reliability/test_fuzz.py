@@ -65,7 +65,7 @@ RELAXED = {
     "unknown-id": re.compile(r"no account|unknown account"),
     "cross-field": re.compile(
         r"only allowed when|keeps some ARR|keeps no ARR|at least one event or login"
-        r"|\) is before planned_on|is before opened_at"
+        r"|\) is before planned_on|is before opened_at|counted on a day with no active user"
     ),
     "dismiss-reason": re.compile(r"^body\.reason: required, and not blank"),
     "pilot-checks": re.compile(r"^body\.(pilot_id|csm_groups|rules|playbooks): "),

@@ -22,7 +22,8 @@ from contextlib import nullcontext
 from typing import Annotated, Any, ClassVar
 
 import msgspec
-from litestar import Router, post
+from litestar import Request, Router, post
+from litestar.connection import ASGIConnection
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody, QueryParameter
 from sqlite_utils import Database
@@ -44,14 +45,18 @@ MAX_FIELD_ERRORS = 100
 """Records named one by one in a refusal; the detail gives the total."""
 
 
+def _is_csv(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    content_type = connection.headers.get("content-type", "")
+    return content_type.split(";", 1)[0].strip().lower() == MEDIA_TYPE
+
+
 class CsvOrJsonBody(StrictBody):
     """A batch body as JSON (``{"records": [...]}``) or, by ``Content-Type``, as CSV."""
 
     record_type: ClassVar[type[msgspec.Struct]]
 
     def decode_bytes(self, value: bytes) -> Any:
-        content_type = self.asgi_connection.headers.get("content-type", "")
-        if content_type.split(";", 1)[0].strip().lower() != MEDIA_TYPE:
+        if not _is_csv(self.asgi_connection):
             return super().decode_bytes(value)
         try:
             records = decode_csv(self.record_type, value)
@@ -105,14 +110,20 @@ def _route(name: str, record_type: type[msgspec.Struct], plugin: str) -> HTTPRou
     )
 
     def handler(
-        data: Any, context: ApiContext, key: ApiKey, allow_empty: bool = False
+        data: Any,
+        context: ApiContext,
+        key: ApiKey,
+        request: Request[Any, Any, Any],
+        allow_empty: bool = False,
     ) -> IngestReport:
-        if not data.records and not allow_empty:
+        if not data.records and not allow_empty and _is_csv(request):
+            # A JSON body's empty list is explicit; an empty CSV export is more often
+            # a failed one, as an empty file is for `telltales ingest`.
             raise ProblemError(
                 422,
-                "the body holds no records; nothing was stored (add ?allow_empty=true when "
-                "an empty batch is expected)",
-                errors=[FieldError(field="body.records", reason="no records")],
+                "the CSV body holds no records; nothing was stored (add ?allow_empty=true "
+                "when an empty export is expected)",
+                errors=[FieldError(field="body", reason="no records")],
             )
         return _ingest(context, key, name, record_type, data.records)
 
@@ -121,11 +132,13 @@ def _route(name: str, record_type: type[msgspec.Struct], plugin: str) -> HTTPRou
         "data": JSONBody[batch_type],  # type: ignore[misc, valid-type]
         "context": Context,
         "key": Key,
+        "request": Request,
         "allow_empty": Annotated[
             bool,
             QueryParameter(
-                description="Accept a batch of no records (it stores nothing); without it "
-                "an empty batch is refused, as an empty export is more often a failed one.",
+                description="Accept a CSV body of no records (it stores nothing); without "
+                "it an empty CSV body is refused, as an empty export is more often a failed "
+                "one.",
             ),
         ],
         "return": IngestReport,

@@ -90,8 +90,8 @@ def require_records(chunks: Iterable[Sequence[Any]], what: str) -> Iterator[Sequ
         yield chunk
     if count == 0:
         raise InputError(
-            f"{what} holds no records; nothing was stored (allow an empty batch explicitly "
-            "when one is expected: --allow-empty, or ?allow_empty=true)"
+            f"{what} holds no records; nothing was stored (pass --allow-empty when an "
+            "empty file is expected)"
         )
 
 
