@@ -2,6 +2,10 @@
 
     python3 dev.py bench            the full benchmark (20M usage rows; several minutes)
     python3 dev.py bench --quick    a tenth of the size, as the test suite's smoke test
+    python3 dev.py bench --only runs --sizes 20M --repeat 3 --json after.json
+                                    the daily run alone, best of three, to compare
+    python3 benchmarks/run.py compare before.json after.json [--budget 5]
+                                    the daily run's change between two such files
 
 1. Ingestion: usage rows through the core's bulk path (JSON Lines streamed in
    chunks, validated, account ids checked, stored by the telemetry ingester) against
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -93,7 +98,20 @@ def case_bare_sql(path: Path, as_of: str) -> dict[str, Any]:
 
 def case_run(path: Path, as_of: str) -> dict[str, Any]:
     from telltales.cli import cli
+    from telltales.engine import pipeline
 
+    engine: list[float] = []
+    run = pipeline.run
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        """The engine's own time, without the command's start (imports, plugins, config)."""
+        began = time.perf_counter()
+        try:
+            return run(*args, **kwargs)
+        finally:
+            engine.append(time.perf_counter() - began)
+
+    pipeline.run = timed  # type: ignore[assignment]
     started = time.perf_counter()
     cli.main(["--db", str(path), "run", "--as-of", as_of], standalone_mode=False)
     seconds = time.perf_counter() - started
@@ -113,6 +131,7 @@ def case_run(path: Path, as_of: str) -> dict[str, Any]:
     conn.close()
     return {
         "seconds": seconds,
+        "engine_seconds": sum(engine),
         "status": status,
         "signals": signals,
         "scores": scores,
@@ -193,23 +212,46 @@ def bench_ingest(work: Path, accounts: int, rows: int) -> dict[str, Any]:
     }
 
 
-def bench_run(work: Path, accounts: int, rows: int) -> dict[str, Any]:
+def bench_run(work: Path, accounts: int, rows: int, repeat: int = 1) -> dict[str, Any]:
+    """The daily run and the bare SQL, alternated ``repeat`` times on the same database.
+
+    A run writes its day into the database, so each repeat starts from a copy of the
+    database as prepared: every run does the same work. The best of each is the
+    figure (the least disturbed on a shared machine); every timing is kept, so the
+    spread shows how large a difference must be to mean anything.
+    """
     db = work / f"run-{accounts}.db"
     loaded = prepare(db, accounts, rows)
     as_of = book.AS_OF.isoformat()
     sqlite3.connect(db).execute("SELECT count(*) FROM telemetry_usage").fetchone()
-    bare = measure("bare_sql", db, as_of)
-    run = measure("run", db, as_of)
+    prepared = work / f"prepared-{accounts}.db"
+    if repeat > 1:
+        shutil.copy(db, prepared)
+    bares, runs = [], []
+    for attempt in range(repeat):
+        if attempt:
+            for path in work.glob(f"run-{accounts}.db*"):
+                path.unlink()
+            shutil.copy(prepared, db)
+        bares.append(measure("bare_sql", db, as_of))
+        runs.append(measure("run", db, as_of))
+    bare = min(bares, key=lambda found: found["seconds"])
+    run = min(runs, key=lambda found: found["seconds"])
     mismatched = sorted(
         a for a, users in bare["users30"].items() if users and run["users30"].get(a) != users
     )
-    for path in work.glob(f"run-{accounts}.db*"):
+    for path in [*work.glob(f"run-{accounts}.db*"), *work.glob(f"prepared-{accounts}.db*")]:
         path.unlink()
     return {
         "accounts": accounts,
         "rows": loaded,
+        "repeat": repeat,
         "bare_sql_s": round(bare["seconds"], 2),
         "run_s": round(run["seconds"], 2),
+        "engine_s": round(min(found["engine_seconds"] for found in runs), 2),
+        "run_s_each": [round(found["seconds"], 2) for found in runs],
+        "engine_s_each": [round(found["engine_seconds"], 2) for found in runs],
+        "bare_sql_s_each": [round(found["seconds"], 2) for found in bares],
         "ratio": round(run["seconds"] / bare["seconds"], 3),
         "run_peak_mb": round(run["peak_mb"]),
         "bare_sql_peak_mb": round(bare["peak_mb"]),
@@ -222,15 +264,72 @@ def bench_run(work: Path, accounts: int, rows: int) -> dict[str, Any]:
     }
 
 
+def compare(before: dict[str, Any], after: dict[str, Any], budget: float) -> tuple[str, bool]:
+    """The daily run's change from ``before`` to ``after`` at each size both measured.
+
+    The engine's time (``engine_s``, best of the repeats) is the figure; its ratio
+    to the bare SQL of the same file, which reads the same rows on the same machine,
+    is also given, as it cancels most of a machine's drift between the two files.
+    Returns the report and whether every size stayed within ``budget`` percent.
+    """
+    earlier = {run["accounts"]: run for run in before.get("runs", [])}
+    lines, within = [], True
+    for run in after.get("runs", []):
+        base = earlier.get(run["accounts"])
+        if base is None:
+            continue
+        change = 100 * (run["engine_s"] / base["engine_s"] - 1)
+        relative = 100 * (
+            (run["engine_s"] / run["bare_sql_s"]) / (base["engine_s"] / base["bare_sql_s"]) - 1
+        )
+        spread = max(_spread(run["engine_s_each"]), _spread(base["engine_s_each"]))
+        ok = change <= budget
+        within &= ok
+        lines.append(
+            f"run {run['accounts']:,} accounts / {run['rows']:,} rows: engine "
+            f"{base['engine_s']:.2f} s -> {run['engine_s']:.2f} s ({change:+.1f}%; against "
+            f"the bare SQL {relative:+.1f}%), repeats spread up to {spread:.1f}%: "
+            + (f"within the {budget:g}% budget" if ok else f"over the {budget:g}% budget")
+        )
+    if not lines:
+        return "no size measured in both files", False
+    return "\n".join(lines), within
+
+
+def _spread(timings: list[float]) -> float:
+    """How far apart the repeats were, as a percentage of the fastest."""
+    return 100 * (max(timings) / min(timings) - 1) if timings else 0.0
+
+
+SIZES = {"5M": (12_500, 5_000_000), "10M": (25_000, 10_000_000), "20M": (50_000, 20_000_000)}
+"""The daily run's sizes: accounts and usage rows (a tenth of each with --quick)."""
+
+
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "compare":
+        return main_compare(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the size")
+    parser.add_argument(
+        "--sizes",
+        default=",".join(SIZES),
+        help=f"the daily run's sizes, of {', '.join(SIZES)} [all]",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="alternate the daily run and the bare SQL this many times; keep the best [1]",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--workdir", type=Path, help="where the databases go [a temp dir]")
     parser.add_argument(
         "--only", choices=("ingest", "runs", "api"), help="run one part only [all three]"
     )
     args = parser.parse_args()
+    wanted = args.sizes.split(",")
+    if not set(wanted) <= set(SIZES) or args.repeat < 1:
+        parser.error(f"--sizes takes {', '.join(SIZES)}; --repeat at least 1")
     scale = 10 if args.quick else 1
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
@@ -239,10 +338,10 @@ def main() -> int:
             print("ingest ...", flush=True)
             report["ingest"] = bench_ingest(work, 50_000 // scale, 1_000_000 // scale)
             print(json.dumps(report["ingest"]), flush=True)
-        sizes = ((12_500, 5_000_000), (25_000, 10_000_000), (50_000, 20_000_000))
+        sizes = [SIZES[name] for name in SIZES if name in wanted]
         for accounts, rows in sizes if args.only in (None, "runs") else ():
             print(f"run over {rows // scale:,} rows ...", flush=True)
-            result = bench_run(work, accounts // scale, rows // scale)
+            result = bench_run(work, accounts // scale, rows // scale, args.repeat)
             report["runs"].append(result)
             print(json.dumps(result), flush=True)
         if args.only in (None, "api"):
@@ -261,6 +360,21 @@ def main() -> int:
     return 0
 
 
+def main_compare(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="run.py compare", description="The daily run's change between two --json files."
+    )
+    parser.add_argument("before", type=Path)
+    parser.add_argument("after", type=Path)
+    parser.add_argument("--budget", type=float, default=5.0, help="percent [5]")
+    args = parser.parse_args(argv)
+    text, within = compare(
+        json.loads(args.before.read_text()), json.loads(args.after.read_text()), args.budget
+    )
+    print(text)
+    return 0 if within else 1
+
+
 def summary(report: dict[str, Any]) -> str:
     lines = [""]
     ingest = report["ingest"]
@@ -274,6 +388,7 @@ def summary(report: dict[str, Any]) -> str:
     for run in report["runs"]:
         lines.append(
             f"run {run['accounts']:,} accounts / {run['rows']:,} rows: {run['run_s']:.1f} s "
+            f"(engine {run['engine_s']:.1f} s, best of {run['repeat']}) "
             f"(bare SQL {run['bare_sql_s']:.1f} s) -> {run['ratio']:.2f}x (target <= 1.5x), "
             f"peak {run['run_peak_mb']:,} MB, {run['us_per_row']} us/row, "
             f"{run['signals']:,} signals, {run['scores']:,} scores, status {run['status']}, "

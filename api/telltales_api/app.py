@@ -26,6 +26,7 @@ from .idempotency import Idempotency
 from .problems import EXCEPTION_HANDLERS, ApiRequest, FieldError, ProblemError, problem_responses
 from .routes import route_handlers
 from .schema_constraints import state_constraints
+from .strict_body import ALSO_ACCEPTS
 from .tracing import RequestSpans
 
 DESCRIPTION = """\
@@ -117,11 +118,17 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     if isinstance(body, BodyKwarg) and body.media_type != RequestEncodingType.JSON:
         return
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    others: tuple[str, ...] = request.route_handler.opt.get(ALSO_ACCEPTS, ())
+    if media_type in others:
+        return
     if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        wanted = " or ".join(("application/json", *others))
         raise ProblemError(
             415,
-            f"send the body as JSON with 'Content-Type: application/json', not {media_type!r}",
-            errors=[FieldError(field="header.Content-Type", reason="must be application/json")],
+            "send the body as JSON with 'Content-Type: application/json'"
+            + "".join(f" (or {other})" for other in others)
+            + f", not {media_type!r}",
+            errors=[FieldError(field="header.Content-Type", reason=f"must be {wanted}")],
         )
 
 

@@ -24,6 +24,10 @@ from telltales.models import find_date_problem
 
 from .problems import FieldError, ProblemError
 
+ALSO_ACCEPTS = "also_accepts"
+"""A route's ``opt`` key: media types its body may have besides JSON (``text/csv`` for
+ingest), which the app's check of ``Content-Type`` lets through to the route's DTO."""
+
 
 class StrictBody(AbstractDTO[Any]):
     """The body decoded by msgspec into ``body_type``; see :func:`strict_body`."""

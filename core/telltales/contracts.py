@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 import sqlite_utils
@@ -48,6 +48,36 @@ def spec_matches(spec_key: str, key: str) -> bool:
         stem = spec_key[:-1]
         return key.startswith(stem) and len(key) > len(stem) and "." not in key[len(stem) :]
     return key == spec_key
+
+
+class DataDays(msgspec.Struct, kw_only=True, frozen=True):
+    """A table of a source's raw records and the column holding each record's day
+    (plugin API 1.4): where the core reads how fresh the source's data is.
+
+    ``day_format`` is ``iso`` for ISO 8601 text (a date, or a timestamp whose first
+    ten characters are its UTC day) or ``epoch_days`` for whole days since
+    1970-01-01. The core reads, per account, the latest day on or before the run's
+    day, so an index on ``(account_column, day_column)`` keeps it to one seek each.
+    """
+
+    table: str
+    day_column: str = "day"
+    account_column: str = "account_id"
+    day_format: Literal["iso", "epoch_days"] = "iso"
+
+
+class Freshness(msgspec.Struct, kw_only=True, frozen=True):
+    """Where a source's data lives by day, and how old it may get (plugin API 1.4).
+
+    A source that declares ``freshness`` knows the last day it has data for, over
+    all accounts and per account. A run more than ``stale_after_days`` after the
+    source's last day (``[freshness]`` in telltales.toml overrides it; None: never
+    by default) treats the source's signals as missing and is reported ``stale``:
+    silence after an export stopped is not a collapse of use.
+    """
+
+    tables: tuple[DataDays, ...]
+    stale_after_days: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
 class SignalBatch(msgspec.Struct, kw_only=True, frozen=True):
@@ -92,7 +122,9 @@ class SignalSource(Protocol):
     struct) validates the source's configuration table. An optional ``signals``
     (a tuple of :class:`SignalSpec`, plugin API 1.1) declares every key the source
     emits: the engine then refuses any other key, and configurations can name
-    them.
+    them. An optional ``freshness`` (a :class:`Freshness`, plugin API 1.4) names the
+    tables holding its records' days, so that a run long after its last data treats
+    its signals as missing instead of reading the silence.
     """
 
     name: str

@@ -157,3 +157,9 @@ def describe_problem(message: str, path: ValidationPath, *, item: str = "record"
     if field:
         parts.append(f"field '{field}'")
     return f"{', '.join(parts)}: {message}" if parts else message
+
+
+def on_line(number: int, description: str) -> str:
+    """``line 3, field 'day': ...`` (or ``line 3: ...``): a record's problem at its line."""
+    joiner = ", " if description.startswith("field ") else ": "
+    return f"line {number}{joiner}{description}"

@@ -11,6 +11,7 @@ import functools
 import math
 import operator
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
@@ -57,9 +58,12 @@ AccountStatus = Literal["healthy", "concern", "at_risk", "inactive"]
 """A health status, or ``inactive``: the account is no longer live (churned or paused),
 so whatever episode it was in ended; only a transition of cause ``lifecycle`` sets it."""
 
-RunStatus = Literal["running", "ok", "degraded", "failed", "interrupted"]
+RunStatus = Literal["running", "ok", "stale", "degraded", "failed", "interrupted", "undone"]
 """``interrupted``: left ``running`` by a process that is gone (killed, or its machine
-stopped); nothing of it was stored."""
+stopped); nothing of it was stored. ``stale``: every component took part, but at
+least one source's data was older than its freshness limit, so its signals are
+missing (``RunResult.stale`` says which). ``undone``: its derived history was
+removed by a correction (``telltales undo``), to run the days again."""
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 COUNT_MAX = 2**53 - 1
@@ -238,7 +242,9 @@ class Account(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     arr: NonNegative = 0.0
     """Annual recurring revenue; taken as 12 x ``mrr`` when only ``mrr`` is given."""
     seats_purchased: Count = 0
-    seats_assigned: Count = 0
+    seats_assigned: Count | None = None
+    """Seats activated; None when not reported, which is unknown, not 0 (no deployment
+    share is computed over it)."""
     products: list[str] = msgspec.field(default_factory=list)
     lifecycle_stage: LifecycleStage = "adoption"
     renewal_date: date | None = None
@@ -438,6 +444,46 @@ class RunFailure(msgspec.Struct, kw_only=True, frozen=True):
     error: str
 
 
+class StaleSource(msgspec.Struct, kw_only=True, frozen=True):
+    """A source whose latest data was older than its limit on a run's day (or now)."""
+
+    source: str
+    last_day: date
+    """The latest day of its data, over all accounts, on or before the day."""
+    days_old: int
+    """Days from ``last_day`` to the day."""
+    limit_days: int
+    """Its freshness limit: ``[freshness]``, else the source's own default."""
+
+
+class SourceDays(msgspec.Struct, kw_only=True, frozen=True):
+    """A source's latest day over all accounts as of a run's day, as the run records it."""
+
+    source: str
+    last_day: date | None
+    limit_days: int | None
+
+
+def stale_among(days: Sequence[SourceDays], as_of: date) -> list[StaleSource]:
+    """The sources whose latest data is older than their limit on ``as_of``.
+
+    A source with no data at all on or before the day is not stale: it is not
+    connected, and gives no signal anyway.
+    """
+    return [
+        StaleSource(
+            source=found.source,
+            last_day=found.last_day,
+            days_old=(as_of - found.last_day).days,
+            limit_days=found.limit_days,
+        )
+        for found in days
+        if found.last_day is not None
+        and found.limit_days is not None
+        and (as_of - found.last_day).days > found.limit_days
+    ]
+
+
 class RunActions(msgspec.Struct, kw_only=True, frozen=True):
     """What a run's rules and playbooks did (none of it when the run had no plan)."""
 
@@ -476,3 +522,5 @@ class RunResult(msgspec.Struct, kw_only=True, frozen=True):
     not_live: int = 0
     """Accounts asked for (or, for a run of every account, known) that were not live on
     the day: not computed. They churned or were paused, or are not customers yet."""
+    stale: tuple[StaleSource, ...] = ()
+    """Sources left out because their data was too old: their signals are missing."""

@@ -32,6 +32,7 @@ from telltales.engine import pipeline
 from telltales.errors import PluginError
 from telltales.models import Account, RunResult, Score, Signal
 from telltales.plugins import Registry, load_registry
+from telltales.signals.freshness import load_limits
 from telltales.signals.ingest import convert_records, ingest
 from telltales.signals.settings import scorer_settings, source_settings
 from telltales.store import Store, open_for_plugins, queries
@@ -141,6 +142,7 @@ class PluginHarness:
             settings=settings,
             scorer_settings=scorer_settings(self.config, self.registry),
             account_ids=account_ids,
+            freshness=load_limits(self.config, self.registry),
         )
 
     def signals(

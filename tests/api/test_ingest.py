@@ -445,3 +445,51 @@ def test_an_ingester_taking_new_accounts_still_keeps_a_limited_key_to_its_groups
     mine = {"records": [{"account_id": "northwind", "fit": 0.4}]}
     assert post(vendor, "vendor.leads", mine, limited).status_code == 200
     assert rows(vendor, "leads") == 2
+
+
+USAGE_CSV = (
+    "account_id,user_id,day,feature,events,logins\n"
+    "northwind,u1@northwind.example,2026-11-02,reporting,3,1\n"
+    "northwind,u2@northwind.example,2026-11-02,dispatch,5,\n"
+)
+
+
+def post_csv(api: ApiHarness, source: str, body: str, token: str, query: str = "") -> Any:
+    headers = {**api.headers(token), "Content-Type": "text/csv; charset=utf-8"}
+    return api.client.post(f"/v1/ingest/{source}{query}", content=body.encode(), headers=headers)
+
+
+def test_a_csv_body_stores_the_same_records_as_json(api: ApiHarness) -> None:
+    token = api.key("ingest")
+    answer = post_csv(api, "telemetry.usage", USAGE_CSV, token)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"source": "telemetry.usage", "received": 2, "stored": 2}
+    stored = api.context.store.db.execute(
+        "SELECT user_id, feature, events, logins FROM telemetry_usage ORDER BY user_id"
+    ).fetchall()
+    assert stored == [
+        ("u1@northwind.example", "reporting", 3, 1),
+        ("u2@northwind.example", "dispatch", 5, 0),
+    ]
+
+
+def test_a_bad_csv_cell_is_named_by_line_and_field_and_stores_nothing(api: ApiHarness) -> None:
+    body = USAGE_CSV + "northwind,u3@northwind.example,2026-11-31,reporting,1,0\n"
+    answer = post_csv(api, "telemetry.usage", body, api.key("ingest"))
+    assert answer.status_code == 422
+    reason = "line 4, field 'day': invalid RFC3339 encoded date"
+    assert answer.json()["errors"] == [{"field": "body", "reason": reason}]
+    assert rows(api, "telemetry_usage") == 0
+
+
+def test_an_empty_csv_export_is_refused_unless_allowed(api: ApiHarness) -> None:
+    """As an empty file is: a JSON body's empty list, though, is explicit."""
+    token = api.key("ingest")
+    header_only = USAGE_CSV.splitlines()[0] + "\n"
+    refused = post_csv(api, "telemetry.usage", header_only, token)
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith("the CSV body holds no records; nothing was stored")
+    allowed = post_csv(api, "telemetry.usage", header_only, token, "?allow_empty=true")
+    assert allowed.status_code == 200
+    assert allowed.json()["received"] == 0
+    assert post(api, "telemetry.usage", {"records": []}, token).status_code == 200

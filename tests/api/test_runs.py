@@ -202,7 +202,7 @@ def broken(tmp_path: Path) -> Iterator[ApiClient]:
     registry = load_registry(extra=[("broken", BrokenPlugin())])
     with ApiClient(lambda: create_app(api_settings(tmp_path), registry=registry)) as api:
         context = api.context
-        accounts = [{"account_id": "a1", "name": "A", "seats_purchased": 10}]
+        accounts = [{"account_id": "a1", "name": "A", "seats_purchased": 10, "seats_assigned": 4}]
         ingest(
             context.store,
             context.registry,

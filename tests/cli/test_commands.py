@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -125,7 +127,7 @@ def test_an_invalid_record_stores_nothing(built: Path, tmp_path: Path) -> None:
     bad = tmp_path / "accounts.json"
     bad.write_text('[{"account_id": "new", "name": "New"}, {"account_id": "x"}]')
     line = error_line(invoke("--db", built, "ingest", "accounts", bad))
-    assert line == "Error: record 1, field 'name': required field is missing"
+    assert line == f"Error: {bad}: record 1, field 'name': required field is missing"
     listed = json.loads(invoke("--db", built, "accounts", "--json").output)
     assert "new" not in [account["account_id"] for account in listed]
     assert len(listed) == 6
@@ -144,6 +146,34 @@ def test_ingest_says_how_many_repeats_it_folded(built: Path, tmp_path: Path) -> 
     )
 
 
+def test_a_csv_file_is_ingested_through_the_same_records(built: Path, tmp_path: Path) -> None:
+    file = tmp_path / "more.csv"
+    file.write_text("account_id,name,segment,core_features\nnew,New Co,SMB,reporting;dispatch\n")
+    result = invoke("--db", built, "ingest", "accounts", file)
+    assert result.output == f"Stored 1 record(s) through 'accounts' from {file}\n"
+    listed = json.loads(invoke("--db", built, "accounts", "--json").output)
+    new = next(account for account in listed if account["account_id"] == "new")
+    assert (new["segment"], new["core_features"]) == ("SMB", ["reporting", "dispatch"])
+
+
+def test_a_csv_mistake_names_the_file_line_and_field(built: Path, tmp_path: Path) -> None:
+    file = tmp_path / "export.txt"
+    file.write_text("account_id,name,arr\nnew,New Co,lots\n")
+    line = error_line(invoke("--db", built, "ingest", "accounts", file, "--format", "csv"))
+    assert line == f"Error: {file}: line 2, field 'arr': expected `float`, got 'lots'"
+    line = error_line(invoke("--db", built, "ingest", "accounts", file))
+    assert line.startswith(f"Error: {file}: line 1: not JSON but what looks like CSV")
+
+
+def test_an_empty_file_is_an_error_unless_allowed(built: Path, tmp_path: Path) -> None:
+    file = tmp_path / "usage.jsonl"
+    file.write_text("\n")
+    line = error_line(invoke("--db", built, "ingest", "telemetry.usage", file))
+    assert line.startswith(f"Error: {file}: the file holds no records; nothing was stored")
+    result = invoke("--db", built, "ingest", "telemetry.usage", file, "--allow-empty")
+    assert result.output == f"Stored 0 record(s) through 'telemetry.usage' from {file}\n"
+
+
 def test_signals_needs_an_account(built: Path) -> None:
     assert "name at least one ACCOUNT_ID" in error_line(invoke("--db", built, "signals"))
 
@@ -153,6 +183,18 @@ def test_through_before_as_of(built: Path) -> None:
         invoke("--db", built, "run", "--as-of", "2026-11-20", "--through", "2026-11-01")
     )
     assert "is before --as-of" in line
+
+
+@pytest.mark.parametrize("option", ["--as-of", "--through"])
+def test_a_day_in_the_future_is_refused_as_the_api_refuses_it(built: Path, option: str) -> None:
+    """The CLI and POST /v1/runs share one rule: a future day runs nothing."""
+    future = (date.today() + timedelta(days=200)).isoformat()
+    days = ["--as-of", future] if option == "--as-of" else ["--as-of", "2026-11-21", option, future]
+    line = error_line(invoke("--db", built, "run", *days))
+    assert f"{option} {future} is in the future: a run computes a day whose data" in line
+    assert line.endswith("tomorrow in UTC); nothing was run")
+    with sqlite3.connect(built) as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
 
 
 def test_a_malformed_day_is_a_usage_error(built: Path) -> None:

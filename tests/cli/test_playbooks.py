@@ -533,3 +533,44 @@ def test_out_of_range_numbers_are_usage_errors_not_tracebacks(
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert "is not in the range" in result.output
+
+
+def test_a_run_past_the_data_says_which_sources_are_stale(db: Path) -> None:
+    result = invoke("--db", db, "run", "--as-of", "2026-12-07")
+    lines = result.output.splitlines()
+    assert lines[0].startswith("Run 1 as of 2026-12-07: stale, 6 accounts")
+    assert lines[2] == (
+        "  stale: telemetry's latest data is from 2026-11-20, 17 days before 2026-12-07 (its "
+        "limit is 3 days): its signals are missing, not read as silence; ingest newer data, "
+        "or run --as-of 2026-11-20"
+    )
+    listed = invoke("--db", db, "runs").output.splitlines()
+    assert listed[1:3] == lines[1:3]
+
+
+def test_a_mistaken_run_is_undone_on_confirmation_and_the_day_runs_again(db: Path) -> None:
+    """The issue's quickstart: run on a day past the data, then the right day."""
+    assert invoke("--db", db, "run", "--as-of", "2026-12-07").exit_code == 0
+    skipped = invoke("--db", db, "run", "--as-of", "2026-11-20").output
+    assert (
+        "6 accounts skipped (status history past this day; to run the day for them, undo "
+        "the later runs first: telltales undo --from 2026-11-20)"
+    ) in skipped
+    before = counts(db)
+    declined = CliRunner().invoke(
+        cli, ["--db", str(db), "undo", "--from", "2026-11-21"], input="n\n", env=ENV
+    )
+    assert declined.exit_code == 1
+    assert declined.output.startswith(
+        "Undoing the runs from 2026-11-21 on removes 1 runs' 114 signals, 6 scores, "
+    )
+    assert counts(db) == before
+    done = invoke("--db", db, "undo", "--from", "2026-11-21", "--yes", "--by", "ops@vendor.example")
+    lines = done.output.splitlines()
+    assert lines[1].startswith("Correction 1: removed 1 runs' 114 signals")
+    assert lines[1].endswith(", by ops@vendor.example.")
+    assert lines[2] == "Run the days again: telltales run --as-of 2026-11-21 --through 2026-12-07"
+    again = invoke("--db", db, "run", "--as-of", "2026-11-20").output
+    assert "skipped" not in again
+    status = invoke("--db", db, "status", "ferrum", "--as-of", "2026-11-20").output
+    assert status.startswith("2026-11-20  ferrum: none -> At-Risk (rules: core_feature_drop")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,40 @@ def test_threads_write_concurrently_without_losing_rows(store: Store) -> None:
         thread.join()
     assert errors == []
     assert store.db["accounts"].count == 400
+
+
+def test_an_existing_database_learns_that_seats_assigned_may_be_unknown(
+    tmp_path: Path, registry: Registry
+) -> None:
+    """m008 drops NOT NULL from accounts.seats_assigned in place; rows and keys survive."""
+    sets = core(registry)
+    telltales = next(s for s in sets if s.name == "telltales")
+    before = Migrations("telltales")
+    before._migrations = [m for m in telltales._migrations if not m.name.startswith("m008")]
+    path = tmp_path / "old.db"
+    open_store(path, [before], create=True).close()
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(
+            "INSERT INTO accounts (account_id, name, seats_assigned, updated_at) "
+            "VALUES ('a', 'A', 5, 'then')"
+        )
+        with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
+            conn.execute(
+                "INSERT INTO accounts (account_id, name, seats_assigned, updated_at) "
+                "VALUES ('b', 'B', NULL, 'then')"
+            )
+    with open_store(path, sets) as store:
+        db = store.db
+        db.execute(
+            "INSERT INTO accounts (account_id, name, seats_assigned, updated_at) "
+            "VALUES ('b', 'B', NULL, 'now')"
+        )
+        assert db.execute("SELECT account_id, seats_assigned FROM accounts").fetchall() == [
+            ("a", 5),
+            ("b", None),
+        ]
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            db.execute(
+                "INSERT INTO rule_accounts (account_id, last_day) VALUES ('nobody', '2026-01-01')"
+            )

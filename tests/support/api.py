@@ -7,6 +7,7 @@ installed plugins instead of the ones a test registers.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +45,12 @@ def api_harness(
     with ApiClient(lambda: create_app(settings)) as api:
         api.client  # noqa: B018 - start the app now, as tests expect
         yield api
+
+
+def api_over_copy(template: Path, tmp_path: Path) -> Iterator[ApiHarness]:
+    """Yield a started harness over a copy of the database at ``template``."""
+    shutil.copy(template, tmp_path / "api.db")
+    yield from api_harness(tmp_path)
 
 
 def add_accounts(harness: ApiHarness, path: Path) -> None:

@@ -19,13 +19,16 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from contextlib import nullcontext
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
-from litestar import Router, post
+from litestar import Request, Router, post
+from litestar.connection import ASGIConnection
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import JSONBody
+from litestar.params import JSONBody, QueryParameter
+from telltales.errors import InputError
 from telltales.plugins import Registry
+from telltales.signals.csv_records import MEDIA_TYPE, decode_csv
 from telltales.signals.ingest import ingest
 from telltales.store.keys import ApiKey
 
@@ -33,11 +36,44 @@ from telltales_api.account_access import refuse_unwritable_accounts
 from telltales_api.auth import SECURITY, Key, needs
 from telltales_api.context import ApiContext, Context
 from telltales_api.problems import FieldError, ProblemError, problem_responses
-from telltales_api.strict_body import strict_body
+from telltales_api.strict_body import ALSO_ACCEPTS, StrictBody
 from telltales_api.write_guard import confined_to, is_refusal
 
 SERVED_ELSEWHERE = frozenset({"accounts"})
 """Ingesters with a route of their own (``PUT /v1/accounts``)."""
+
+
+def _is_csv(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    content_type = connection.headers.get("content-type", "")
+    return content_type.split(";", 1)[0].strip().lower() == MEDIA_TYPE
+
+
+class CsvOrJsonBody(StrictBody):
+    """A batch body as JSON (``{"records": [...]}``) or, by ``Content-Type``, as CSV."""
+
+    record_type: ClassVar[type[msgspec.Struct]]
+
+    def decode_bytes(self, value: bytes) -> Any:
+        if not _is_csv(self.asgi_connection):
+            return super().decode_bytes(value)
+        try:
+            records = decode_csv(self.record_type, value)
+        except InputError as error:
+            raise ProblemError(
+                422,
+                f"nothing was stored: {error}",
+                errors=[FieldError(field="body", reason=str(error))],
+            ) from error
+        return self.body_type(records=records)
+
+
+def csv_or_json_body(batch_type: Any, record_type: type[msgspec.Struct]) -> type[CsvOrJsonBody]:
+    """The DTO of one ingester's route: its batch type, and its record type for CSV."""
+    return type(
+        f"{batch_type.__name__}Body",
+        (CsvOrJsonBody,),
+        {"body_type": batch_type, "records_field": "records", "record_type": record_type},
+    )
 
 
 class IngestReport(msgspec.Struct, kw_only=True):
@@ -75,7 +111,22 @@ def _route(name: str, record_type: type[msgspec.Struct], plugin: str) -> HTTPRou
         module=__name__,
     )
 
-    def handler(data: Any, context: ApiContext, key: ApiKey) -> IngestReport:
+    def handler(
+        data: Any,
+        context: ApiContext,
+        key: ApiKey,
+        request: Request[Any, Any, Any],
+        allow_empty: bool = False,
+    ) -> IngestReport:
+        if not data.records and not allow_empty and _is_csv(request):
+            # A JSON body's empty list is explicit; an empty CSV export is more often
+            # a failed one, as an empty file is for `telltales ingest`.
+            raise ProblemError(
+                422,
+                "the CSV body holds no records; nothing was stored (add ?allow_empty=true "
+                "when an empty export is expected)",
+                errors=[FieldError(field="body", reason="no records")],
+            )
         return _ingest(context, key, name, record_type, data.records)
 
     # Litestar reads the signature for the body's schema and the injected parameters.
@@ -83,23 +134,35 @@ def _route(name: str, record_type: type[msgspec.Struct], plugin: str) -> HTTPRou
         "data": JSONBody[batch_type],  # type: ignore[misc, valid-type]
         "context": Context,
         "key": Key,
+        "request": Request,
+        "allow_empty": Annotated[
+            bool,
+            QueryParameter(
+                description="Accept a CSV body of no records (it stores nothing); without "
+                "it an empty CSV body is refused, as an empty export is more often a failed "
+                "one.",
+            ),
+        ],
         "return": IngestReport,
     }
     handler.__name__ = handler.__qualname__ = f"ingest_{slug}"
     record_doc = inspect.cleandoc(record_type.__doc__ or "")
     return post(
         f"/ingest/{name}",
-        opt=needs("ingest"),
+        opt={**needs("ingest"), ALSO_ACCEPTS: (MEDIA_TYPE,)},
         sync_to_thread=True,
         status_code=200,
-        dto=strict_body(batch_type, records_field="records"),
+        dto=csv_or_json_body(batch_type, record_type),
         return_dto=None,
         responses=problem_responses(400, 401, 403, 413, 422),
         summary=f"Ingest {name} records (plugin {plugin})",
         description=(
             f"{record_doc}\n\nAll or nothing: one invalid record, or one naming an account "
             "this key may not write to, stores nothing; every such record is named by index "
-            "and field. Re-sending a batch stores nothing twice."
+            "and field. Re-sending a batch stores nothing twice.\n\nThe body may also be "
+            "CSV (`Content-Type: text/csv`): a header row of field names, then one record "
+            "per row, decoded into the same records (an empty cell is a field left out; a "
+            "list field's items are separated by `;`); a mistake is named by line and field."
         ),
     )(handler)
 

@@ -11,12 +11,17 @@ key) and ``telltales plugins`` give it.
 
 from __future__ import annotations
 
+import threading
+
 import msgspec
 from litestar import Router, get
 from litestar.exceptions import HTTPException
-from telltales import PLUGIN_API_VERSION, __version__
+from telltales import PLUGIN_API_VERSION, __version__, clock
+from telltales.models import StaleSource, stale_among
+from telltales.signals.freshness import default_limits, source_days
 
 from telltales_api.context import ApiContext, Context
+from telltales_api.freshness import change_stamp
 from telltales_api.problems import ProblemError
 
 
@@ -41,6 +46,10 @@ class Readiness(msgspec.Struct, kw_only=True):
     database: str
     plugin_failures: int
     plugins_left_out: list[LeftOut]
+    stale: list[StaleSource] = msgspec.field(default_factory=list)
+    """Sources whose latest data is older than their freshness limit today (UTC): a
+    run now would leave their signals out. The service is still ready; the data is not
+    fresh."""
 
 
 def _left_out(context: ApiContext) -> list[LeftOut]:
@@ -59,10 +68,11 @@ def healthz(context: Context) -> Liveness:
     )
 
 
-@get("/readyz", sync_to_thread=False)
+@get("/readyz", sync_to_thread=True)
 def readyz(context: Context) -> Readiness:
     """Readiness: the database answers a query, from the file its path names (503 if not);
-    degraded, still 200, while a plugin is left out."""
+    degraded, still 200, while a plugin is left out; ``stale`` names the sources whose
+    data is older than their freshness limit today."""
     try:
         context.store.db.execute("SELECT 1 FROM accounts LIMIT 1").fetchall()
     except Exception as error:
@@ -76,7 +86,34 @@ def readyz(context: Context) -> Readiness:
         database=str(context.store.path),
         plugin_failures=len(left_out),
         plugins_left_out=left_out,
+        stale=_STALE.today(context),
     )
+
+
+class _StaleToday:
+    """Each thread's answer, kept until the database changes or the day turns.
+
+    Reading every source's latest day is one index seek per account and table: too
+    much for a probe polled every few seconds, and the answer only moves with a write
+    or with the date.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def today(self, context: ApiContext) -> list[StaleSource]:
+        db = context.store.db
+        key = (change_stamp(db.conn), clock.today())
+        cached: tuple[object, list[StaleSource]] | None = getattr(self._local, "cached", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        limits = context.plan.freshness or default_limits(context.registry)
+        found = stale_among(source_days(db, limits, key[1]), key[1])
+        self._local.cached = (key, found)
+        return found
+
+
+_STALE = _StaleToday()
 
 
 router = Router(path="/", tags=["probes"], route_handlers=[healthz, readyz])

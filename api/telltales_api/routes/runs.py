@@ -10,13 +10,14 @@ signals and tasks instead. Only an admin key, which sees every group, starts one
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated
 
 import msgspec
 from litestar import Router, get, post
 from litestar.params import JSONBody, PathParameter
 from telltales.engine import pipeline
+from telltales.engine.days import run_day_problem
 from telltales.errors import PluginError
 from telltales.models import RunResult
 from telltales.store import Store
@@ -119,14 +120,10 @@ def read_run(
 
 def _days(data: RunRequest) -> list[date]:
     last = data.through or data.as_of
-    latest = datetime.now(UTC).date() + timedelta(days=1)
     for field, day in (("as_of", data.as_of), ("through", last)):
-        if day > latest:
-            raise _invalid(
-                field,
-                f"{day} is in the future: a run computes a day whose data has arrived "
-                f"(at the latest {latest}, tomorrow in UTC)",
-            )
+        problem = run_day_problem(day)
+        if problem is not None:
+            raise _invalid(field, problem)
     if last < data.as_of:
         raise _invalid("through", f"{last} is before as_of {data.as_of}")
     count = (last - data.as_of).days + 1

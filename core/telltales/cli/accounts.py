@@ -11,9 +11,10 @@ import msgspec
 
 from telltales import clock
 from telltales.cli.app import DAY, App, day_of
+from telltales.cli.export import CSV, echo_csv, one_format
 from telltales.cli.tables import Align, render_table
 from telltales.errors import InputError
-from telltales.models import AccountStatus, MeasureResult, Score, ScoreTrend
+from telltales.models import Account, AccountStatus, MeasureResult, Score, ScoreTrend, Signal
 from telltales.signals.scorecards import HEALTH_SCORER
 from telltales.store import Store, queries
 
@@ -26,13 +27,21 @@ from telltales.store import Store, queries
 )
 @click.option("--as-of", "as_of", type=DAY, help="Day to read. [default: today (UTC)]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@CSV
 @click.pass_obj
-def accounts(app: App, status: str | None, as_of: datetime | None, as_json: bool) -> None:
-    """List the accounts as of a day: each one's version in force, and its status."""
+def accounts(
+    app: App, status: str | None, as_of: datetime | None, as_json: bool, as_csv: bool
+) -> None:
+    """List the accounts as of a day: each one's version in force, and its status
+    (--csv: the versions, in a form telltales ingest reads back)."""
+    one_format(as_json, as_csv)
     day = day_of(as_of) or clock.today()
     labels = app.plan.labels
     with app.open() as store:
         rows = [overview for after in _pages(store, status, day, labels) for overview in after]
+    if as_csv:
+        echo_csv([row.account for row in rows], Account)
+        return
     if as_json:
         click.echo(msgspec.json.encode([row.account for row in rows]).decode())
         return
@@ -77,6 +86,7 @@ PAGE = 1000
 @click.option("--all", "all_accounts", is_flag=True, help="Every account in the database.")
 @click.option("--as-of", "as_of", type=DAY, help="Day to show. [default: the latest computed]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@CSV
 @click.pass_obj
 def signals(
     app: App,
@@ -84,8 +94,10 @@ def signals(
     all_accounts: bool,
     as_of: datetime | None,
     as_json: bool,
+    as_csv: bool,
 ) -> None:
-    """Show an account's signals with their evidence."""
+    """Show an account's signals with their evidence (--csv: one row per signal)."""
+    one_format(as_json, as_csv)
     if not account_ids and not all_accounts:
         raise InputError("name at least one ACCOUNT_ID, or pass --all")
     with app.open() as store:
@@ -101,6 +113,9 @@ def signals(
             day = queries.latest_signal_day(store, account.account_id, day_of(as_of))
             found = queries.signals_for(store, account.account_id, day) if day else []
             report.append((account, day, found))
+    if as_csv:
+        echo_csv([signal for _, _, found in report for signal in found], Signal)
+        return
     if as_json:
         payload = [
             {"account_id": account.account_id, "as_of": day, "signals": found}

@@ -12,9 +12,11 @@ import click
 import msgspec
 
 from telltales.cli.app import App
+from telltales.cli.export import CSV, echo_csv, one_format
 from telltales.store.keys import (
     SCOPES,
     ApiKey,
+    KeyDescription,
     create_key,
     describe,
     list_keys,
@@ -88,11 +90,16 @@ def create(
 
 @keys_group.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@CSV
 @click.pass_obj
-def list_command(app: App, as_json: bool) -> None:
+def list_command(app: App, as_json: bool, as_csv: bool) -> None:
     """List every key, revoked ones included (never a token: none is stored)."""
+    one_format(as_json, as_csv)
     with app.open() as store:
         found = list_keys(store)
+    if as_csv:
+        echo_csv([describe(key) for key in found], KeyDescription)
+        return
     if as_json:
         click.echo(msgspec.json.encode([describe(key) for key in found]).decode())
         return

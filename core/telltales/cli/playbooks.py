@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import click
@@ -12,7 +12,8 @@ import msgspec
 
 from telltales import observability
 from telltales.cli.app import DAY, App, day_of
-from telltales.models import RunActions
+from telltales.cli.export import CSV, echo_csv, one_format
+from telltales.models import RunActions, StatusTransition
 from telltales.playbooks import outbox, pilots, statuses, tasks
 from telltales.playbooks import runs as playbook_runs
 from telltales.store import queries
@@ -20,8 +21,8 @@ from telltales.store import queries
 STATES = ("open", "done", "dismissed", "all")
 
 
-def describe_actions(actions: RunActions) -> str:
-    """One line: what the run's rules and playbooks did."""
+def describe_actions(actions: RunActions, as_of: date) -> str:
+    """One line: what the run's rules and playbooks did (and how to redo a skipped day)."""
     parts = [
         f"rules: {actions.rules_fired} fired ({actions.rules_fired_live} live)",
         f"{actions.transitions} status transitions",
@@ -31,7 +32,10 @@ def describe_actions(actions: RunActions) -> str:
         f"{actions.tasks} tasks, {actions.deliveries} deliveries",
     ]
     if actions.skipped:
-        parts.append(f"{actions.skipped} accounts skipped (status history past this day)")
+        parts.append(
+            f"{actions.skipped} accounts skipped (status history past this day; to run the "
+            f"day for them, undo the later runs first: telltales undo --from {as_of})"
+        )
     if actions.ended:
         parts.append(
             f"{actions.ended} accounts no longer live: status Inactive, open tasks dismissed"
@@ -123,11 +127,13 @@ def rules_command(app: App, as_json: bool) -> None:
 @click.option("--as-of", "as_of", type=DAY, help="Day to read. [default: today (UTC)]")
 @click.option("--history", is_flag=True, help="Every transition, oldest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@CSV
 @click.pass_obj
 def status_command(
-    app: App, account_id: str, as_of: datetime | None, history: bool, as_json: bool
+    app: App, account_id: str, as_of: datetime | None, history: bool, as_json: bool, as_csv: bool
 ) -> None:
     """Show an account's health status as of a day, and why."""
+    one_format(as_json, as_csv)
     day = day_of(as_of) or datetime.now(UTC).date()
     with app.open() as store:
         account = queries.get_account(store, account_id)
@@ -136,6 +142,9 @@ def status_command(
             if history
             else [t for t in [statuses.status_as_of(store, account_id, day)] if t]
         )
+    if as_csv:
+        echo_csv(found, StatusTransition)
+        return
     if as_json:
         _json(found if history else (found[0] if found else None))
         return
@@ -183,13 +192,23 @@ def override_command(
 @click.option("--state", type=click.Choice(["open", "completed", "closed", "shadow", "held_back"]))
 @click.option("--account", "account_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@CSV
 @click.pass_obj
 def playbooks_command(
-    app: App, mode: str | None, state: str | None, account_id: str | None, as_json: bool
+    app: App,
+    mode: str | None,
+    state: str | None,
+    account_id: str | None,
+    as_json: bool,
+    as_csv: bool,
 ) -> None:
     """List playbook runs, newest first: live, shadow ("would have started") and held back."""
+    one_format(as_json, as_csv)
     with app.open() as store:
         found = playbook_runs.list_runs(store, mode=mode, state=state, account_id=account_id)
+    if as_csv:
+        echo_csv(found, playbook_runs.PlaybookRun)
+        return
     if as_json:
         _json(found)
         return
@@ -246,11 +265,18 @@ def outbox_group() -> None:
 )
 @click.option("--account", "account_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@CSV
 @click.pass_obj
-def outbox_list(app: App, status: str | None, account_id: str | None, as_json: bool) -> None:
+def outbox_list(
+    app: App, status: str | None, account_id: str | None, as_json: bool, as_csv: bool
+) -> None:
     """List deliveries (failed ones say why)."""
+    one_format(as_json, as_csv)
     with app.open() as store:
         found = outbox.list_deliveries(store, status=status, account_id=account_id)
+    if as_csv:
+        echo_csv(found, outbox.Delivery)
+        return
     if as_json:
         _json(found)
         return
@@ -281,11 +307,13 @@ def tasks_group() -> None:
 @click.option("--assignee")
 @click.option("--account", "account_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@CSV
 @click.pass_obj
 def tasks_list(
-    app: App, state: str, assignee: str | None, account_id: str | None, as_json: bool
+    app: App, state: str, assignee: str | None, account_id: str | None, as_json: bool, as_csv: bool
 ) -> None:
     """List tasks, soonest due first."""
+    one_format(as_json, as_csv)
     with app.open() as store:
         found = tasks.list_tasks(
             store,
@@ -293,6 +321,9 @@ def tasks_list(
             assignee=assignee,
             account_id=account_id,
         )
+    if as_csv:
+        echo_csv(found, tasks.Task)
+        return
     if as_json:
         _json(found)
         return
@@ -364,11 +395,16 @@ def pilots_group() -> None:
 
 @pilots_group.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@CSV
 @click.pass_obj
-def pilots_list(app: App, as_json: bool) -> None:
+def pilots_list(app: App, as_json: bool, as_csv: bool) -> None:
     """List pilots and their state."""
+    one_format(as_json, as_csv)
     with app.open() as store:
         found = pilots.list_pilots(store)
+    if as_csv:
+        echo_csv(found, pilots.Pilot)
+        return
     if as_json:
         _json(found)
         return

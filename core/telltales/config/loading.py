@@ -48,6 +48,8 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     links: dict[str, Any] = msgspec.field(default_factory=dict)
     engine: dict[str, Any] = msgspec.field(default_factory=dict)
     """Time limits of signal sources and scorers (checked by ``plan``)."""
+    freshness: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Days each source's data may be behind a run's day (checked by ``plan``)."""
 
 
 class LoadedConfig(msgspec.Struct, kw_only=True, frozen=True):

@@ -120,7 +120,8 @@ class _Row(NamedTuple):
 
     account_id: str
     purchased: int
-    assigned: int
+    assigned: int | None
+    """None: not known (left out or null), so no seat deployment is computed."""
     renewal_date: str | None
     term_start: str | None
     term_end: str | None
@@ -135,7 +136,7 @@ _Fact = tuple[str, float, str, Dimension]
 
 
 def _facts(row: _Row, day: date, previous: dict[str, PreviousTerm]) -> Iterator[_Fact]:
-    if row.purchased > 0:
+    if row.purchased > 0 and row.assigned is not None:
         share = row.assigned / row.purchased
         yield (
             "seat_deployment",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 
 from sqlite_utils import Database, Migrations
 
+from telltales.errors import StoreError
 from telltales.hookspecs import hookimpl
 from telltales.store import APPLICATION_ID
 
@@ -497,7 +499,7 @@ _ACCOUNT_VERSIONS = """
             employee_count INTEGER,
             arr REAL NOT NULL DEFAULT 0,
             seats_purchased INTEGER NOT NULL DEFAULT 0,
-            seats_assigned INTEGER NOT NULL DEFAULT 0,
+            seats_assigned INTEGER,
             products TEXT NOT NULL DEFAULT '[]',
             lifecycle_stage TEXT NOT NULL DEFAULT 'adoption',
             renewal_date TEXT,
@@ -524,6 +526,96 @@ _ACCOUNT_VERSIONS = """
             renewal_date, core_features, 'migration', updated_at
         FROM accounts
 """
+
+
+@migrations()
+def m008_seats_assigned_unknown(db: Database) -> None:
+    """Let ``accounts.seats_assigned`` be NULL: not reported is unknown, not 0.
+
+    SQLite cannot drop a NOT NULL constraint with ALTER TABLE, and rebuilding
+    ``accounts`` inside the migration's transaction would break every foreign key
+    that names it. Removing a NOT NULL constraint does not change how rows are
+    stored, so the table's schema text is edited in place, by SQLite's documented
+    procedure for such changes (https://sqlite.org/lang_altertable.html#otheralter):
+    bump ``schema_version``, check integrity. Stored zeros stay zeros: whether a 0
+    meant "none" or "not reported" cannot be told afterwards.
+    """
+    (sql,) = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'accounts'"
+    ).fetchone()
+    nullable = _NOT_NULL_SEATS.sub("seats_assigned INTEGER", sql, count=1)
+    if nullable == sql:
+        return  # already nullable
+    (version,) = db.execute("PRAGMA schema_version").fetchone()
+    db.execute("PRAGMA writable_schema = ON")
+    try:
+        db.execute(
+            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'accounts'",
+            [nullable],
+        )
+        db.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        db.execute("PRAGMA writable_schema = OFF")
+    (check,) = db.execute("PRAGMA integrity_check(1)").fetchone()
+    if check != "ok":
+        raise StoreError(f"accounts.seats_assigned could not be made nullable: {check}")
+
+
+@migrations()
+def m009_run_freshness(db: Database) -> None:
+    """What each run knew of its sources' freshness: every declaring source's latest
+    day over all accounts and its limit (JSON), so a stale run says which and how old,
+    and an account's health shows what its score stood on."""
+    db.execute("ALTER TABLE runs ADD COLUMN freshness TEXT NOT NULL DEFAULT '[]'")
+
+
+@migrations()
+def m010_corrections(db: Database) -> None:
+    """Corrections: runs undone from a day onward, who did it, and every row removed.
+
+    The append-only history tables keep refusing DELETE, except while a correction
+    is being applied: its row is ``applying`` only inside its own transaction, so no
+    other writer ever sees that state (telltales.engine.corrections).
+    """
+    execute_statements(db, _CORRECTIONS_SCHEMA)
+    for table in ("transitions", "task_events", "delivery_attempts"):
+        db.execute(f"DROP TRIGGER {table}_no_delete")
+        db.execute(
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            "WHEN NOT EXISTS (SELECT 1 FROM corrections WHERE state = 'applying') "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only history'); END"
+        )
+    for table in ("corrections", "correction_rows"):
+        db.execute(
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only history'); END"
+        )
+    db.execute(
+        "CREATE TRIGGER correction_rows_no_update BEFORE UPDATE ON correction_rows "
+        "BEGIN SELECT RAISE(ABORT, 'correction_rows is append-only history'); END"
+    )
+
+
+_CORRECTIONS_SCHEMA = """
+        CREATE TABLE corrections (
+            correction_id INTEGER PRIMARY KEY,
+            from_day TEXT NOT NULL,
+            by TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            removed TEXT NOT NULL
+        );
+        CREATE TABLE correction_rows (
+            correction_id INTEGER NOT NULL REFERENCES corrections (correction_id),
+            table_name TEXT NOT NULL,
+            row TEXT NOT NULL
+        );
+        CREATE INDEX correction_rows_correction ON correction_rows (correction_id, table_name)
+"""
+
+
+_NOT_NULL_SEATS = re.compile(r"seats_assigned\s+INTEGER\s+NOT\s+NULL\s+DEFAULT\s+0", re.I)
 
 
 @hookimpl

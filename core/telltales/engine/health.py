@@ -30,6 +30,7 @@ from telltales.playbooks.rules import SEVERITY_RANK, STATUS_RANK, describe_firin
 from telltales.playbooks.runs import PlaybookRun, list_runs
 from telltales.playbooks.statuses import ACTIVE_STATES, status_as_of
 from telltales.playbooks.tasks import Task, list_tasks
+from telltales.signals.freshness import SourceFreshness, account_freshness
 from telltales.signals.scorecards import HEALTH_SCORER, Scoring
 from telltales.signals.scorecards.card import Linear, Thresholds
 from telltales.store import Store, queries
@@ -105,6 +106,10 @@ class AccountHealth(msgspec.Struct, kw_only=True, frozen=True):
     tasks: list[Task]
     """Tasks open now, soonest due first, whatever the day asked for: the work to do."""
     next_action: NextAction
+    freshness: list[SourceFreshness] = msgspec.field(default_factory=list)
+    """How fresh each source's data was on the score's day: its latest day over all
+    accounts (as the run recorded it), the account's own latest day, and whether it
+    was past its limit, so its signals were left out of the score (not read as zero)."""
 
 
 def account_health(
@@ -139,6 +144,7 @@ def account_health(
         else None
     )
     rules = _rules_held(store, plan, account_id, score_day) if score_day else []
+    freshness = _freshness(store, plan, account_id, score_day) if score_day else []
     runs = list_runs(store, state="open", account_id=account_id)
     tasks = list_tasks(store, state="open", account_id=account_id)
     return AccountHealth(
@@ -153,7 +159,21 @@ def account_health(
         next_action=_next_action(
             plan, day, status, health, rules, runs, tasks, _targets(scoring, health)
         ),
+        freshness=freshness,
     )
+
+
+def _freshness(store: Store, plan: Plan, account_id: str, day: date) -> list[SourceFreshness]:
+    """The sources' freshness as the run that scored ``day`` recorded it, for this account."""
+    row = store.db.execute(
+        "SELECT max(run_id) FROM scores INDEXED BY scores_account "
+        "WHERE account_id = ? AND as_of = ?",
+        [account_id, day.isoformat()],
+    ).fetchone()
+    if row is None or row[0] is None:
+        return []
+    recorded = queries.run_freshness(store.db, row[0])
+    return account_freshness(store.db, plan.freshness or {}, recorded, day, account_id)
 
 
 def _rules_held(store: Store, plan: Plan, account_id: str, day: date) -> list[RuleHolding]:

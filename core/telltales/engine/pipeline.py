@@ -15,7 +15,7 @@ so it cannot change the database, and what it returns is never read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from functools import partial
@@ -39,8 +39,11 @@ from telltales.models import (
     RunStatus,
     Score,
     Signal,
+    SourceDays,
+    StaleSource,
     score_problem,
     signal_problem,
+    stale_among,
 )
 from telltales.observability import SIGNALS_COMPUTED, plugin_failed
 from telltales.playbooks.endings import end_accounts
@@ -48,6 +51,7 @@ from telltales.playbooks.launch import start_playbooks
 from telltales.playbooks.plan import EngineSpec, Plan
 from telltales.playbooks.statuses import evaluate
 from telltales.plugins import Registry, TimeLimitExceeded, call_with_time_limit
+from telltales.signals.freshness import SourceLimit, default_limits, source_days
 from telltales.store import Store, is_file_fault
 from telltales.store.history import drop_shadow, live_ids, shadow_accounts
 from telltales.store.processes import this_process
@@ -74,6 +78,7 @@ def run(
     plan: Plan | None = None,
     now: datetime | None = None,
     limits: EngineSpec | None = None,
+    freshness: Mapping[str, SourceLimit] | None = None,
 ) -> RunResult:
     """Compute and store every signal and score for ``account_ids`` (all by default).
 
@@ -83,7 +88,9 @@ def run(
     transitions and starts playbooks, in the same transaction as the signals; ``now``
     is the clock for what it stamps (default: the current time). ``limits`` are the
     sources' and scorers' time limits (default: the plan's ``[engine]`` table, else
-    the defaults).
+    the defaults). ``freshness`` are the sources' freshness limits (default: the
+    plan's ``[freshness]``, else each source's own): a source whose latest data is
+    older than its limit is left out, its signals missing, and the run is ``stale``.
 
     In strict mode a failing source or scorer raises :class:`PluginError` and the
     run is recorded as failed with nothing stored.
@@ -92,6 +99,10 @@ def run(
     if limits is None:
         limits = plan.engine if plan is not None else EngineSpec()
     ids, ended = _resolve_accounts(store, account_ids, as_of)
+    if freshness is None:
+        freshness = plan.freshness if plan is not None else None
+    known = source_days(store.reader, freshness or default_limits(registry), as_of)
+    stale = stale_among(known, as_of)
     started = clock.now()
     with store.transaction() as db:
         run_id = (
@@ -123,6 +134,7 @@ def run(
                 progress,
                 scorer_settings or {},
                 _Limits(limits, f"run {run_id} as of {as_of}"),
+                frozenset(s.source for s in stale),
             )
             if failures and registry.strict:
                 raise PluginError(
@@ -142,9 +154,11 @@ def run(
                 by_account,
                 plan,
                 clock.moment(as_of, now or clock.now()),
+                known,
+                stale,
                 ended,
             )
-            status: RunStatus = "degraded" if failures else "ok"
+            status = _status(failures, stale)
         except BaseException as error:
             _mark_failed(store, run_id, failures, error)
             span.record_exception(error)
@@ -164,6 +178,7 @@ def run(
         failures=tuple(failures),
         actions=actions,
         not_live=len(ended),
+        stale=tuple(stale),
     )
 
 
@@ -180,6 +195,11 @@ def _left_out(registry: Registry) -> list[RunFailure]:
         )
         for failure in registry.failures
     ]
+
+
+def _status(failures: Sequence[RunFailure], stale: Sequence[StaleSource]) -> RunStatus:
+    """``degraded`` when a component failed, else ``stale`` when a source was left out."""
+    return "degraded" if failures else "stale" if stale else "ok"
 
 
 def recent_runs(store: Store, limit: int) -> list[RunResult]:
@@ -257,12 +277,17 @@ def _compute(
     progress: Progress | None,
     scorer_settings: dict[str, Any],
     limits: _Limits,
+    stale: frozenset[str],
 ) -> tuple[list[Signal], dict[str, list[Signal]], list[Score]]:
     with _snapshot(store, as_of) as reader:
         wanted = frozenset(ids)
         signals: list[Signal] = []
         _fill_batch_table(reader, ids)
         for name, entry in registry.sources.items():
+            if name in stale:  # its data stopped: its signals are missing, not silence
+                if progress:
+                    progress(f"source {name} (stale)")
+                continue
             batch = SignalBatch(
                 as_of=as_of,
                 account_ids=ids,
@@ -473,7 +498,9 @@ def _store_results(
     by_account: dict[str, list[Signal]],
     plan: Plan | None,
     at: datetime,
-    ended: tuple[str, ...] = (),
+    known: Sequence[SourceDays],
+    stale: Sequence[StaleSource],
+    ended: tuple[str, ...],
 ) -> tuple[RunActions | None, datetime]:
     """Store the run's results in one transaction; its actions and when it finished."""
     day = as_of.isoformat()
@@ -515,21 +542,23 @@ def _store_results(
             ),
         )
         if plan is not None:
+            left_out = frozenset(s.source for s in stale)
             actions = _act(
-                db, registry, plan, run_id, as_of, by_account, scores, failures, at, ended
+                db, registry, plan, run_id, as_of, by_account, scores, failures, at, left_out, ended
             )
         finished = clock.now()
         db.execute(
             "UPDATE runs SET status = ?, accounts = ?, signals = ?, scores = ?, finished_at = ?, "
-            "failures = ?, actions = ? WHERE run_id = ?",
+            "failures = ?, actions = ?, freshness = ? WHERE run_id = ?",
             [
-                "degraded" if failures else "ok",
+                _status(failures, stale),
                 len(ids),
                 len(signals),
                 len(scores),
                 finished.isoformat(),
                 encode(failures).decode(),
                 encode(actions).decode() if actions is not None else None,
+                encode(known).decode(),
                 run_id,
             ],
         )
@@ -546,13 +575,18 @@ def _act(
     scores: list[Score],
     failures: list[RunFailure],
     at: datetime,
+    stale: frozenset[str],
     not_live: tuple[str, ...],
 ) -> RunActions:
     """Rules, transitions and playbooks for the batch, in the transaction of its signals;
-    the end of the status of the accounts asked for that are not live that day."""
+    the end of the status of the accounts asked for that are not live that day.
+
+    A rule reading a source that failed, or that was left out as stale, keeps what
+    it said on the account's last evaluated day: missing data writes no recovery.
+    """
     with tracer.start_as_current_span("telltales.rules") as span:
         accounts = batch_accounts(db, as_of)
-        failed = frozenset(f.component.split(":", 1)[1] for f in failures)
+        failed = stale | frozenset(f.component.split(":", 1)[1] for f in failures)
         statuses = evaluate(db, plan, as_of, accounts, by_account, scores, run_id, at, failed)
         launched = start_playbooks(db, registry, plan, statuses.transitions, as_of)
         failures.extend(launched.failures)

@@ -29,6 +29,7 @@ from telltales.playbooks.rules import (
 )
 from telltales.playbooks.steps import Playbook, PlaybookSpec, Step
 from telltales.plugins import left_out_note
+from telltales.signals.freshness import SourceLimit, load_limits
 from telltales.signals.scorecards.definition import check_signal_key, excused
 
 if TYPE_CHECKING:
@@ -131,6 +132,9 @@ class Plan:
     alerts: AlertsSpec = field(default_factory=AlertsSpec)
     outbox: OutboxSpec = field(default_factory=OutboxSpec)
     engine: EngineSpec = field(default_factory=EngineSpec)
+    freshness: Mapping[str, SourceLimit] | None = None
+    """Each declaring source's freshness limit (``[freshness]``, else its default);
+    None for a plan built without a registry (a run then uses the defaults)."""
     links: LinksSpec = field(default_factory=LinksSpec)
     managers: Mapping[str, str] = field(default_factory=dict)
     action_settings: Mapping[str, Any] = field(default_factory=dict)
@@ -210,6 +214,7 @@ def load_plan(config: LoadedConfig, registry: Registry) -> Plan:
         alerts=user.decode(("alerts",), values.alerts, AlertsSpec),
         outbox=user.decode(("outbox",), values.outbox, OutboxSpec),
         engine=_engine(user, values, registry),
+        freshness=load_limits(config, registry),
         links=_links(user, values.links),
         managers={group: spec.manager for group, spec in groups.items() if spec.manager},
         action_settings=action_settings,

@@ -18,6 +18,7 @@ from telltales.errors import (
     InputError,
     describe_problem,
     describe_validation_error,
+    on_line,
     parse_path,
 )
 from telltales.models import find_date_problem
@@ -48,11 +49,6 @@ def decode_records(registry: Registry, name: str, data: bytes) -> list[Any]:
     return [record for chunk in read_chunks(registry, name, io.BytesIO(data)) for record in chunk]
 
 
-def _on_line(number: int, description: str) -> str:
-    joiner = ", " if description.startswith("field ") else ": "
-    return f"line {number}{joiner}{description}"
-
-
 def check_dates(value: object, *, item: str = "record", lines: Sequence[int] | None = None) -> None:
     """Refuse a date or time outside the days telltales reasons about, by record and field.
 
@@ -67,7 +63,7 @@ def check_dates(value: object, *, item: str = "record", lines: Sequence[int] | N
     path = parse_path(at)
     if lines is None or not path or not isinstance(path[0], int):
         raise InputError(describe_problem(reason, path, item=item))
-    raise InputError(_on_line(lines[path[0]], describe_problem(reason, path[1:])))
+    raise InputError(on_line(lines[path[0]], describe_problem(reason, path[1:])))
 
 
 def convert_records(registry: Registry, name: str, objects: Sequence[Any]) -> list[Any]:
@@ -104,6 +100,8 @@ def read_chunks(
     if head == b"[":
         yield decode_records(registry, name, head + stream.read())
         return
+    if head != b"{":
+        raise InputError(not_json(blank_lines + 1, head + stream.readline()))
     record_type = _ingester(registry, name).record_type
     chunk_decoder = msgspec.json.Decoder(list[record_type])  # type: ignore[valid-type]
     line_decoder = msgspec.json.Decoder(record_type)
@@ -147,7 +145,7 @@ def _decode_chunk(
         try:
             record = line_decoder.decode(line)
         except msgspec.ValidationError as error:
-            raise InputError(_on_line(number, describe_validation_error(error))) from error
+            raise InputError(on_line(number, describe_validation_error(error))) from error
         except msgspec.DecodeError as error:
             raise InputError(f"line {number}: not valid JSON: {error}") from error
         check_dates([record], lines=[number])
@@ -237,3 +235,29 @@ def _ingester(registry: Registry, name: str) -> Any:
         known = ", ".join(sorted(registry.ingesters)) or "none"
         raise InputError(f"no ingester named {name!r}; installed ingesters: {known}")
     return entry.obj
+
+
+def not_json(number: int, line: bytes) -> str:
+    """Name the format of a file that is not JSON, rather than quote a parser's complaint.
+
+    A CSV export handed over as JSON used to read ``line 1: not valid JSON: JSON is
+    malformed: invalid character (byte 0)``; the person needs to hear "this is CSV".
+    """
+    text = line.decode("utf-8", "replace").strip()
+    shown = text if len(text) <= 60 else f"{text[:57]}..."
+    if "," in text or "\t" in text:
+        return (
+            f"line {number}: not JSON but what looks like CSV ({shown!r}); send it as CSV "
+            "(a .csv file or --format csv for telltales ingest, Content-Type text/csv for "
+            "the API)"
+        )
+    return (
+        f"line {number}: not JSON ({shown!r}): a JSON array starts with '[', and each line "
+        "of JSON Lines with '{'"
+    )
+
+
+def record_type_of(registry: Registry, name: str) -> type[msgspec.Struct]:
+    """The record type of ingester ``name``, or the error listing the installed ones."""
+    record_type: type[msgspec.Struct] = _ingester(registry, name).record_type
+    return record_type

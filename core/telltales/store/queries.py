@@ -22,6 +22,8 @@ from telltales.models import (
     Score,
     ScoreTrend,
     Signal,
+    SourceDays,
+    stale_among,
 )
 from telltales.store import Store, history
 from telltales.store.processes import process_gone
@@ -346,7 +348,7 @@ def get_run(store: Store, run_id: int) -> RunResult | None:
     """The run as stored; one left ``running`` by a process that is gone is ``interrupted``."""
     row = store.db.execute(
         "SELECT run_id, as_of, status, accounts, signals, scores, started_at, finished_at, "
-        "failures, actions, process FROM runs WHERE run_id = ?",
+        "failures, actions, freshness, process FROM runs WHERE run_id = ?",
         [run_id],
     ).fetchone()
     if row is None:
@@ -362,10 +364,22 @@ def get_run(store: Store, run_id: int) -> RunResult | None:
         "finished_at",
         "failures",
         "actions",
+        "stale",
     )
     record = dict(zip(names, row[:-1], strict=True))
     if record["status"] == "running" and row[-1] is not None and process_gone(row[-1]):
         record["status"] = "interrupted"
     record["failures"] = msgspec.json.decode(record["failures"])
     record["actions"] = msgspec.json.decode(record["actions"]) if record["actions"] else None
+    known = _SOURCE_DAYS.decode(record["stale"])
+    record["stale"] = stale_among(known, date.fromisoformat(str(record["as_of"])))
     return msgspec.convert(record, RunResult, strict=False)
+
+
+_SOURCE_DAYS = msgspec.json.Decoder(list[SourceDays])
+
+
+def run_freshness(db: Database, run_id: int) -> list[SourceDays]:
+    """What the run recorded of its sources' freshness (latest day, limit), or nothing."""
+    row = db.execute("SELECT freshness FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    return _SOURCE_DAYS.decode(row[0]) if row else []

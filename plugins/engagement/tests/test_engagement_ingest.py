@@ -73,7 +73,8 @@ def test_an_outcome_resent_with_a_new_status_replaces_the_old(env: PluginHarness
 
 
 def test_reingesting_the_same_files_changes_no_count_and_no_signal(env: PluginHarness) -> None:
-    activities = [activity("x1", "2026-10-10"), activity("x2", "2026-07-01", "value_review")]
+    # x1 within engagement's 30-day freshness limit of DAY: the log is live.
+    activities = [activity("x1", "2026-11-10"), activity("x2", "2026-07-01", "value_review")]
     outcomes = [outcome("o1", "verified", verified_on="2026-09-01"), outcome("o2", "missed")]
     env.ingest("engagement.activities", activities)
     env.ingest("engagement.outcomes", outcomes)

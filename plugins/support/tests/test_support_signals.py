@@ -114,7 +114,12 @@ def test_ticket_spike_against_the_accounts_own_baseline(env: PluginHarness) -> N
     )
 
 
-def test_ticket_spike_floors_a_thin_baseline(env: PluginHarness) -> None:
+def test_ticket_spike_floors_a_thin_baseline(env: PluginHarness, tmp_path: Path) -> None:
+    # Two accounts' tickets only: the feed's last day is weeks before DAY, past support's
+    # freshness limit, which this test of the baseline's floor turns off.
+    config = tmp_path / "telltales.toml"
+    config.write_text("[freshness]\nsupport = 0\n")
+    env.configure(config)
     env.ingest(
         "support.tickets",
         [

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import msgspec
-from telltales import BATCH_TABLE, Signal, SignalBatch, SignalSpec
+from telltales import BATCH_TABLE, DataDays, Freshness, Signal, SignalBatch, SignalSpec
 
 from .settings import Settings
 
@@ -107,6 +107,13 @@ class ContactsSource:
     """Sponsor and champion changes, sponsor coverage and cadence, active contacts."""
 
     name = "contacts"
+    freshness = Freshness(
+        tables=(
+            DataDays(table="contacts_people", day_column="as_of"),
+            DataDays(table="contacts_meetings"),
+        )
+    )
+    """Role changes are rare: never stale by default (``[freshness] contacts`` sets a limit)."""
     settings_type = Settings
     signals = (
         SignalSpec(

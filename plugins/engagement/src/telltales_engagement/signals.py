@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import NamedTuple
 
-from telltales import BATCH_TABLE, Signal, SignalBatch, SignalSpec
+from telltales import BATCH_TABLE, DataDays, Freshness, Signal, SignalBatch, SignalSpec
 
 from .settings import Settings
 
@@ -59,6 +59,9 @@ class EngagementSource:
     """Is the account met at the promised cadence, and are its agreed outcomes verified."""
 
     name = "engagement"
+    freshness = Freshness(tables=(DataDays(table="engagement_activities"),), stale_after_days=30)
+    """No CSM activity logged for any account in a month means the log stopped, not
+    that every account went untouched."""
     settings_type = Settings
     signals = (
         SignalSpec(

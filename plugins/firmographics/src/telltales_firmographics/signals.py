@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 import msgspec
-from telltales import BATCH_TABLE, Signal, SignalBatch, SignalSpec
+from telltales import BATCH_TABLE, DataDays, Freshness, Signal, SignalBatch, SignalSpec
 
 from .icp import criteria, fit
 from .settings import Settings
@@ -66,6 +66,8 @@ class FirmographicsSource:
     """Fit of each account against the configured ICP, from its snapshot history."""
 
     name = "firmographics"
+    freshness = Freshness(tables=(DataDays(table="firmographics_snapshots", day_column="as_of"),))
+    """Snapshots come when a provider has news: never stale by default."""
     settings_type = Settings
     signals = (
         SignalSpec(

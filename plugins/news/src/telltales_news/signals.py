@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from itertools import groupby
 from typing import NamedTuple, cast
 
-from telltales import BATCH_TABLE, Signal, SignalBatch, SignalSpec
+from telltales import BATCH_TABLE, DataDays, Freshness, Signal, SignalBatch, SignalSpec
 
 from .records import KINDS, Kind
 from .settings import Settings
@@ -50,6 +50,8 @@ class NewsSource:
     """
 
     name = "news"
+    freshness = Freshness(tables=(DataDays(table="news_items"),))
+    """No news is no news: never stale by default."""
     settings_type = Settings
     signals = (
         *(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from telltales import BATCH_TABLE, Signal, SignalBatch, SignalSpec
+from telltales import BATCH_TABLE, DataDays, Freshness, Signal, SignalBatch, SignalSpec
 
 from .records import PRIORITIES, Priority
 from .settings import Settings
@@ -58,6 +58,12 @@ class SupportSource:
     """
 
     name = "support"
+    freshness = Freshness(
+        tables=(DataDays(table="support_tickets", day_column="opened_at"),),
+        stale_after_days=14,
+    )
+    """A helpdesk export silent for two weeks across every account has stopped: a
+    quiet fortnight is not "no tickets"."""
     settings_type = Settings
     signals = (
         SignalSpec(

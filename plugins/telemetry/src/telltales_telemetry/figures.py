@@ -70,11 +70,18 @@ class Figures:
     account_id: str
     segment: str
     seats_purchased: int
-    seats_assigned: int
+    seats_assigned: int | None
+    """None when the account does not report it: unknown, so no deployment share."""
     core_features: tuple[str, ...]
     customer_since: date | None = None
     """The account's first day as a customer: no window reaches back past it."""
     has_usage: bool = False
+    from_rows: bool = False
+    """Per-user rows in the 90 days to the run day: every figure is exact."""
+    counted: bool = False
+    """No per-user rows in the window, but daily counts (``counts``): figures over a
+    window that need distinct users are lower bounds (the busiest day), and teams
+    and the most active users are unknown."""
     users_14d: int = 0
     users_30d: int = 0
     teams_30d: tuple[str, ...] = ()
@@ -91,21 +98,8 @@ def compute_figures(db: Database, as_of: date) -> dict[str, Figures]:
     """Figures for the batch's accounts and their segment peers, keyed by account id."""
     conn = db.conn
     figures = _peers(db)
-    today = day_number(as_of)
-    params = {
-        "today": today,
-        "d90": today - 89,
-        "d60": today - 59,
-        "d30": today - 29,
-        "d28": today - 27,
-        "d14": today - 13,
-    }
-    for (account_id,) in conn.execute(
-        f"SELECT p.account_id FROM {PEERS} p WHERE EXISTS (SELECT 1 FROM telemetry_usage u "
-        "WHERE u.account_id = p.account_id AND u.day <= :today)",
-        params,
-    ):
-        figures[account_id].has_usage = True
+    params = window_params(as_of)
+    mark_connected(db, figures, "telemetry_usage", params["today"])
     conn.execute(f"DROP TABLE IF EXISTS {GROUPS}")
     (accounts,) = conn.execute("SELECT count(*) FROM accounts").fetchone()
     if len(figures) == accounts:  # the daily run: no per-row membership test needed
@@ -132,6 +126,32 @@ def compute_figures(db: Database, as_of: date) -> dict[str, Figures]:
         found.top_events, found.events_30d = int(top), int(total)
     conn.execute(f"DROP TABLE {GROUPS}")
     return figures
+
+
+def mark_connected(db: Database, figures: dict[str, Figures], table: str, today: int) -> None:
+    """Set ``has_usage`` for the peers with a row in ``table`` on or before the run day.
+
+    "Not connected" is not "not used": an account that never had usage gets no signal.
+    """
+    for (account_id,) in db.conn.execute(
+        f"SELECT p.account_id FROM {PEERS} p WHERE EXISTS (SELECT 1 FROM {table} u "
+        "WHERE u.account_id = p.account_id AND u.day <= ?)",
+        [today],
+    ):
+        figures[account_id].has_usage = True
+
+
+def window_params(as_of: date) -> dict[str, int]:
+    """The first day of each window, as stored day numbers, for the queries' parameters."""
+    today = day_number(as_of)
+    return {
+        "today": today,
+        "d90": today - 89,
+        "d60": today - 59,
+        "d30": today - 29,
+        "d28": today - 27,
+        "d14": today - 13,
+    }
 
 
 def _peers(db: Database) -> dict[str, Figures]:
@@ -174,11 +194,17 @@ def _peers(db: Database) -> dict[str, Figures]:
 
 def _account_row(found: Figures, row: tuple[object, ...]) -> None:
     _, users_14d, users_30d, teams, logins_30d, *sums = row
+    found.from_rows = True
     found.users_14d = int(users_14d)  # type: ignore[call-overload]
     found.users_30d = int(users_30d)  # type: ignore[call-overload]
     # group_concat(DISTINCT ...) takes no separator: each team is marked with \x1f instead.
     found.teams_30d = tuple(sorted(str(teams)[1:].split(",\x1f"))) if teams else ()
     found.logins_30d = int(logins_30d)  # type: ignore[call-overload]
+    set_trends(found, sums)
+
+
+def set_trends(found: Figures, sums: list[object]) -> None:
+    """Σy and Σxy of core events, then of logins, over 90, 60 and 30 days, as trends."""
     values = [float(v) for v in sums]  # type: ignore[arg-type]
     for index, days in enumerate((90, 60, 30)):
         found.core_trends[days] = Trend(days, values[2 * index], values[2 * index + 1])

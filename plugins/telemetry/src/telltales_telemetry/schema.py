@@ -1,4 +1,4 @@
-"""The usage table: one row per account, user, feature and day.
+"""The usage tables: one row per account, user, feature and day; or counts per account-day.
 
 Days are stored as whole days since 1970-01-01 (``day``), not ISO text: the daily
 run aggregates tens of millions of rows, and integer days make the windows and the
@@ -54,6 +54,38 @@ def m001_usage(db: Database) -> None:
         SELECT account_id, user_id, team, feature, date(day * 86400, 'unixepoch') AS day,
                events, logins
         FROM telemetry_usage
+        """
+    )
+
+
+@migrations()
+def m002_counts_daily(db: Database) -> None:
+    """Counted usage: per account, day and feature, how many users were active.
+
+    Warehouses often export counts rather than one row per user. ``feature`` is
+    ``''`` for the whole product that day (users active in any feature). The key
+    order serves both the run's scan of an account's window and "replace this
+    account's day" at ingestion.
+    """
+    db.execute(
+        """
+        CREATE TABLE telemetry_daily_counts (
+            account_id TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            feature TEXT NOT NULL DEFAULT '',
+            active_users INTEGER NOT NULL,
+            events INTEGER NOT NULL,
+            logins INTEGER NOT NULL,
+            PRIMARY KEY (account_id, day, feature)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
+        CREATE VIEW telemetry_daily_counts_by_date AS
+        SELECT account_id, date(day * 86400, 'unixepoch') AS day, feature, active_users,
+               events, logins
+        FROM telemetry_daily_counts
         """
     )
 

@@ -11,8 +11,17 @@ from datetime import date
 from functools import cache
 from sys import intern
 
-from telltales import Signal, SignalBatch, SignalSource, SignalSpec, hookimpl
+from telltales import (
+    DataDays,
+    Freshness,
+    Signal,
+    SignalBatch,
+    SignalSource,
+    SignalSpec,
+    hookimpl,
+)
 
+from .counts import add_counted
 from .figures import Figures, Trend, compute_figures
 from .settings import Settings
 
@@ -150,10 +159,22 @@ class TelemetrySource:
     name = SOURCE
     settings_type = Settings
     signals = SIGNALS
+    # [docs:freshness]
+    freshness = Freshness(
+        tables=(
+            DataDays(table="telemetry_usage", day_format="epoch_days"),
+            DataDays(table="telemetry_daily_counts", day_format="epoch_days"),
+        ),
+        stale_after_days=3,
+    )
+    # [/docs:freshness]
+    """Usage arrives daily; three days without any account's usage is an export that
+    stopped, and its windows would read the silence as "-100%"."""
 
     def compute(self, batch: SignalBatch) -> Iterator[Signal]:
         settings: Settings = batch.settings
         figures = compute_figures(batch.db, batch.as_of)
+        add_counted(batch.db, figures, batch.as_of)
         for found in figures.values():
             found.core_features = _distinct_by_slug(found.core_features)
         day = batch.as_of.isoformat()
@@ -164,8 +185,9 @@ class TelemetrySource:
         }
         for account_id, found in figures.items():
             # Only accounts with telemetry: an unconnected account gets no telemetry signal.
-            if found.has_usage and found.seats_purchased > 0:
-                share = found.seats_assigned / found.seats_purchased
+            assigned = found.seats_assigned
+            if found.has_usage and found.seats_purchased > 0 and assigned is not None:
+                share = assigned / found.seats_purchased
                 out = outputs.setdefault(account_id, _Out(found, {}, []))
                 out.values["seat_deployment"] = share
         _add_percentiles(outputs, batch.account_ids, settings)
@@ -208,20 +230,26 @@ def _account_signals(f: Figures, settings: Settings, day: str, tenure: int | Non
         )
 
     seats = f.seats_purchased
+    # Counts name no users: over a window, the busiest day is all that is certain.
+    least = "at least " if f.counted else ""
+    peak = " (daily peak: counts name no users)" if f.counted else ""
     if seats > 0:
         low = _pct(settings.low_utilization)
         for days, active in ((14, f.users_14d), (30, f.users_30d)):
             share = active / seats
             verdict = (
-                f"below the {low} that deserves a conversation"
-                if share < settings.low_utilization
-                else f"at or above the {low} threshold"
+                f"at or above the {low} threshold"
+                if share >= settings.low_utilization
+                else f"below the {low} that deserves a conversation"
+                if not f.counted
+                else f"the busiest day is below the {low} that deserves a conversation; "
+                "distinct users over the window may be more"
             )
             emit(
                 f"seat_utilization_{days}d",
                 share,
-                f"{active} of {seats} purchased seats active in the {days} days to {day} "
-                f"({_share_against(share, settings.low_utilization)}), {verdict}",
+                f"{least}{active} of {seats} purchased seats active in the {days} days to {day}"
+                f"{peak} ({least}{_share_against(share, settings.low_utilization)}), {verdict}",
             )
         weak = _pct(settings.weak_adoption)
         weakest: tuple[float, str, int] | None = None
@@ -237,8 +265,8 @@ def _account_signals(f: Figures, settings: Settings, day: str, tenure: int | Non
             emit(
                 f"feature_adoption_30d.{slug(feature)}",
                 share,
-                f"{users} of {seats} seats used core feature {feature} in the 30 days to {day} "
-                f"({verdict})",
+                f"{least}{users} of {seats} seats used core feature {feature} in the 30 days "
+                f"to {day}{peak} ({least}{verdict})",
             )
             if weakest is None or share < weakest[0]:
                 weakest = (share, feature, users)
@@ -247,14 +275,16 @@ def _account_signals(f: Figures, settings: Settings, day: str, tenure: int | Non
             emit(
                 "core_feature_adoption_30d",
                 share,
-                f"weakest core feature is {feature}: {users} of {seats} seats used it in the "
-                f"30 days to {day} ({_share_against(share, settings.weak_adoption)}, weak is "
-                f"below {weak})",
+                f"weakest core feature is {feature}: {least}{users} of {seats} seats used it "
+                f"in the 30 days to {day}{peak} ({least}"
+                f"{_share_against(share, settings.weak_adoption)}, weak is below {weak})",
             )
     if _covers(tenure, 28):
         _drops(f, settings, day, emit)
     _trends(f, settings, day, emit, tenure)
-    if f.users_30d:
+    if f.counted:
+        _counted_logins(f, day, emit)
+    elif f.users_30d:
         teams = f.teams_30d
         emit(
             "active_teams_30d",
@@ -284,6 +314,23 @@ def _account_signals(f: Figures, settings: Settings, day: str, tenure: int | Non
 Emit = Callable[..., None]
 
 
+def _counted_logins(f: Figures, day: str, emit: Emit) -> None:
+    """Logins per user from counts: over at least the busiest day's users, so at most.
+
+    Teams and the two most active users need people by name: counts give neither,
+    and no signal is better than a made-up one.
+    """
+    if not f.users_30d:
+        return
+    weekly = f.logins_30d / (30 / 7) / f.users_30d
+    emit(
+        "weekly_logins_per_user",
+        weekly,
+        f"{f.logins_30d} logins by at least {f.users_30d} active users (daily peak: counts "
+        f"name no users) in the 30 days to {day}: at most {weekly:.1f} per user per week",
+    )
+
+
 def _drops(f: Figures, settings: Settings, day: str, emit: Emit) -> None:
     worst: tuple[float, str, int, int] | None = None
     for feature in f.core_features:
@@ -297,10 +344,11 @@ def _drops(f: Figures, settings: Settings, day: str, emit: Emit) -> None:
             if change < -settings.drop_alert
             else ""
         )
+        what = "busiest day's users" if f.counted else "active users"
         emit(
             f"feature_drop_14d.{slug(feature)}",
             change,
-            f"active users of {feature}: {now} in the 14 days to {day}, {before} in the 14 "
+            f"{what} of {feature}: {now} in the 14 days to {day}, {before} in the 14 "
             f"before, {_change(change)}{flag}",
         )
         if worst is None or change < worst[0]:
@@ -312,11 +360,12 @@ def _drops(f: Figures, settings: Settings, day: str, emit: Emit) -> None:
             if change < -settings.drop_alert
             else ""
         )
+        users = "users on its busiest day" if f.counted else "active users"
         emit(
             "core_feature_drop_14d",
             change,
             f"{'largest fall' if change < 0 else 'smallest rise'} among core features is "
-            f"{feature}: {now} active users in the 14 "
+            f"{feature}: {now} {users} in the 14 "
             f"days to {day}, {before} in the 14 before, {_change(change)}{flag}",
         )
 
@@ -383,6 +432,15 @@ _LABELS = {
 }
 
 
+_BOUND_FROM_COUNTS = {
+    "seat_utilization_14d": "at least ",
+    "seat_utilization_30d": "at least ",
+    "core_feature_adoption_30d": "at least ",
+    "weekly_logins_per_user": "at most ",
+}
+"""How a figure from counts relates to the exact one it stands for."""
+
+
 def _format(key: str, value: float) -> str:
     if key in ("active_teams_30d",):
         return f"{value:.0f}"
@@ -430,7 +488,9 @@ def _add_percentiles(outputs: dict[str, _Out], wanted: Iterable[str], settings: 
                     value=round(percentile, 1),
                     dimension="deployment" if key == "seat_deployment" else "adoption",
                     evidence=(
-                        f"{_LABELS[key]} {_format(key, value)} ranks at percentile "
+                        f"{_LABELS[key]} "
+                        f"{_BOUND_FROM_COUNTS.get(key, '') if out.figures.counted else ''}"
+                        f"{_format(key, value)} ranks at percentile "
                         f"{percentile:.0f} of {len(peers)} {segment} accounts "
                         f"(segment median {_format(key, median)})"
                     ),
