@@ -13,6 +13,7 @@ import click
 
 from telltales.cli import (
     accounts,
+    backtest,
     demo,
     history,
     ingest,
@@ -45,7 +46,19 @@ def cli(ctx: click.Context, db: Path | None, config: Path | None) -> None:
     ctx.obj = App(db, config)
 
 
-for module in (setup, ingest, runs, accounts, playbooks, keys, serve, history, metrics, demo):
+for module in (
+    setup,
+    ingest,
+    runs,
+    accounts,
+    playbooks,
+    keys,
+    serve,
+    history,
+    metrics,
+    backtest,
+    demo,
+):
     module.register_commands(cli)
 
 

@@ -615,6 +615,62 @@ _CORRECTIONS_SCHEMA = """
 """
 
 
+@migrations()
+def m011_backtests(db: Database) -> None:
+    """Backtests: each report card as it was computed, and the observations it judged.
+
+    A backtest is written once: its row while it runs, its report (or its error) when
+    it ends, and then never again; its observations never change. Triggers refuse
+    every other UPDATE and every DELETE (docs/backtest.md).
+    """
+    execute_statements(db, _BACKTESTS_SCHEMA)
+    for table in ("backtests", "backtest_observations"):
+        db.execute(
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only history'); END"
+        )
+    db.execute(
+        "CREATE TRIGGER backtest_observations_no_update BEFORE UPDATE ON backtest_observations "
+        "BEGIN SELECT RAISE(ABORT, 'backtest_observations is append-only history'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER backtests_finished_once BEFORE UPDATE ON backtests "
+        "WHEN OLD.state != 'running' "
+        "BEGIN SELECT RAISE(ABORT, 'a finished backtest is never rewritten'); END"
+    )
+
+
+_BACKTESTS_SCHEMA = """
+        CREATE TABLE backtests (
+            backtest_id INTEGER PRIMARY KEY,
+            state TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            process TEXT,
+            error TEXT,
+            report TEXT
+        );
+        CREATE TABLE backtest_observations (
+            backtest_id INTEGER NOT NULL REFERENCES backtests (backtest_id),
+            account_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            csm_group TEXT NOT NULL,
+            segment TEXT NOT NULL,
+            outcome INTEGER,
+            outcome_day TEXT,
+            scores TEXT NOT NULL,
+            grades TEXT NOT NULL,
+            rules TEXT NOT NULL,
+            fired TEXT NOT NULL,
+            status TEXT NOT NULL,
+            PRIMARY KEY (backtest_id, account_id, day)
+        ) WITHOUT ROWID
+"""
+
+
 _NOT_NULL_SEATS = re.compile(r"seats_assigned\s+INTEGER\s+NOT\s+NULL\s+DEFAULT\s+0", re.I)
 
 
