@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from support.demo_book import build_book
 from support.server import (
     TELLTALES,
     environment,
@@ -25,31 +26,15 @@ from support.server import (
     stop_server,
     telltales,
 )
-from telltales.config import load_config
 from telltales.demo import summary
-from telltales.demo.replay import PILOT_GROUP, DemoOptions, DemoResult, build
-from telltales.playbooks.plan import load_plan
-from telltales.plugins import load_registry
-from telltales.signals.settings import scorer_settings, source_settings
+from telltales.demo.replay import PILOT_GROUP, DemoOptions, DemoResult
 from telltales.store import open_store
 
 END = date(2026, 11, 20)
-DEMO_CONFIG = Path(__file__).parents[2] / "core" / "telltales" / "demo" / "demo.toml"
 
 
 def _build(path: Path, options: DemoOptions) -> DemoResult:
-    registry = load_registry()
-    config = load_config(DEMO_CONFIG)
-    migrations = [entry.obj for entry in registry.migrations.values()]
-    with open_store(path, migrations, create=True) as store:
-        return build(
-            store,
-            registry,
-            load_plan(config, registry),
-            options,
-            source_settings=source_settings(config, registry),
-            scorer_settings=scorer_settings(config, registry),
-        )
+    return build_book(path, options)
 
 
 def _fingerprint(path: Path) -> dict[str, object]:

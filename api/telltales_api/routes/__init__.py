@@ -12,6 +12,7 @@ from telltales.plugins import Registry
 
 from . import (
     accounts,
+    backtests,
     deliveries,
     health,
     history,
@@ -36,6 +37,7 @@ def route_handlers(registry: Registry) -> list[ControllerRouterHandler]:
         health.router,
         ingest.router_for(registry),
         runs.router,
+        backtests.router,
         tasks.router,
         deliveries.router,
         pilots.router,

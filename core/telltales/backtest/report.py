@@ -380,7 +380,7 @@ def _rule(
     ]
     alerts = sum(1 for o in in_span if rule in o.fired)
     csms = len({o.owner for o in in_span})
-    weeks = len({o.day for o in in_span}) * settings.every_days / 7
+    weeks = judged_days(settings) * settings.every_days / 7
     mine = [flapped for entry, flapped in entries if rule in entry.rules]
     found = statistics.spread(leads) if reason is None else None
 
@@ -406,6 +406,15 @@ def _rule(
         at_risk_entries=len(mine),
         flap_rate=_flap_figure(mine),
     )
+
+
+def judged_days(settings: Settings) -> int:
+    """The replayed days from the out-of-time cut (if any) on: each stands for
+    ``every_days`` days of alerts."""
+    first = settings.judge_from or settings.first_day
+    offset = (first - settings.first_day).days
+    start = offset + (-offset) % settings.every_days
+    return len(range(start, (settings.last_day - settings.first_day).days + 1, settings.every_days))
 
 
 def first_firing(rows: Sequence[Observation], rule: str, day: date) -> date:
