@@ -101,7 +101,10 @@ def test_an_empty_source_is_refused_when_records_are_required(
     with pytest.raises(InputError, match=r"^the file holds no records; nothing was stored"):
         ingest_chunks(store, registry, "accounts", chunks)
     assert (
-        ingest_chunks(store, registry, "accounts", read_csv_chunks(Account, io.BytesIO(data))) == 0
+        ingest_chunks(
+            store, registry, "accounts", read_csv_chunks(Account, io.BytesIO(data))
+        ).stored
+        == 0
     )
 
 

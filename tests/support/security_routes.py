@@ -35,7 +35,7 @@ from telltales_api.auth import SCOPE_OPT
 
 from support.api import ApiHarness, api_harness
 from support.api_example import CONFIG as TASKS_CONFIG
-from support.api_example import EXAMPLE_DATA, build_example
+from support.api_example import build_example
 
 PUBLIC = frozenset({("GET", "/healthz"), ("GET", "/readyz")})
 """The documented public operations: probes. The schema itself is served outside it, and
@@ -107,19 +107,6 @@ def operations(app: Litestar) -> list[Operation]:
                 )
             )
     return found
-
-
-def records(source: str) -> list[dict[str, Any]]:
-    """The example records of an ingester (``examples/data/<source>.json`` or ``.jsonl``);
-    counted usage, which has no example file, counted from the per-user example rows."""
-    if source == "telemetry.daily_counts":
-        return _counted(records("telemetry.usage"))
-    path = EXAMPLE_DATA / f"{source}.json"
-    if path.exists():
-        loaded: list[dict[str, Any]] = json.loads(path.read_text())
-        return loaded
-    lines = (EXAMPLE_DATA / f"{source}.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
 
 
 def database_digest(store: Store) -> str:
@@ -247,17 +234,3 @@ def book_harness(book_db: Path, book: Book, folder: Path) -> Iterator[ApiHarness
     """Yield an app over a copy of the book in ``folder``, configured as it was built."""
     shutil.copy(book_db, folder / "api.db")
     yield from api_harness(folder, config=book.config)
-
-
-def _counted(usage: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per-user usage rows as the counts an export without user ids would give."""
-    users: dict[tuple[str, str, str], set[str]] = {}
-    for row in usage:
-        users.setdefault((row["account_id"], row["day"], row["feature"]), set()).add(
-            row["user_id"]
-        )
-    return [
-        {"account_id": account, "day": day, "feature": feature, "active_users": len(ids)}
-        for (account, day, feature), ids in users.items()
-    ]
-
