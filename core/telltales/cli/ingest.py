@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import IO, Any
 
 import click
 
 from telltales.cli.app import App
+from telltales.cli.progress import progress_bar
 from telltales.signals.ingest import Ingested, ingest_chunks, read_chunks
 
 
@@ -17,11 +21,37 @@ from telltales.signals.ingest import Ingested, ingest_chunks, read_chunks
 def ingest_command(app: App, name: str, file: Any) -> None:
     """Store the records in FILE (a JSON array or JSON Lines; - for stdin) through ingester NAME.
 
-    The whole file is validated first; one invalid record stores nothing.
+    The whole file is validated first; one invalid record stores nothing. On a terminal,
+    a bar on standard error shows how much of the file is stored (not for stdin).
     """
-    with app.open() as store:
-        done = ingest_chunks(store, app.registry, name, read_chunks(app.registry, name, file))
+    size = _size(file)
+    with app.open() as store, progress_bar(size, f"Ingesting {name}") as advance:
+        chunks: Iterable[Sequence[Any]] = read_chunks(app.registry, name, file)
+        if size is not None:
+            chunks = _advancing(chunks, file, advance)
+        done = ingest_chunks(store, app.registry, name, chunks)
     click.echo(f"Stored {done.stored} record(s) through {name!r} from {file.name}{folded(done)}")
+
+
+def _size(file: IO[bytes]) -> int | None:
+    """The bytes of a regular file; None for a pipe or a terminal (stdin), whose end is unknown."""
+    try:
+        found = os.fstat(file.fileno())
+    except (OSError, ValueError):
+        return None
+    return found.st_size if stat.S_ISREG(found.st_mode) else None
+
+
+def _advancing(
+    chunks: Iterable[Sequence[Any]], file: IO[bytes], advance: Callable[[int], None]
+) -> Iterator[Sequence[Any]]:
+    """The chunks, advancing the bar by the bytes read once each chunk has been stored."""
+    done = 0
+    for chunk in chunks:
+        yield chunk  # the next one is asked for once this one is stored
+        position = file.tell()
+        advance(position - done)
+        done = position
 
 
 def folded(done: Ingested) -> str:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import click
@@ -14,17 +10,11 @@ import msgspec
 from telltales import observability
 from telltales.cli.app import DAY, App, day_of
 from telltales.cli.playbooks import describe_actions
+from telltales.cli.progress import progress_bar
 from telltales.engine import pipeline
 from telltales.errors import InputError
 from telltales.models import RunFailure, RunResult
 from telltales.signals.settings import scorer_settings, source_settings
-
-
-@contextmanager
-def _progress(total: int, label: str) -> Iterator[pipeline.Progress]:
-    hidden = not sys.stderr.isatty() or bool(os.environ.get("CI"))
-    with click.progressbar(length=total, label=label, file=sys.stderr, hidden=hidden) as bar:
-        yield lambda _step: bar.update(1)
 
 
 @click.command(name="run")
@@ -49,7 +39,7 @@ def run_command(
         plan = app.plan  # checked again if a plugin's migrations failed when it opened
         steps = pipeline.steps(app.registry) * len(days)
         results = []
-        with _progress(steps, "Computing signals") as progress:
+        with progress_bar(steps, "Computing signals") as advance:
             for day in days:
                 results.append(
                     pipeline.run(
@@ -59,7 +49,7 @@ def run_command(
                         settings=settings,
                         scorer_settings=scorers,
                         account_ids=accounts or None,
-                        progress=progress,
+                        progress=lambda _step: advance(1),
                         plan=plan,
                     )
                 )
