@@ -472,7 +472,7 @@ def test_a_bad_csv_cell_is_named_by_line_and_field_and_stores_nothing(api: ApiHa
     body = USAGE_CSV + "northwind,u3@northwind.example,2026-11-31,reporting,1,0\n"
     answer = post_csv(api, "telemetry.usage", body, api.key("ingest"))
     assert answer.status_code == 422
-    reason = "line 4, field 'day': invalid RFC3339 encoded date"
+    reason = "record 3 (line 4), field 'day': invalid RFC3339 encoded date"
     assert answer.json()["errors"] == [{"field": "body", "reason": reason}]
     assert rows(api, "telemetry_usage") == 0
 

@@ -160,7 +160,7 @@ def test_a_csv_mistake_names_the_file_line_and_field(built: Path, tmp_path: Path
     file = tmp_path / "export.txt"
     file.write_text("account_id,name,arr\nnew,New Co,lots\n")
     line = error_line(invoke("--db", built, "ingest", "accounts", file, "--format", "csv"))
-    assert line == f"Error: {file}: line 2, field 'arr': expected `float`, got 'lots'"
+    assert line == f"Error: {file}: record 1 (line 2), field 'arr': expected `float`, got 'lots'"
     line = error_line(invoke("--db", built, "ingest", "accounts", file))
     assert line.startswith(f"Error: {file}: line 1: not JSON but what looks like CSV")
 
