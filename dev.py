@@ -17,6 +17,7 @@ changes; extra arguments after the command go to the command
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import shutil
@@ -162,10 +163,18 @@ def lock(args: list[str]) -> int:
 COMMANDS = {"demo": demo, "test": test, "bench": bench, "lock": lock}
 
 
+def _closest(name: str) -> str:
+    """``; did you mean 'demo'?`` for a near miss, else nothing."""
+    found = difflib.get_close_matches(name, COMMANDS, n=1)
+    return f"; did you mean {found[0]!r}?" if found else ""
+
+
 def main() -> int:
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py must explain, not crash, on old Pythons
         sys.exit(f"telltales needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        if len(sys.argv) >= 2:  # a typo (`dmeo`) is said as such, not only answered with usage
+            print(f"dev.py: unknown command {sys.argv[1]!r}{_closest(sys.argv[1])}\n")
         print(__doc__.strip())
         return 2
     try:

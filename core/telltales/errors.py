@@ -137,10 +137,28 @@ def dotted(path: Sequence[str | int | EllipsisType]) -> str:
     return text
 
 
-def describe_validation_error(error: msgspec.ValidationError, *, item: str = "record") -> str:
-    """Name the item by index and the field by dotted path: ``record 3, field 'score': ...``.
+def position(number: int, line: int | None = None, *, item: str = "record") -> str:
+    """Where an item of a file is, as every message says it: ``record 3``, counted from 1.
 
-    "at $[3].score" means little to someone fixing a CSV export; this sentence does.
+    The same word and count for a JSON array and for JSON Lines, whatever the message
+    (a bad field, an unknown account); in JSON Lines a blank line is no record, so when
+    the line differs from the count it is given too: ``record 3 (line 5)``.
+    """
+    where = f"{item} {number}"
+    return where if line is None or line == number else f"{where} (line {line})"
+
+
+def at_position(where: str, description: str) -> str:
+    """``record 3, field 'day': ...`` or ``record 3: not valid JSON``: a place, then what."""
+    joiner = ", " if description.startswith("field ") else ": "
+    return f"{where}{joiner}{description}"
+
+
+def describe_validation_error(error: msgspec.ValidationError, *, item: str = "record") -> str:
+    """Name the item by position and the field by dotted path: ``record 4, field 'score': ...``.
+
+    "at $[3].score" means little to someone fixing a CSV export; this sentence does. The
+    position counts from 1, as a person counts (msgspec's index 3 is record 4).
     """
     return describe_problem(*locate_validation_error(error), item=item)
 
@@ -151,15 +169,9 @@ def describe_problem(message: str, path: ValidationPath, *, item: str = "record"
         message = "required field is missing"
     parts: list[str] = []
     if path and isinstance(path[0], int):
-        parts.append(f"{item} {path[0]}")
+        parts.append(position(path[0] + 1, item=item))
         path = path[1:]
     field = dotted(path)
     if field:
         parts.append(f"field '{field}'")
     return f"{', '.join(parts)}: {message}" if parts else message
-
-
-def on_line(number: int, description: str) -> str:
-    """``line 3, field 'day': ...`` (or ``line 3: ...``): a record's problem at its line."""
-    joiner = ", " if description.startswith("field ") else ": "
-    return f"line {number}{joiner}{description}"

@@ -29,8 +29,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiHarness]:
 
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[ApiHarness]:
-    """An app of its own, for tests that count keys."""
-    yield from api_harness(tmp_path)
+    """An app of its own, for tests that count keys (two CSM groups declared, no account)."""
+    yield from api_harness(tmp_path, "[csm_groups.emea]\n[csm_groups.apac]\n")
 
 
 def test_every_route_but_probes_and_schema_declares_a_scope() -> None:
@@ -176,6 +176,7 @@ def test_the_key_list_pages(fresh: ApiHarness) -> None:
         ({"scopes": ["read"], "csm_groups": [""]}, 400, "body.csm_groups[0]"),
         ({"scopes": ["read"], "secret": "x"}, 400, "body.secret"),
         ({"scopes": ["admin"], "csm_groups": ["emea"]}, 422, None),
+        ({"scopes": ["read"], "csm_groups": ["emea", "emae"]}, 422, "body.csm_groups"),
     ],
 )
 def test_a_bad_new_key_is_refused_by_field(
@@ -187,6 +188,16 @@ def test_a_bad_new_key_is_refused_by_field(
     assert response.headers["content-type"] == "application/problem+json"
     if field is not None:
         assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert len(fresh.client.get("/v1/keys", headers=admin).json()["items"]) == 1
+
+
+def test_a_misspelled_csm_group_is_refused_listing_the_known_ones(fresh: ApiHarness) -> None:
+    admin = fresh.headers(fresh.key("admin"))
+    body = {"scopes": ["read"], "csm_groups": ["emea", "emae"]}
+    response = fresh.client.post("/v1/keys", headers=admin, json=body)
+    assert response.status_code == 422
+    reason = "no CSM group named 'emae' (known: apac, emea)"
+    assert response.json()["errors"] == [{"field": "body.csm_groups", "reason": reason}]
     assert len(fresh.client.get("/v1/keys", headers=admin).json()["items"]) == 1
 
 

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 from sqlite_utils import Database
 from support.api import ApiHarness, add_accounts, api_harness, api_settings
+from support.api_example import records
 from telltales import hookimpl
 from telltales.plugins import load_registry
 from telltales.signals.ingest import convert_records, ingest
@@ -118,13 +119,7 @@ def test_a_batch_with_repeats_reports_the_rows_stored_and_the_repeats_folded(
 def test_every_ingester_folds_a_repeated_record(api: ApiHarness, source: str) -> None:
     """Every record of the example sent twice in one batch: each row stored once."""
     token = api.key("ingest")
-    path = next(EXAMPLE_DATA.glob(f"{source}.json*"))
-    text = path.read_text()
-    examples = (
-        json.loads(text)
-        if path.suffix == ".json"
-        else [json.loads(line) for line in text.splitlines() if line.strip()]
-    )
+    examples = records(source)
     once = post(api, source, {"records": examples}, token).json()
     twice = post(api, source, {"records": examples + examples}, token).json()
     assert once["stored"] == twice["stored"] > 0, source
@@ -463,7 +458,7 @@ def test_a_csv_body_stores_the_same_records_as_json(api: ApiHarness) -> None:
     token = api.key("ingest")
     answer = post_csv(api, "telemetry.usage", USAGE_CSV, token)
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"source": "telemetry.usage", "received": 2, "stored": 2}
+    assert answer.json() == {"source": "telemetry.usage", "received": 2, "stored": 2, "folded": 0}
     stored = api.context.store.db.execute(
         "SELECT user_id, feature, events, logins FROM telemetry_usage ORDER BY user_id"
     ).fetchall()
@@ -477,7 +472,7 @@ def test_a_bad_csv_cell_is_named_by_line_and_field_and_stores_nothing(api: ApiHa
     body = USAGE_CSV + "northwind,u3@northwind.example,2026-11-31,reporting,1,0\n"
     answer = post_csv(api, "telemetry.usage", body, api.key("ingest"))
     assert answer.status_code == 422
-    reason = "line 4, field 'day': invalid RFC3339 encoded date"
+    reason = "record 3 (line 4), field 'day': invalid RFC3339 encoded date"
     assert answer.json()["errors"] == [{"field": "body", "reason": reason}]
     assert rows(api, "telemetry_usage") == 0
 

@@ -15,9 +15,13 @@ NA = "na-enterprise"
 EMEA = "emea-smb"
 
 
+GROUPS = "".join(f"[csm_groups.{group}]\n" for group in (APAC, NA, EMEA, "na-smb"))
+"""No account is stored here: the groups are known because the configuration declares them."""
+
+
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[ApiHarness]:
-    yield from api_harness(tmp_path)
+    yield from api_harness(tmp_path, GROUPS)
 
 
 def pilot(pilot_id: str, *groups: str, **fields: Any) -> dict[str, Any]:
@@ -153,6 +157,13 @@ def test_conflicts_with_the_current_state_are_409s_and_change_nothing(api: ApiHa
         ),
         ({"playbooks": []}, 422, "body.playbooks", "a pilot enables at least one playbook"),
         (
+            {"csm_groups": [APAC, "na-enterprize"]},
+            422,
+            "body.csm_groups",
+            "no CSM group named 'na-enterprize' (known: apac-midmarket, emea-smb, na-enterprise, "
+            "na-smb)",
+        ),
+        (
             {"csm_groups": [" "]},
             422,
             "body.csm_groups",
@@ -254,6 +265,11 @@ def test_reading_needs_read_and_changing_needs_admin(api: ApiHarness) -> None:
     assert get(api, "/v1/pilots", api.key("ingest")).status_code == 403
     for token in (api.key("read", "ingest", "act"), api.key("act", groups=[APAC])):
         assert create(api, pilot("na", NA), token).status_code == 403
+        # Refused before the body is read: a misspelled group lists no group to a limited key.
+        misspelled = create(api, pilot("na", "na-enterprize"), token)
+        assert misspelled.status_code == 403
+        assert "na-" not in misspelled.text
+        assert "emea" not in misspelled.text
         for verb in ("enable", "disable", "end"):
             assert api.client.post(f"/v1/pilots/apac/{verb}").status_code == 401
             assert change(api, "apac", verb, token=token).status_code == 403

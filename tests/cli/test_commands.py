@@ -53,7 +53,7 @@ def test_init_ingest_run_signals(db: Path) -> None:
 
 
 def test_signals_as_json(built: Path) -> None:
-    payload = json.loads(invoke("--db", built, "signals", "tidewater", "--json").output)
+    (payload,) = json.loads(invoke("--db", built, "signals", "tidewater", "--json").output)
     assert payload["as_of"] == "2026-11-20"
     by_key = {s["key"]: s for s in payload["signals"]}
     assert by_key["account.seat_deployment"]["value"] == 0.3
@@ -65,7 +65,7 @@ def test_signals_as_json(built: Path) -> None:
 def test_run_replays_a_range_of_days(built: Path) -> None:
     result = invoke("--db", built, "run", "--as-of", "2026-11-01", "--through", "2026-11-03")
     assert result.output.count(": ok, 6 accounts") == 3
-    earlier = json.loads(
+    (earlier,) = json.loads(
         invoke("--db", built, "signals", "ferrum", "--as-of", "2026-11-02", "--json").output
     )
     assert earlier["as_of"] == "2026-11-02"
@@ -127,7 +127,7 @@ def test_an_invalid_record_stores_nothing(built: Path, tmp_path: Path) -> None:
     bad = tmp_path / "accounts.json"
     bad.write_text('[{"account_id": "new", "name": "New"}, {"account_id": "x"}]')
     line = error_line(invoke("--db", built, "ingest", "accounts", bad))
-    assert line == f"Error: {bad}: record 1, field 'name': required field is missing"
+    assert line == f"Error: {bad}: record 2, field 'name': required field is missing"
     listed = json.loads(invoke("--db", built, "accounts", "--json").output)
     assert "new" not in [account["account_id"] for account in listed]
     assert len(listed) == 6
@@ -160,7 +160,7 @@ def test_a_csv_mistake_names_the_file_line_and_field(built: Path, tmp_path: Path
     file = tmp_path / "export.txt"
     file.write_text("account_id,name,arr\nnew,New Co,lots\n")
     line = error_line(invoke("--db", built, "ingest", "accounts", file, "--format", "csv"))
-    assert line == f"Error: {file}: line 2, field 'arr': expected `float`, got 'lots'"
+    assert line == f"Error: {file}: record 1 (line 2), field 'arr': expected `float`, got 'lots'"
     line = error_line(invoke("--db", built, "ingest", "accounts", file))
     assert line.startswith(f"Error: {file}: line 1: not JSON but what looks like CSV")
 
@@ -347,7 +347,7 @@ def test_score_shows_grade_coverage_trend_and_breakdown(scored: tuple[Path, Path
 
 def test_score_as_json(scored: tuple[Path, Path]) -> None:
     db, _ = scored
-    payload = json.loads(
+    (payload,) = json.loads(  # a list of one: the same shape as for several accounts
         invoke("--db", db, "score", "ferrum", "--as-of", "2026-11-19", "--json").output
     )
     assert payload["as_of"] == "2026-11-13", "the latest scored day at or before --as-of"

@@ -13,6 +13,8 @@ from telltales.plugins import load_registry
 from telltales.store import open_store
 from telltales.store.keys import ApiKey, verify_token
 
+ACCOUNTS = Path(__file__).parents[2] / "examples" / "data" / "accounts.json"
+
 
 def invoke(*args: str | Path) -> Result:
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
@@ -31,9 +33,17 @@ def live_key(db: Path, token: str) -> ApiKey | None:
         return verify_token(store, token)
 
 
-def test_create_prints_the_token_alone_and_says_it_is_shown_once(db: Path) -> None:
+@pytest.fixture
+def emea(tmp_path: Path) -> Path:
+    """A configuration that declares CSM group ``emea`` (no account has it yet)."""
+    path = tmp_path / "telltales.toml"
+    path.write_text('[csm_groups.emea]\nmanager = "mia@vendor.example"\n')
+    return path
+
+
+def test_create_prints_the_token_alone_and_says_it_is_shown_once(db: Path, emea: Path) -> None:
     result = invoke(
-        "--db", db, "keys", "create", "--scope", "read", "--scope", "act",
+        "--db", db, "--config", emea, "keys", "create", "--scope", "read", "--scope", "act",
         "--csm-group", "emea", "--name", "crm-sync",
     )  # fmt: skip
     assert result.exit_code == 0
@@ -149,3 +159,31 @@ def test_keys_need_an_existing_database(tmp_path: Path) -> None:
     result = invoke("--db", tmp_path / "none.db", "keys", "create", "--scope", "read")
     assert result.exit_code == 1
     assert "Error: no telltales database" in result.output
+
+
+def key_count(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        found: int = conn.execute("SELECT count(*) FROM api_keys").fetchone()[0]
+    return found
+
+
+def test_a_misspelled_csm_group_is_refused_listing_the_known_ones(db: Path, emea: Path) -> None:
+    create = ("keys", "create", "--scope", "read", "--csm-group")
+    empty = invoke("--db", db, *create, "na-enterprize")
+    assert (empty.exit_code, empty.stderr.strip()) == (
+        1,
+        "Error: no CSM group named 'na-enterprize': no group is known yet (no stored account "
+        "has one, and the configuration declares none); ingest the accounts first, or declare "
+        "the group with a [csm_groups.<group>] table",
+    )
+    assert invoke("--db", db, "ingest", "accounts", ACCOUNTS).exit_code == 0
+    typo = invoke(
+        "--db", db, "--config", emea, *create, "na-enterprise", "--csm-group", "na-enterprize"
+    )  # fmt: skip
+    assert (typo.exit_code, typo.stderr.strip()) == (
+        1,
+        "Error: no CSM group named 'na-enterprize' (known: apac-midmarket, emea, "
+        "emea-midmarket, emea-smb, na-enterprise, na-smb)",
+    )
+    assert key_count(db) == 0
+    assert invoke("--db", db, *create, "na-enterprise").exit_code == 0  # an account's group

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -27,7 +29,9 @@ def test_versions_runs_and_lists_as_of_a_day(tmp_path: Path) -> None:
     stored = invoke("--db", db, "ingest", "accounts", records)
     assert "Stored 4 record(s) through 'accounts'" in stored.output
     again = invoke("--db", db, "ingest", "accounts", records)
-    assert "Stored 0 record(s) through 'accounts'" in again.output
+    assert "Stored 4 record(s) through 'accounts'" in again.output
+    with closing(sqlite3.connect(db)) as conn:  # held as the same versions: none added
+        assert conn.execute("SELECT count(*) FROM account_versions").fetchone() == (4,)
 
     invoke("--db", db, "run", "--as-of", "2026-04-30")
     ran = invoke("--db", db, "run", "--as-of", "2026-05-02")

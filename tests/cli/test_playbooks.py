@@ -442,6 +442,11 @@ ONE = ("--group", "g", "--rule", "sponsor_left", "--playbook", "at_risk_response
             "csm_groups: 'apac-midmarket' is already in enabled pilot 'apac'; one pilot per CSM "
             "group at a time (disable or end it first)",
         ),
+        (
+            ("pilots", "create", "x", *ONE[:1], "na-enterprize", *ONE[2:]),
+            "csm_groups: no CSM group named 'na-enterprize' (known: apac-midmarket, "
+            "emea-midmarket, emea-smb, na-enterprise, na-smb)",
+        ),
         (("pilots", "enable", "apac", "--by", "y"), "pilot 'apac' is already enabled"),
         (("pilots", "disable", "nope", "--by", "y"), "unknown pilot 'nope'"),
         (("pilots", "show", "nope"), "unknown pilot 'nope'"),

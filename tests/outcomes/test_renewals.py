@@ -362,7 +362,7 @@ def error_lines(result: Result) -> list[str]:
     return result.output.splitlines()
 
 
-def test_cli_names_the_renewal_in_an_array_and_the_line_in_json_lines(
+def test_cli_counts_renewals_from_one_in_an_array_and_in_json_lines(
     db: Path, tmp_path: Path
 ) -> None:
     churned = {**TIDEWATER, "outcome": "churned"}
@@ -370,18 +370,22 @@ def test_cli_names_the_renewal_in_an_array_and_the_line_in_json_lines(
     array.write_text(json.dumps([FERRUM, churned]))
     assert error_lines(invoke("--db", db, "renewals", "import", array, "--by", OPS)) == [
         "Error: 1 invalid record(s); nothing was stored:",
-        "  renewal 1, field 'arr_after': a churned renewal keeps no ARR: arr_after must be 0, "
+        "  renewal 2, field 'arr_after': a churned renewal keeps no ARR: arr_after must be 0, "
         "not 18000",
     ]
     lines = f"{json.dumps(FERRUM)}\n\n{json.dumps(churned)}\n"
     result = invoke("--db", db, "renewals", "import", "-", "--by", OPS, input=lines)
-    assert error_lines(result)[1].startswith("  line 3, field 'arr_after': a churned renewal")
+    assert error_lines(result)[1].startswith(
+        "  renewal 2 (line 3), field 'arr_after': a churned renewal"
+    )
     array.write_text(json.dumps([FERRUM, {**FERRUM, "discount_percent": 120}]))
     assert error_lines(invoke("--db", db, "renewals", "import", array, "--by", OPS)) == [
-        "Error: renewal 1, field 'discount_percent': expected `float` <= 100.0"
+        "Error: renewal 2, field 'discount_percent': expected `float` <= 100.0"
     ]
     result = invoke("--db", db, "renewals", "import", "-", "--by", OPS, input='{"account_id": 1}')
-    assert error_lines(result) == ["Error: line 1, field 'account_id': expected `str`, got `int`"]
+    assert error_lines(result) == [
+        "Error: renewal 1, field 'account_id': expected `str`, got `int`"
+    ]
     result = invoke("--db", db, "renewals", "import", "-", "--by", OPS, input="[{")
     assert error_lines(result)[0].startswith("Error: not valid JSON: ")
     with Store(db) as store:

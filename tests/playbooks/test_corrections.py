@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 from support.book import ANN, Book, d
 from telltales.engine.corrections import Removed, list_corrections, preview, undo_from
 from telltales.errors import InputError
 from telltales.playbooks.plan import Plan
 from telltales.playbooks.statuses import override_status
+from telltales.store.history import store_versions
 from telltales.store.queries import get_account, get_run
 
 
@@ -170,3 +172,31 @@ def test_nothing_to_undo_is_an_error_and_records_nothing(tmp_path: Path) -> None
     with pytest.raises(InputError, match="by: say who undoes the runs"):
         undo_from(book.store, d(1), by=" ")
     assert list_corrections(book.store) == []
+
+
+def churn(book: Book, account_id: str, day: date) -> None:
+    """A version of the account, churned from ``day``."""
+    account = get_account(book.store, account_id)
+    ended = msgspec.structs.replace(account, as_of=day, lifecycle="churned")
+    with book.store.transaction() as db:
+        store_versions(db, [ended])
+
+
+def test_the_end_of_an_account_a_run_recorded_is_undone_with_it(tmp_path: Path) -> None:
+    """A churned account's status ends (cause ``lifecycle``) in the first run after its
+    churn: a mistaken later run ended it on the wrong day, and the correction lets the
+    right day end it, as if the mistake never happened."""
+    (tmp_path / "never").mkdir()
+    (tmp_path / "mistaken").mkdir()
+    never, mistaken = Book(tmp_path / "never"), Book(tmp_path / "mistaken")
+    plans = {}
+    for book in (never, mistaken):
+        plans[book] = start(book)
+        churn(book, "a2", d(21))
+    mistaken.run(plans[mistaken], d(30))
+    undo_from(mistaken.store, d(21), by=ANN, reason="day 30 ran early")
+    for book in (never, mistaken):
+        book.run(plans[book], d(21))
+    ended = "SELECT as_of, to_status FROM transitions WHERE cause = 'lifecycle'"
+    assert never.rows(ended) == [("2026-11-21", "inactive")]
+    assert history(mistaken) == history(never)

@@ -58,6 +58,10 @@ def pilot(pilot_id: str = "p1", **fields: Any) -> NewPilot:
             "csm_groups: a pilot names at least one CSM group (and no empty name)",
         ),
         (
+            {"csm_groups": ["g1", "g3"]},
+            "csm_groups: no CSM group named 'g3' (known: g1, g2)",
+        ),
+        (
             {"csm_groups": ["g1", " "]},
             "csm_groups: a pilot names at least one CSM group (and no empty name)",
         ),
@@ -98,6 +102,7 @@ def pilot(pilot_id: str = "p1", **fields: Any) -> NewPilot:
     ],
     ids=[
         "no-group",
+        "unknown-group",
         "blank-group",
         "no-rule",
         "no-playbook",

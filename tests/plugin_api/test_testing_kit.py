@@ -57,8 +57,10 @@ def test_configure_toml_refuses_text_that_is_not_toml(env: PluginHarness) -> Non
 
 
 def test_signals_of_one_source_leave_out_the_cores(env: PluginHarness) -> None:
-    # Purchased seats give the core's account.seat_deployment signal too.
-    env.add_accounts([{"account_id": "a1", "name": "Alpha", "seats_purchased": 10}])
+    # Purchased and assigned seats give the core's account.seat_deployment signal too.
+    env.add_accounts(
+        [{"account_id": "a1", "name": "Alpha", "seats_purchased": 10, "seats_assigned": 5}]
+    )
     env.ingest("every_hook.notes", notes("a1", 2))
     env.run(DAY)
     assert set(env.signals("a1", DAY)) == {"account.seat_deployment", NOTE_COUNT}
@@ -78,12 +80,14 @@ def test_signal_and_observed_read_one_signal(env: PluginHarness) -> None:
 
 
 def test_a_missing_signal_fails_listing_what_the_account_has(env: PluginHarness) -> None:
-    env.add_accounts([{"account_id": "a1", "name": "Alpha", "seats_purchased": 4}])
+    env.add_accounts(
+        [{"account_id": "a1", "name": "Alpha", "seats_purchased": 4, "seats_assigned": 2}]
+    )
     env.ingest("every_hook.notes", notes("a1", 2))
     env.run(DAY)
     expected = (
         "no signal every_hook.note_cuont for account 'a1' on 2026-11-20; it has 2: "
-        "account.seat_deployment = 0, every_hook.note_count = 2"
+        "account.seat_deployment = 0.5, every_hook.note_count = 2"
     )
     with pytest.raises(AssertionError) as failed:
         env.signal("a1", "every_hook.note_cuont", DAY)

@@ -185,7 +185,7 @@ def reader(seed: int) -> Callable[[httpx.Client, Tally, Callable[[], bool]], Non
 def book(tmp_path: Path) -> Iterator[Book]:
     """The book with 200 accounts at risk after a run: 200 open tasks."""
     built = build(tmp_path, alerting_config(9, "http://127.0.0.1:9/alerts"))
-    fallen = [account(index, seats_assigned=20) for index in range(AT_RISK)]
+    fallen = [account(index, seats_assigned=20, as_of=RUN_DAY) for index in range(AT_RISK)]
     registry = built.registry
     ingest(built.store, registry, "accounts", convert_records(registry, "accounts", fallen))
     run(built.store, registry, RUN_DAY, plan=load_plan(load_config(built.config), registry))

@@ -267,7 +267,11 @@ def check_playbooks(book: Book, at_risk: int) -> None:
 def put_at_risk(book: Book, day_number: int) -> int:
     """Cut the seats of the next few accounts under half; how many are at risk now."""
     count = min(ACCOUNTS, AT_RISK_PER_DAY * (day_number + 1))
-    fallen = [account(index, seats_assigned=20) for index in range(count - AT_RISK_PER_DAY, count)]
+    day = RUN_DAY + timedelta(days=day_number)
+    fallen = [
+        account(index, seats_assigned=20, as_of=day)
+        for index in range(count - AT_RISK_PER_DAY, count)
+    ]
     ingest(
         book.store, book.registry, "accounts", convert_records(book.registry, "accounts", fallen)
     )

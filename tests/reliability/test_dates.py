@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 from support.api import ApiHarness, api_harness
-from support.api_example import EXAMPLE_DATA, build_example
-from support.security_routes import Operation, database_digest, operations, records
+from support.api_example import EXAMPLE_DATA, build_example, records
+from support.security_routes import Operation, database_digest, operations
 from telltales_api import create_app
 from telltales_api.context import ApiSettings
 from telltales_api.problems import PROBLEM_MEDIA_TYPE

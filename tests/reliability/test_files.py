@@ -307,9 +307,11 @@ def test_the_api_app_refuses_to_start_on_a_bad_file(
 
 
 def damage_accounts_page(db: Path) -> int:
-    """Scribble over the accounts table's root page: the file still opens, reads fail."""
-    page = page_of(db, "accounts")
-    overwrite(db, (page - 1) * PAGE, b"\xff" * 64)
+    """Scribble over the root pages of the accounts and of their versions (what reads as
+    of a day go through): the file still opens, reads fail. Returns the versions' page."""
+    for table in ("accounts", "account_versions"):
+        page = page_of(db, table)
+        overwrite(db, (page - 1) * PAGE, b"\xff" * 64)
     return page
 
 

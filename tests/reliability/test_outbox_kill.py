@@ -55,7 +55,7 @@ def book(tmp_path: Path, smtp: SmtpReceiver, http: HttpReceiver) -> Iterator[Boo
     """The book after one run in which 40 accounts entered At-Risk: 80 pending deliveries."""
     built = build(tmp_path, alerting_config(smtp.port, http.url))
     # 10% to 49% of the seats assigned: all under half.
-    fallen = [account(index, seats_assigned=10 + index) for index in range(ACCOUNTS)]
+    fallen = [account(index, seats_assigned=10 + index, as_of=DAY) for index in range(ACCOUNTS)]
     registry = built.registry
     ingest(built.store, registry, "accounts", convert_records(registry, "accounts", fallen))
     plan = load_plan(load_config(built.config), registry)

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from support.api import ApiHarness
+from support.api_example import records
 from support.security_routes import (
     A_ACCOUNT,
     A_GROUP,
@@ -38,7 +39,6 @@ from support.security_routes import (
     build_book,
     database_digest,
     operations,
-    records,
     rows_of_groups,
 )
 from telltales.store import Store

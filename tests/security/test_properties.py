@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from support.api import ApiHarness
+from support.api_example import records
 from support.security_routes import (
     A_ACCOUNT,
     A_PILOT,
@@ -28,7 +29,6 @@ from support.security_routes import (
     build_book,
     database_digest,
     operations,
-    records,
 )
 from telltales_api import create_app
 from telltales_api.context import ApiSettings

@@ -51,26 +51,31 @@ def test_the_same_record_from_json_and_from_csv(registry: Registry) -> None:
     [
         (
             HEADER + "a,A,lots,,,,\n",
-            r"^line 2, field 'seats_purchased': expected `int`, got 'lots'$",
+            r"^record 1 \(line 2\), field 'seats_purchased': expected `int`, got 'lots'$",
         ),
-        (HEADER + "a,A,1,,2027-02-30,,\n", r"^line 2, field 'renewal_date': invalid RFC3339"),
-        (HEADER + "a,,1,,,,\n", r"^line 2, field 'name': required field is missing$"),
-        (HEADER + "a,A,1\n", r"^line 2: 3 values for the header's 7 columns$"),
+        (
+            HEADER + "a,A,1,,2027-02-30,,\n",
+            r"^record 1 \(line 2\), field 'renewal_date': invalid RFC3339",
+        ),
+        (HEADER + "a,,1,,,,\n", r"^record 1 \(line 2\), field 'name': required field is missing$"),
+        (HEADER + "a,A,1\n", r"^record 1 \(line 2\): 3 values for the header's 7 columns$"),
         ("account_id,name,seats\n", r"^line 1: column 'seats' is not a field of these records"),
         ("account_id,name,name\n", r"^line 1: column 'name' appears twice in the header$"),
         ("account_id,,name\n", r"^line 1: column 2 of the header has no name$"),
         (HEADER + 'a,"A\n', r"^line 2: not valid CSV: unexpected end of data$"),
-        (HEADER + "a,A,1,,,[x,\n", r"^line 2, field 'core_features': not valid JSON"),
+        (HEADER + "a,A,1,,,[x,\n", r"^record 1 \(line 2\), field 'core_features': not valid JSON"),
     ],
 )
-def test_a_mistake_is_named_by_line_and_field(data: str, message: str) -> None:
+def test_a_mistake_is_named_by_record_line_and_field(data: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         decode_csv(Account, data.encode())
 
 
 def test_a_row_spanning_lines_is_named_by_the_line_it_ends_on() -> None:
     data = HEADER + 'a,"A\nsecond line",1,,,,\nb,B,-1,,,,\n'
-    with pytest.raises(InputError, match=r"^line 4, field 'seats_purchased': expected `int` >= 0"):
+    with pytest.raises(
+        InputError, match=r"^record 2 \(line 4\), field 'seats_purchased': expected `int` >= 0"
+    ):
         decode_csv(Account, data.encode())
 
 
@@ -82,7 +87,7 @@ def test_bytes_that_are_not_utf8_are_named_by_line() -> None:
 def test_an_invalid_row_in_a_later_chunk_stores_nothing(store: Store, registry: Registry) -> None:
     rows = "".join(f"a{n},A{n},{n},,,,\n" for n in range(5)) + "z,Z,-1,,,,\n"
     stream = io.BytesIO((HEADER + rows).encode())
-    with pytest.raises(InputError, match=r"^line 7, field 'seats_purchased'"):
+    with pytest.raises(InputError, match=r"^record 6 \(line 7\), field 'seats_purchased'"):
         ingest_chunks(store, registry, "accounts", read_csv_chunks(Account, stream, size=2))
     assert store.db["accounts"].count == 0
 
@@ -101,7 +106,10 @@ def test_an_empty_source_is_refused_when_records_are_required(
     with pytest.raises(InputError, match=r"^the file holds no records; nothing was stored"):
         ingest_chunks(store, registry, "accounts", chunks)
     assert (
-        ingest_chunks(store, registry, "accounts", read_csv_chunks(Account, io.BytesIO(data))) == 0
+        ingest_chunks(
+            store, registry, "accounts", read_csv_chunks(Account, io.BytesIO(data))
+        ).stored
+        == 0
     )
 
 

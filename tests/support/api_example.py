@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from telltales.plugins import load_registry
 from telltales.signals.ingest import decode_records, ingest
@@ -41,3 +43,27 @@ steps = [
   { action = "renewal.flag" },
 ]
 """
+
+
+def records(source: str) -> list[dict[str, Any]]:
+    """The example records of an ingester (``examples/data/<source>.json`` or ``.jsonl``);
+    counted usage, which has no example file, counted from the per-user example rows."""
+    if source == "telemetry.daily_counts":
+        return _counted(records("telemetry.usage"))
+    path = EXAMPLE_DATA / f"{source}.json"
+    if path.exists():
+        loaded: list[dict[str, Any]] = json.loads(path.read_text())
+        return loaded
+    lines = (EXAMPLE_DATA / f"{source}.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _counted(usage: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-user usage rows as the counts an export without user ids would give."""
+    users: dict[tuple[str, str, str], set[str]] = {}
+    for row in usage:
+        users.setdefault((row["account_id"], row["day"], row["feature"]), set()).add(row["user_id"])
+    return [
+        {"account_id": account, "day": day, "feature": feature, "active_users": len(ids)}
+        for (account, day, feature), ids in users.items()
+    ]

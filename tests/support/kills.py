@@ -286,6 +286,9 @@ manager = "mia.berg@vendor.example"
 [alerts]
 max_new_runs_per_csm_per_week = 1000
 
+[freshness]
+telemetry = 0  # the usage ends before the runs' days; what is tested is not freshness
+
 [outbox]
 lease_seconds = 0.5
 backoff_seconds = 0.2
@@ -341,9 +344,11 @@ class Book:
         return [tuple(row) for row in self.store.db.execute(sql, list(params))]
 
 
-def account(index: int, seats_assigned: int = 80) -> dict[str, Any]:
-    """Account ``index``: under half its seats assigned (at risk) if ``seats_assigned`` < 50."""
-    return {
+def account(index: int, seats_assigned: int = 80, as_of: date | None = None) -> dict[str, Any]:
+    """Account ``index``: under half its seats assigned (at risk) if ``seats_assigned`` < 50;
+    with ``as_of``, the version true from that day (a run as of it reads the change)."""
+    dated = {"as_of": as_of.isoformat()} if as_of is not None else {}
+    return dated | {
         "account_id": f"acct{index:03d}",
         "name": f"Account {index}",
         "owner": f"csm{index % 4}@vendor.example",

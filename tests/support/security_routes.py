@@ -35,7 +35,7 @@ from telltales_api.auth import SCOPE_OPT
 
 from support.api import ApiHarness, api_harness
 from support.api_example import CONFIG as TASKS_CONFIG
-from support.api_example import EXAMPLE_DATA, build_example
+from support.api_example import build_example
 
 PUBLIC = frozenset({("GET", "/healthz"), ("GET", "/readyz")})
 """The documented public operations: probes. The schema itself is served outside it, and
@@ -107,16 +107,6 @@ def operations(app: Litestar) -> list[Operation]:
                 )
             )
     return found
-
-
-def records(source: str) -> list[dict[str, Any]]:
-    """The example records of an ingester (``examples/data/<source>.json`` or ``.jsonl``)."""
-    path = EXAMPLE_DATA / f"{source}.json"
-    if path.exists():
-        loaded: list[dict[str, Any]] = json.loads(path.read_text())
-        return loaded
-    lines = (EXAMPLE_DATA / f"{source}.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
 
 
 def database_digest(store: Store) -> str:

@@ -95,12 +95,18 @@ def list_api_keys(context: Context, limit: Limit = 100, cursor: Cursor = None) -
     responses=problem_responses(400, 401, 403, 422),
 )
 def create_api_key(context: Context, key: Key, data: JSONBody[NewKey]) -> CreatedKey:
-    """Create a key; the answer holds its token, which is shown this once."""
+    """Create a key; the answer holds its token, which is shown this once.
+
+    Its CSM groups must be known: a stored account's, or declared in the configuration
+    (``[csm_groups.<group>]``); a misspelled one is a 422 listing the known groups. Only
+    an admin key gets here, and it sees every group, so the list hides nothing from it.
+    """
     try:
         created, token = create_key(
             context.store,
             scopes=data.scopes,
             csm_groups=data.csm_groups,
+            declared_groups=context.plan.csm_groups,
             name=data.name,
             by=actor(key),
         )

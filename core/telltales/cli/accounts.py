@@ -121,11 +121,7 @@ def signals(
             {"account_id": account.account_id, "as_of": day, "signals": found}
             for account, day, found in report
         ]
-        click.echo(
-            msgspec.json.encode(
-                payload if len(payload) != 1 or all_accounts else payload[0]
-            ).decode()
-        )
+        click.echo(msgspec.json.encode(payload).decode())  # a list, however many accounts
         return
     for account, day, found in report:
         click.secho(f"{account.account_id}  {account.name}", bold=True, nl=False)
@@ -161,7 +157,7 @@ def score(app: App, account_ids: tuple[str, ...], as_of: datetime | None, as_jso
             {"account_id": account.account_id, "as_of": day, "scores": found}
             for account, day, found in report
         ]
-        click.echo(msgspec.json.encode(payload if len(payload) != 1 else payload[0]).decode())
+        click.echo(msgspec.json.encode(payload).decode())  # a list, however many accounts
         return
     for account, day, found in report:
         click.secho(f"{account.account_id}  {account.name}", bold=True, nl=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import time
@@ -15,6 +14,7 @@ import click
 
 from telltales.cli.app import DAY, App, day_of
 from telltales.cli.holders import check_port, database_server
+from telltales.cli.progress import on_terminal
 from telltales.cli.serve import exec_server
 from telltales.demo import replay, summary
 from telltales.errors import InputError
@@ -43,7 +43,7 @@ class _Progress:
     """A progress bar on a terminal; a line every ten weeks elsewhere (CI logs, pipes)."""
 
     def __init__(self) -> None:
-        self.interactive = sys.stderr.isatty() and not os.environ.get("CI")
+        self.interactive = on_terminal()
         self.bar: Any = None
         self.started = time.monotonic()
 

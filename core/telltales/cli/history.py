@@ -8,7 +8,7 @@ import click
 import msgspec
 
 from telltales.cli.app import App
-from telltales.errors import InputError, describe_validation_error
+from telltales.errors import InputError, at_position, describe_validation_error, position
 from telltales.outcomes.history_import import HistoryImport, import_history
 from telltales.outcomes.renewals import InvalidRecords, RenewalOutcome, record_renewals
 from telltales.signals.ingest import check_dates
@@ -76,23 +76,23 @@ def _read_renewals(data: bytes) -> tuple[list[RenewalOutcome], list[int] | None]
     for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
+        where = position(len(records) + 1, number, item="renewal")
         try:
             records.append(decoder.decode(line))
         except msgspec.ValidationError as error:
-            described = describe_validation_error(error)
-            joiner = ", " if described.startswith("field ") else ": "
-            raise InputError(f"line {number}{joiner}{described}") from error
+            raise InputError(at_position(where, describe_validation_error(error))) from error
         except msgspec.DecodeError as error:
-            raise InputError(f"line {number}: not valid JSON: {error}") from error
+            raise InputError(f"{where}: not valid JSON: {error}") from error
         lines.append(number)
-    check_dates(records, lines=lines)
+    check_dates(records, item="renewal", lines=lines)
     return records, lines
 
 
 def _describe(error: InvalidRecords, lines: list[int] | None) -> str:
-    """The problems as the file shows them: ``renewal 3`` in an array, ``line 4`` in lines."""
+    """The problems as the file shows them: ``renewal 3``, counted from 1 in an array and
+    in JSON Lines (with the line, in JSON Lines, where a blank line made them differ)."""
     described = [
-        f"{f'line {lines[p.index]}' if lines else f'renewal {p.index}'}"
+        f"{position(p.index + 1, lines[p.index] if lines else None, item='renewal')}"
         f"{f', field {p.field!r}' if p.field else ''}: {p.reason}"
         for p in error.problems
     ]

@@ -73,9 +73,16 @@ def create(
     as_json: bool,
 ) -> None:
     """Create a key and print its token, which is shown this once and never again."""
+    # The configuration's [csm_groups.<group>] tables are known groups too.
+    declared = app.plan.csm_groups if groups else frozenset[str]()
     with app.open() as store:
         key, token = create_key(
-            store, scopes=scopes, csm_groups=groups or None, name=name, by=by or _operator()
+            store,
+            scopes=scopes,
+            csm_groups=groups or None,
+            declared_groups=declared,
+            name=name,
+            by=by or _operator(),
         )
     if as_json:
         click.echo(msgspec.json.encode({"key": describe(key), "token": token}).decode())

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 import click
@@ -16,18 +12,12 @@ from telltales import clock, observability
 from telltales.cli.app import DAY, App, day_of
 from telltales.cli.export import CSV, echo_csv, one_format
 from telltales.cli.playbooks import describe_actions
+from telltales.cli.progress import progress_bar
 from telltales.engine import corrections, pipeline
 from telltales.engine.days import run_day_problem
 from telltales.errors import InputError
 from telltales.models import RunFailure, RunResult, StaleSource
 from telltales.signals.settings import scorer_settings, source_settings
-
-
-@contextmanager
-def _progress(total: int, label: str) -> Iterator[pipeline.Progress]:
-    hidden = not sys.stderr.isatty() or bool(os.environ.get("CI"))
-    with click.progressbar(length=total, label=label, file=sys.stderr, hidden=hidden) as bar:
-        yield lambda _step: bar.update(1)
 
 
 @click.command(name="run")
@@ -56,7 +46,7 @@ def run_command(
         plan = app.plan  # checked again if a plugin's migrations failed when it opened
         steps = pipeline.steps(app.registry) * len(days)
         results = []
-        with _progress(steps, "Computing signals") as progress:
+        with progress_bar(steps, "Computing signals") as advance:
             for day in days:
                 results.append(
                     pipeline.run(
@@ -66,7 +56,7 @@ def run_command(
                         settings=settings,
                         scorer_settings=scorers,
                         account_ids=accounts or None,
-                        progress=progress,
+                        progress=lambda _step: advance(1),
                         plan=plan,
                     )
                 )

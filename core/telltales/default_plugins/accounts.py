@@ -25,7 +25,9 @@ class AccountsIngester:
     """Stores each account record as a version from its ``as_of`` day (docs/time.md).
 
     Sending the same file twice changes nothing: a record equal to the version in
-    force on its day writes nothing, and is not counted as stored.
+    force on its day writes nothing. As with every ingester, ``stored`` counts the
+    versions the batch's records are held as, each once (``PUT /v1/accounts`` tells
+    created, updated and unchanged apart).
     """
 
     name = "accounts"
@@ -33,8 +35,7 @@ class AccountsIngester:
     checks_account_ids = False
 
     def store(self, db: Database, records: Sequence[Account]) -> int:
-        # Versions written, each counted once per batch: a record equal to the version
-        # in force on its day stores nothing, and a day sent twice is folded.
+        # Each (account, day) once per batch: a day sent twice is folded.
         return new_in_batch(db, store_versions(db, records).keys)
 
 

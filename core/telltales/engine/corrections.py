@@ -28,8 +28,10 @@ from telltales import clock
 from telltales.errors import InputError
 from telltales.store import Store
 
-DERIVED_CAUSES = ("rules", "override_ended")
-"""Transitions a run records; ``override`` (a person) and ``imported`` stay."""
+DERIVED_CAUSES = ("rules", "override_ended", "lifecycle")
+"""Transitions a run records (``lifecycle``: a run ended the status of an account no
+longer live); ``override`` (a person) and ``imported`` stay. The tasks such an ending
+dismissed stay dismissed: running the day again ends the account again."""
 
 
 class Removed(msgspec.Struct, kw_only=True, frozen=True):

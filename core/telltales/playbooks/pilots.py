@@ -25,6 +25,7 @@ from telltales.errors import InputError
 from telltales.models import is_blank
 from telltales.playbooks.plan import Plan
 from telltales.store import Store
+from telltales.store.csm_groups import unknown_group_problem
 
 PilotState = Literal["enabled", "disabled", "ended"]
 Cohort = Literal["pilot", "control", "none"]
@@ -85,7 +86,8 @@ def holdout_fraction(pilot_id: str, account_id: str) -> float:
 
 
 def create_pilot(store: Store, plan: Plan, new: NewPilot, *, by: str) -> Pilot:
-    """Check and store a pilot; refuse one naming no group, or an unknown rule or playbook."""
+    """Check and store a pilot; refuse one naming no group or an unknown one (a typo would
+    enable the pilot for nobody), or an unknown rule or playbook."""
     problem = _problem(new, plan)
     if problem:
         raise InputError(problem)
@@ -97,6 +99,9 @@ def create_pilot(store: Store, plan: Plan, new: NewPilot, *, by: str) -> Pilot:
     with store.transaction() as db:
         if db.execute("SELECT 1 FROM pilots WHERE pilot_id = ?", [new.pilot_id]).fetchone():
             raise InputError(f"pilot_id: a pilot named {new.pilot_id!r} already exists")
+        unknown = unknown_group_problem(store, new.csm_groups, plan.csm_groups)
+        if unknown:
+            raise InputError(f"csm_groups: {unknown}")
         if new.enabled:
             _refuse_overlap(store, new.pilot_id, new.csm_groups)
         now = clock.now()

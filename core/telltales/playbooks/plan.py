@@ -137,6 +137,9 @@ class Plan:
     None for a plan built without a registry (a run then uses the defaults)."""
     links: LinksSpec = field(default_factory=LinksSpec)
     managers: Mapping[str, str] = field(default_factory=dict)
+    csm_groups: frozenset[str] = frozenset()
+    """The groups ``[csm_groups.<group>]`` tables declare: known before any account has
+    them (``telltales.store.csm_groups``)."""
     action_settings: Mapping[str, Any] = field(default_factory=dict)
     crm: Crm | None = None
 
@@ -217,6 +220,7 @@ def load_plan(config: LoadedConfig, registry: Registry) -> Plan:
         freshness=load_limits(config, registry),
         links=_links(user, values.links),
         managers={group: spec.manager for group, spec in groups.items() if spec.manager},
+        csm_groups=frozenset(groups),
         action_settings=action_settings,
         crm=crm,
     )

@@ -2,9 +2,9 @@
 
 Warehouses and spreadsheets export CSV. A CSV file goes through the ingester's own
 record type, exactly as a JSON one does, so a bad cell is refused with the same
-sentence, naming the line and the field (``line 3, field 'events': expected `int`,
-got 'lots'``). Every cell is text, so cells are converted to the field's type
-(``14`` to an integer, ``2026-11-19`` to a day, ``true`` to a boolean); an empty
+sentence, naming the record, its line and the field (``record 2 (line 3), field
+'events': expected `int`, got 'lots'``). Every cell is text, so cells are converted
+to the field's type (``14`` to an integer, ``2026-11-19`` to a day, ``true`` to a boolean); an empty
 cell is a field left out, so its default applies (``seats_assigned`` left empty is
 unknown, not 0). A list field (``core_features``) holds its items separated by
 ``;``, or a JSON array; a table field holds JSON.
@@ -25,7 +25,7 @@ from typing import IO, Any
 import msgspec
 from msgspec import inspect as types
 
-from telltales.errors import InputError, describe_validation_error, on_line
+from telltales.errors import InputError, at_position, describe_validation_error, position
 from telltales.signals.ingest import CHUNK_SIZE
 
 LIST_SEPARATOR = ";"
@@ -51,25 +51,24 @@ def _chunks(record_type: type[msgspec.Struct], reader: Any, size: int) -> Iterat
         return
     shapes = _shapes(record_type)
     rows: list[dict[str, Any]] = []
-    lines: list[int] = []
-    for line, cells in _rows(reader):
+    places: list[str] = []
+    for count, (line, cells) in enumerate(_rows(reader), start=1):
+        where = position(count, line)
         if len(cells) != len(header):
-            raise InputError(
-                f"line {line}: {len(cells)} values for the header's {len(header)} columns"
-            )
+            raise InputError(f"{where}: {len(cells)} values for the header's {len(header)} columns")
         rows.append(
             {
-                name: _cell(shapes.get(name), cell, line, name)
+                name: _cell(shapes.get(name), cell, where, name)
                 for name, cell in zip(header, cells, strict=True)
                 if cell != ""
             }
         )
-        lines.append(line)
+        places.append(where)
         if len(rows) == size:
-            yield _convert(record_type, rows, lines)
-            rows, lines = [], []
+            yield _convert(record_type, rows, places)
+            rows, places = [], []
     if rows:
-        yield _convert(record_type, rows, lines)
+        yield _convert(record_type, rows, places)
 
 
 def decode_csv(record_type: type[msgspec.Struct], data: bytes) -> list[Any]:
@@ -119,10 +118,10 @@ def _header(reader: Any, record_type: type[msgspec.Struct]) -> list[str] | None:
         names = [cell.strip() for cell in cells]
         line = reader.line_num
         fields = [field.encode_name for field in _fields(record_type)]
-        for position, name in enumerate(names, start=1):
+        for column, name in enumerate(names, start=1):
             if not name:
-                raise InputError(f"line {line}: column {position} of the header has no name")
-            if names.index(name) != position - 1:
+                raise InputError(f"line {line}: column {column} of the header has no name")
+            if names.index(name) != column - 1:
                 raise InputError(f"line {line}: column {name!r} appears twice in the header")
             if name not in fields:
                 raise InputError(
@@ -165,7 +164,7 @@ def _shapes(record_type: type[msgspec.Struct]) -> dict[str, str]:
     return shapes
 
 
-def _cell(shape: str | None, cell: str, line: int, name: str) -> Any:
+def _cell(shape: str | None, cell: str, where: str, name: str) -> Any:
     if shape is None:
         return cell
     if shape == "list" and not cell.lstrip().startswith("["):
@@ -173,23 +172,23 @@ def _cell(shape: str | None, cell: str, line: int, name: str) -> Any:
     try:
         return msgspec.json.decode(cell)
     except msgspec.DecodeError as error:
-        raise InputError(f"line {line}, field {name!r}: not valid JSON: {error}") from error
+        raise InputError(f"{where}, field {name!r}: not valid JSON: {error}") from error
 
 
 def _convert(
-    record_type: type[msgspec.Struct], rows: list[dict[str, Any]], lines: list[int]
+    record_type: type[msgspec.Struct], rows: list[dict[str, Any]], places: list[str]
 ) -> list[Any]:
     """Convert a chunk in one call; on a mistake, row by row to name the first bad one."""
     try:
         return msgspec.convert(rows, list[record_type], strict=False)  # type: ignore[valid-type]
     except msgspec.ValidationError:
         pass
-    for row, line in zip(rows, lines, strict=True):
+    for row, where in zip(rows, places, strict=True):
         try:
             msgspec.convert(row, record_type, strict=False)
         except msgspec.ValidationError as error:
             description = describe_validation_error(error)
-            raise InputError(on_line(line, _quoting_cell(description, row))) from error
+            raise InputError(at_position(where, _quoting_cell(description, row))) from error
     raise AssertionError("a chunk failed to convert, but each of its rows converted")
 
 

@@ -16,10 +16,11 @@ import msgspec
 from telltales.contracts import INGEST_KEYS_TABLE
 from telltales.errors import (
     InputError,
+    at_position,
     describe_problem,
     describe_validation_error,
-    on_line,
     parse_path,
+    position,
 )
 from telltales.models import find_date_problem
 from telltales.observability import ROWS_INGESTED
@@ -30,8 +31,9 @@ from telltales.store import Store
 def decode_records(registry: Registry, name: str, data: bytes) -> list[Any]:
     """Decode a JSON array or JSON Lines into the ingester's record type, validating all.
 
-    The first invalid record stops the batch with its index (JSON) or line (JSON
-    Lines) and field, before anything is written.
+    The first invalid record stops the batch with its position (``record 4``, counted
+    from 1 in both formats; :func:`telltales.errors.position`) and field, before
+    anything is written.
     """
     record_type = _ingester(registry, name).record_type
     text = data.lstrip()
@@ -49,21 +51,30 @@ def decode_records(registry: Registry, name: str, data: bytes) -> list[Any]:
     return [record for chunk in read_chunks(registry, name, io.BytesIO(data)) for record in chunk]
 
 
-def check_dates(value: object, *, item: str = "record", lines: Sequence[int] | None = None) -> None:
+def check_dates(
+    value: object,
+    *,
+    item: str = "record",
+    lines: Sequence[int] | None = None,
+    first: int = 1,
+) -> None:
     """Refuse a date or time outside the days telltales reasons about, by record and field.
 
     ``value`` is decoded records (``record 3, field 'day': 0001-01-01 is outside
-    1900-01-01..2999-12-31``, or ``line 4, ...`` given each record's line) or one
-    decoded document (``field 'transitions[2].at': ...``).
+    1900-01-01..2999-12-31``; the first is record ``first``, and given each record's
+    line in JSON Lines, ``record 3 (line 5), ...`` where they differ) or one decoded
+    document (``field 'transitions[2].at': ...``).
     """
     found = find_date_problem(value)
     if found is None:
         return
     at, reason = found
     path = parse_path(at)
-    if lines is None or not path or not isinstance(path[0], int):
+    if not path or not isinstance(path[0], int):
         raise InputError(describe_problem(reason, path, item=item))
-    raise InputError(on_line(lines[path[0]], describe_problem(reason, path[1:])))
+    index = path[0]
+    where = position(first + index, lines[index] if lines else None, item=item)
+    raise InputError(at_position(where, describe_problem(reason, path[1:])))
 
 
 def convert_records(registry: Registry, name: str, objects: Sequence[Any]) -> list[Any]:
@@ -86,9 +97,10 @@ def read_chunks(
 ) -> Iterator[list[Any]]:
     """Decode a JSON array (read whole) or JSON Lines (streamed) in validated chunks.
 
-    An invalid record raises :class:`InputError` with its line (JSON Lines) or index
-    (JSON array) when its chunk is reached; store the chunks inside one transaction
-    (:func:`ingest_chunks`) so that nothing is kept when that happens.
+    An invalid record raises :class:`InputError` with its position (``record 4``, and
+    in JSON Lines its line where a blank line made them differ) when its chunk is
+    reached; store the chunks inside one transaction (:func:`ingest_chunks`) so that
+    nothing is kept when that happens.
     """
     head = stream.read(1)
     blank_lines = 0
@@ -106,12 +118,17 @@ def read_chunks(
     chunk_decoder = msgspec.json.Decoder(list[record_type])  # type: ignore[valid-type]
     line_decoder = msgspec.json.Decoder(record_type)
     consumed = blank_lines
+    records = 0
     # readlines() splits a whole block in C: no Python loop over the lines.
     lines = [head + stream.readline(), *stream.readlines(_BLOCK_BYTES)]
     while lines:
         for start in range(0, len(lines), size):
             part = lines[start : start + size]
-            yield _decode_chunk(chunk_decoder, line_decoder, part, consumed + start + 1)
+            chunk = _decode_chunk(
+                chunk_decoder, line_decoder, part, consumed + start + 1, records + 1
+            )
+            records += len(chunk)
+            yield chunk
         consumed += len(lines)
         lines = stream.readlines(_BLOCK_BYTES)
 
@@ -124,6 +141,7 @@ def _decode_chunk(
     line_decoder: msgspec.json.Decoder[Any],
     lines: list[bytes],
     first_line: int,
+    first_record: int,
 ) -> list[Any]:
     """Decode many lines in one call; on any doubt, line by line to name the bad one.
 
@@ -142,13 +160,14 @@ def _decode_chunk(
     for number, line in enumerate(lines, start=first_line):
         if not line.strip():
             continue
+        where = position(first_record + len(records), number)
         try:
             record = line_decoder.decode(line)
         except msgspec.ValidationError as error:
-            raise InputError(on_line(number, describe_validation_error(error))) from error
+            raise InputError(at_position(where, describe_validation_error(error))) from error
         except msgspec.DecodeError as error:
-            raise InputError(f"line {number}: not valid JSON: {error}") from error
-        check_dates([record], lines=[number])
+            raise InputError(f"{where}: not valid JSON: {error}") from error
+        check_dates([record], lines=[number], first=first_record + len(records))
         records.append(record)
     return records
 
@@ -200,14 +219,15 @@ def ingest_chunks(
             begin(db)
         for records in chunks:
             if checks_ids:
-                _check_account_ids(db.conn, records, received)
+                _check_account_ids(db.conn, records, received + 1)
             stored += ingester.store(db, records)
             received += len(records)
     ROWS_INGESTED.add(stored, {"telltales.ingester": name})
     return Ingested(received=received, stored=stored)
 
 
-def _check_account_ids(conn: Any, records: Sequence[Any], offset: int = 0) -> None:
+def _check_account_ids(conn: Any, records: Sequence[Any], first: int = 1) -> None:
+    """Refuse the batch at its first record of an account not stored (record ``first`` + i)."""
     ids = {record.account_id for record in records}
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_ids (account_id TEXT PRIMARY KEY)")
     conn.execute("DELETE FROM temp.ingest_ids")
@@ -224,7 +244,7 @@ def _check_account_ids(conn: Any, records: Sequence[Any], offset: int = 0) -> No
         index = next(i for i, record in enumerate(records) if record.account_id in missing)
         more = f" ({len(missing) - 1} other unknown accounts too)" if len(missing) > 1 else ""
         raise InputError(
-            f"record {offset + index}, field 'account_id': unknown account "
+            f"{position(first + index)}, field 'account_id': unknown account "
             f"{records[index].account_id!r}{more}; ingest it into 'accounts' first"
         )
 

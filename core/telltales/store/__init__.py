@@ -3,8 +3,8 @@
 ``database`` opens, checks and migrates the file; ``plugin_schemas`` applies each
 plugin's migrations in a savepoint and leaves out a plugin whose migrations fail;
 ``queries`` reads accounts, signals, scores and runs back; ``keys`` holds the API
-keys; ``processes`` names the process that holds a claim, so a crashed one can be
-told from a live one.
+keys; ``csm_groups`` says which CSM groups are known; ``processes`` names the process
+that holds a claim, so a crashed one can be told from a live one.
 """
 
 from telltales.store.database import (

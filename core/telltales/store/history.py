@@ -207,7 +207,8 @@ class VersionCounts(msgspec.Struct, kw_only=True):
     unchanged: int = 0
     """Records equal to the version already in force on their day: nothing written."""
     keys: list[tuple[str, str]] = msgspec.field(default_factory=list)
-    """``(account_id, day)`` of every version written, in the batch's order."""
+    """``(account_id, day)`` of every record, written or unchanged, in the batch's order:
+    the versions the batch's records are held as."""
 
     @property
     def written(self) -> int:
@@ -272,6 +273,7 @@ def store_versions(
         rows = []
         for record, day in dated:
             content = _content(record)
+            counts.keys.append((record.account_id, day.isoformat()))
             if current.get((record.account_id, day.isoformat())) == content:
                 counts.unchanged += 1
                 continue
@@ -280,7 +282,6 @@ def store_versions(
             else:
                 counts.created += 1
             rows.append((record.account_id, day.isoformat(), *content, source, stamp))
-            counts.keys.append((record.account_id, day.isoformat()))
         _write(db, rows, stamp)
         known.update(r.account_id for r, _ in dated)
     return counts

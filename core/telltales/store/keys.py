@@ -14,7 +14,7 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -24,6 +24,7 @@ from telltales import clock
 from telltales.errors import InputError
 from telltales.models import is_blank
 from telltales.store import Store
+from telltales.store.csm_groups import unknown_group_problem
 
 Scope = Literal["read", "ingest", "act", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "ingest", "act", "admin")
@@ -106,10 +107,18 @@ def create_key(
     *,
     scopes: Iterable[str],
     csm_groups: Sequence[str] | None = None,
+    declared_groups: Collection[str] | None = None,
     name: str = "",
     by: str,
 ) -> tuple[ApiKey, str]:
-    """Store a new key and return it with its token, which is never shown again."""
+    """Store a new key and return it with its token, which is never shown again.
+
+    Where a person names the groups (``telltales keys create``, ``POST /v1/keys``),
+    ``declared_groups`` is the configuration's ``[csm_groups.<group>]``, and each of
+    ``csm_groups`` must be known (a stored account's, or declared): a key limited to a
+    misspelled group would see nothing, and say nothing. None leaves the names
+    unchecked, for code that makes keys before any account exists (the test kit).
+    """
     wanted = sorted(set(scopes))
     if not wanted:
         raise InputError(
@@ -129,6 +138,13 @@ def create_key(
         raise InputError("a CSM group name cannot be empty", field="csm_groups")
     if groups is not None and any(len(g) > MAX_GROUP for g in groups):
         raise InputError(f"a CSM group name is at most {MAX_GROUP} characters", field="csm_groups")
+    unknown_group = (
+        None
+        if groups is None or declared_groups is None
+        else unknown_group_problem(store, groups, declared_groups)
+    )
+    if unknown_group:
+        raise InputError(unknown_group, field="csm_groups")
     if len(name) > MAX_NAME or _NAME.match(name) is None:
         raise InputError(
             f"a key's name is at most {MAX_NAME} characters, none of them a control or "

@@ -107,9 +107,9 @@ def test_answers_sent_over_the_api_give_the_signal(
 
 # [docs:ingest-errors]
 def test_ingest_refuses_a_whole_batch_and_says_where(env: PluginHarness) -> None:
-    with pytest.raises(InputError, match=r"^record 1, field 'score': expected `int` <= 10$"):
+    with pytest.raises(InputError, match=r"^record 2, field 'score': expected `int` <= 10$"):
         env.ingest("acme_nps.responses", responses("a1", [9, 11]))
-    with pytest.raises(InputError, match=r"^record 0, field 'account_id': unknown account 'zz'"):
+    with pytest.raises(InputError, match=r"^record 1, field 'account_id': unknown account 'zz'"):
         env.ingest("acme_nps.responses", responses("zz", [9]))
     with pytest.raises(InputError, match=r"^no ingester named 'acme_nps.answers'"):
         env.ingest("acme_nps.answers", responses("a1", [9]))

@@ -38,7 +38,7 @@ def test_a_bad_role_is_refused_with_its_record_and_field_and_nothing_is_stored(
         person("a", "2026-01-01", "Ann Ito", ["champion"]),
         person("b", "2026-01-01", "Bo Berg", ["ceo"]),
     ]
-    with pytest.raises(InputError, match=r"record 1, field 'roles\[0\]': invalid enum value 'ceo'"):
+    with pytest.raises(InputError, match=r"record 2, field 'roles\[0\]': invalid enum value 'ceo'"):
         contacts_env.ingest("contacts.people", records)
     assert counts(contacts_env) == (0, 0, 0)
 
@@ -46,7 +46,7 @@ def test_a_bad_role_is_refused_with_its_record_and_field_and_nothing_is_stored(
 def test_a_snapshot_without_status_is_refused(contacts_env: PluginHarness, person: Builder) -> None:
     record = person("a", "2026-01-01", "Ann Ito", ["executive_sponsor"])
     del record["status"]
-    with pytest.raises(InputError, match="record 0, field 'status': required field is missing"):
+    with pytest.raises(InputError, match="record 1, field 'status': required field is missing"):
         contacts_env.ingest("contacts.people", [record])
     assert counts(contacts_env) == (0, 0, 0)
 
@@ -56,21 +56,21 @@ def test_a_meeting_without_attendees_is_refused(
 ) -> None:
     records = [meeting("m1", "2026-01-01", ["a"]), meeting("m2", "2026-01-02", [])]
     with pytest.raises(
-        InputError, match="record 1, field 'contact_ids': expected `array` of length >= 1"
+        InputError, match="record 2, field 'contact_ids': expected `array` of length >= 1"
     ):
         contacts_env.ingest("contacts.meetings", records)
     assert counts(contacts_env) == (0, 0, 0)
 
 
 def test_an_unknown_meeting_kind_is_refused(contacts_env: PluginHarness, meeting: Builder) -> None:
-    with pytest.raises(InputError, match="record 0, field 'kind': invalid enum value 'lunch'"):
+    with pytest.raises(InputError, match="record 1, field 'kind': invalid enum value 'lunch'"):
         contacts_env.ingest("contacts.meetings", [meeting("m", "2026-01-01", ["a"], kind="lunch")])
 
 
 def test_an_unknown_account_is_refused(
     contacts_env: PluginHarness, person: Builder, meeting: Builder
 ) -> None:
-    with pytest.raises(InputError, match="record 1, field 'account_id': unknown account 'zz'"):
+    with pytest.raises(InputError, match="record 2, field 'account_id': unknown account 'zz'"):
         contacts_env.ingest(
             "contacts.people",
             [
@@ -78,7 +78,7 @@ def test_an_unknown_account_is_refused(
                 person("b", "2026-01-01", "Bo Berg", [], account_id="zz"),
             ],
         )
-    with pytest.raises(InputError, match="record 0, field 'account_id': unknown account 'zz'"):
+    with pytest.raises(InputError, match="record 1, field 'account_id': unknown account 'zz'"):
         contacts_env.ingest(
             "contacts.meetings", [meeting("m", "2026-01-01", ["a"], account_id="zz")]
         )

@@ -93,7 +93,7 @@ def test_reingesting_the_same_files_changes_no_count_and_no_signal(env: PluginHa
 def test_a_bad_kind_is_refused_with_its_index_and_field_and_nothing_is_stored(
     env: PluginHarness,
 ) -> None:
-    with pytest.raises(InputError, match=r"record 1, field 'kind': invalid enum value 'lunch'"):
+    with pytest.raises(InputError, match=r"record 2, field 'kind': invalid enum value 'lunch'"):
         env.ingest(
             "engagement.activities",
             [activity("x1", "2026-10-10"), activity("x2", "2026-10-11", "lunch")],
@@ -102,30 +102,30 @@ def test_a_bad_kind_is_refused_with_its_index_and_field_and_nothing_is_stored(
 
 
 def test_an_unknown_field_is_refused(env: PluginHarness) -> None:
-    with pytest.raises(InputError, match="record 0, field 'duration': unknown field"):
+    with pytest.raises(InputError, match="record 1, field 'duration': unknown field"):
         env.ingest("engagement.activities", [activity("x1", "2026-10-10", duration=30)])
 
 
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"status": "verified"}, "record 1, field 'verified_on': required when status is"),
+        ({"status": "verified"}, "record 2, field 'verified_on': required when status is"),
         (
             {"status": "verified", "verified_on": "2026-02-28"},
-            "record 1, field 'verified_on': 2026-02-28 is before planned_on 2026-03-01",
+            "record 2, field 'verified_on': 2026-02-28 is before planned_on 2026-03-01",
         ),
         (
             {"status": "missed", "verified_on": "2026-09-01"},
-            "record 1, field 'verified_on': only allowed when status is 'verified'",
+            "record 2, field 'verified_on': only allowed when status is 'verified'",
         ),
-        ({"due": "2026-02-01"}, "record 1, field 'due': 2026-02-01 is before planned_on"),
+        ({"due": "2026-02-01"}, "record 2, field 'due': 2026-02-01 is before planned_on"),
         (
             {"planned_on": "9999-03-01"},
-            "record 1, field 'planned_on': 9999-03-01 is outside 1900-01-01..2999-12-31",
+            "record 2, field 'planned_on': 9999-03-01 is outside 1900-01-01..2999-12-31",
         ),
-        ({"status": "done"}, "record 1, field 'status': invalid enum value 'done'"),
-        ({"title": ""}, "record 1, field 'title': expected `str` of length >= 1"),
-        ({"due": "soon"}, "record 1, field 'due': invalid RFC3339 encoded date"),
+        ({"status": "done"}, "record 2, field 'status': invalid enum value 'done'"),
+        ({"title": ""}, "record 2, field 'title': expected `str` of length >= 1"),
+        ({"due": "soon"}, "record 2, field 'due': invalid RFC3339 encoded date"),
     ],
 )
 def test_an_inconsistent_outcome_is_refused_at_its_index(
@@ -138,12 +138,12 @@ def test_an_inconsistent_outcome_is_refused_at_its_index(
 
 
 def test_an_unknown_account_is_refused(env: PluginHarness) -> None:
-    with pytest.raises(InputError, match=r"record 1, field 'account_id': unknown account 'zz'"):
+    with pytest.raises(InputError, match=r"record 2, field 'account_id': unknown account 'zz'"):
         env.ingest(
             "engagement.activities",
             [activity("x1", "2026-10-10"), {**activity("x2", "2026-10-10"), "account_id": "zz"}],
         )
-    with pytest.raises(InputError, match=r"record 0, field 'account_id': unknown account 'zz'"):
+    with pytest.raises(InputError, match=r"record 1, field 'account_id': unknown account 'zz'"):
         env.ingest("engagement.outcomes", [{**outcome("o1"), "account_id": "zz"}])
     assert count(env, "engagement_activities") == 0
     assert count(env, "engagement_outcomes") == 0

@@ -63,7 +63,7 @@ def test_reingesting_changes_no_count_and_no_signal(
 def test_a_bad_record_is_refused_by_index_and_field_and_nothing_is_stored(
     env: PluginHarness, snapshot: SnapshotFactory
 ) -> None:
-    with pytest.raises(InputError, match=r"record 1, field 'employee_count': .*>= 0"):
+    with pytest.raises(InputError, match=r"record 2, field 'employee_count': .*>= 0"):
         env.ingest("firmographics.snapshots", [snapshot(), snapshot(employee_count=-5)])
     assert stored(env) == 0
 
@@ -71,18 +71,18 @@ def test_a_bad_record_is_refused_by_index_and_field_and_nothing_is_stored(
 def test_a_missing_required_field_is_refused(env: PluginHarness, snapshot: SnapshotFactory) -> None:
     record = snapshot()
     del record["products"]
-    with pytest.raises(InputError, match=r"record 0, field 'products': required field is missing"):
+    with pytest.raises(InputError, match=r"record 1, field 'products': required field is missing"):
         env.ingest("firmographics.snapshots", [record])
     assert stored(env) == 0
 
 
 def test_an_unknown_field_is_refused(env: PluginHarness, snapshot: SnapshotFactory) -> None:
-    with pytest.raises(InputError, match=r"record 0, field 'headcount': unknown field"):
+    with pytest.raises(InputError, match=r"record 1, field 'headcount': unknown field"):
         env.ingest("firmographics.snapshots", [snapshot(headcount=10)])
 
 
 def test_an_unknown_account_is_refused(env: PluginHarness, snapshot: SnapshotFactory) -> None:
-    with pytest.raises(InputError, match=r"record 1, field 'account_id': unknown account 'nope'"):
+    with pytest.raises(InputError, match=r"record 2, field 'account_id': unknown account 'nope'"):
         env.ingest("firmographics.snapshots", [snapshot(), snapshot(account_id="nope")])
     assert stored(env) == 0
 

@@ -86,19 +86,19 @@ def test_a_corrected_item_replaces_the_first_version(env: PluginHarness) -> None
 def test_a_bad_record_is_refused_by_index_and_field_and_nothing_is_stored(
     env: PluginHarness, fields: dict[str, Any], field: str
 ) -> None:
-    with pytest.raises(InputError, match=f"^record 1, field '{field}': "):
+    with pytest.raises(InputError, match=f"^record 2, field '{field}': "):
         env.ingest("news.items", [item("n1"), {**item("n2"), **fields}])
     assert stored(env) == []
 
 
 def test_an_unknown_field_is_refused(env: PluginHarness) -> None:
-    with pytest.raises(InputError, match="record 0, field 'impact': unknown field"):
+    with pytest.raises(InputError, match="record 1, field 'impact': unknown field"):
         env.ingest("news.items", [item(impact=0.9)])
 
 
 def test_an_unknown_account_is_refused_and_nothing_is_stored(env: PluginHarness) -> None:
     with pytest.raises(
-        InputError, match="^record 1, field 'account_id': unknown account 'castellan'"
+        InputError, match="^record 2, field 'account_id': unknown account 'castellan'"
     ):
         env.ingest("news.items", [item("n1"), item("n2", account_id="castellan")])
     assert stored(env) == []

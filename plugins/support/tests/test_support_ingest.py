@@ -107,7 +107,7 @@ def test_a_bad_priority_is_refused_by_record_and_field_and_nothing_is_stored(
     }
     bad = {**good, "ticket_id": "t2", "priority": "critical"}
     with pytest.raises(
-        InputError, match=r"^record 1, field 'priority': invalid enum value 'critical'$"
+        InputError, match=r"^record 2, field 'priority': invalid enum value 'critical'$"
     ):
         env.ingest("support.tickets", [good, bad])
     assert stored(env) == []
@@ -130,7 +130,7 @@ def test_closed_before_opened_is_refused_naming_the_record_and_field(env: Plugin
     }
     with pytest.raises(
         InputError,
-        match=r"^record 1, field 'closed_at': 2026-11-01T17:00:00\+00:00 is before opened_at "
+        match=r"^record 2, field 'closed_at': 2026-11-01T17:00:00\+00:00 is before opened_at "
         r"2026-11-01T18:00:00\+00:00$",
     ):
         env.ingest("support.tickets", [good, bad])
@@ -161,7 +161,7 @@ def test_an_unknown_field_is_refused(env: PluginHarness) -> None:
         "priority": "low",
         "opened_at": "2026-11-01T09:00:00Z",
     }
-    with pytest.raises(InputError, match=r"^record 0, field 'owner': unknown field"):
+    with pytest.raises(InputError, match=r"^record 1, field 'owner': unknown field"):
         env.ingest("support.tickets", [{**record, "owner": "sam"}])
 
 
@@ -180,7 +180,7 @@ def test_an_unknown_account_is_refused(env: PluginHarness) -> None:
             "opened_at": "2026-11-01T09:00:00Z",
         },
     ]
-    with pytest.raises(InputError, match=r"^record 1, field 'account_id': unknown account"):
+    with pytest.raises(InputError, match=r"^record 2, field 'account_id': unknown account"):
         env.ingest("support.tickets", records)
     assert stored(env) == []
 
@@ -208,7 +208,7 @@ def test_a_time_outside_the_range_in_utc_is_refused_naming_the_field(
     }
     with pytest.raises(
         InputError,
-        match=rf"^record 0, field '{field}': .* is outside 1900-01-01..2999-12-31 in UTC$",
+        match=rf"^record 1, field '{field}': .* is outside 1900-01-01..2999-12-31 in UTC$",
     ):
         env.ingest("support.tickets", [ticket])
     assert stored(env) == []

@@ -121,7 +121,7 @@ def test_an_invalid_line_stores_nothing_even_after_earlier_chunks(env: PluginHar
     lines = [msgspec.json.encode(usage(f"u{n}", "2026-11-19", 1)) for n in range(5)]
     lines.append(b'{"account_id": "a1", "user_id": "u9", "feature": "x", "day": "2026-11-31"}')
     chunks = read_chunks(env.registry, "telemetry.usage", io.BytesIO(b"\n".join(lines)), size=2)
-    with pytest.raises(InputError, match=r"^line 6, field 'day': invalid RFC3339 encoded date"):
+    with pytest.raises(InputError, match=r"^record 6, field 'day': invalid RFC3339 encoded date"):
         ingest_chunks(env.store, env.registry, "telemetry.usage", chunks)
     assert stored(env) == []
 
@@ -131,19 +131,19 @@ def test_an_invalid_line_stores_nothing_even_after_earlier_chunks(env: PluginHar
     [
         (
             {"account_id": "a1", "user_id": "u", "feature": "f", "day": "2026-11-19"},
-            "record 1: a usage row must count at least one event or login",
+            "record 2: a usage row must count at least one event or login",
         ),
         (
             {"account_id": "a1", "user_id": "u", "feature": "f", "day": "2026-11-19", "events": -1},
-            "record 1, field 'events': expected `int` >= 0",
+            "record 2, field 'events': expected `int` >= 0",
         ),
         (
             {"account_id": "a1", "user_id": "", "feature": "f", "day": "2026-11-19", "events": 1},
-            "record 1, field 'user_id': expected `str` of length >= 1",
+            "record 2, field 'user_id': expected `str` of length >= 1",
         ),
         (
             {"account_id": "zz", "user_id": "u", "feature": "f", "day": "2026-11-19", "events": 1},
-            "record 1, field 'account_id': unknown account 'zz'",
+            "record 2, field 'account_id': unknown account 'zz'",
         ),
     ],
 )
@@ -151,4 +151,28 @@ def test_bad_rows_are_refused_whole(env: PluginHarness, record: dict, message: s
     with pytest.raises(InputError) as raised:
         env.ingest("telemetry.usage", [usage("u1", "2026-11-19", 1), record])
     assert str(raised.value).startswith(message)
+    assert stored(env) == []
+
+
+@pytest.mark.parametrize("layout", ["json-lines", "json-array"])
+def test_every_message_counts_records_from_one_with_the_same_word(
+    env: PluginHarness, layout: str
+) -> None:
+    """A bad field and an unknown account in the first record of one file both say
+    "record 1" (of a JSON Lines file they said "line 1" and "record 0")."""
+
+    def refusal(*records: dict[str, object]) -> str:
+        lines = [msgspec.json.encode(record) for record in records]
+        data = b"\n".join(lines) if layout == "json-lines" else b"[" + b",".join(lines) + b"]"
+        chunks = read_chunks(env.registry, "telemetry.usage", io.BytesIO(data))
+        with pytest.raises(InputError) as refused:
+            ingest_chunks(env.store, env.registry, "telemetry.usage", chunks)
+        return str(refused.value)
+
+    good: dict[str, object] = usage("u1", "2026-11-19", 1)
+    assert refusal(good | {"account_id": "zz"}).startswith(
+        "record 1, field 'account_id': unknown account 'zz'"
+    )
+    assert refusal(good | {"day": "2026-11-31"}).startswith("record 1, field 'day': ")
+    assert refusal(good, good | {"day": "2026-11-31"}).startswith("record 2, field 'day': ")
     assert stored(env) == []
