@@ -197,16 +197,27 @@ def test_the_api_runs_a_backtest_in_the_background(api: ApiHarness) -> None:
     answer = api.client.post("/v1/backtests", json=body, headers=admin)
     assert answer.status_code == 202, answer.text
     backtest_id = answer.json()["backtest_id"]
+    # One at a time: a second waits its turn instead of sharing the cores.
+    second = api.client.post("/v1/backtests", json=body, headers=admin)
+    assert second.status_code == 409, second.text
     reader = api.headers(api.key("read"))
-    deadline = time.monotonic() + 60
-    while True:
-        found = api.client.get(f"/v1/backtests/{backtest_id}", headers=reader).json()
-        if found["state"] != "running" or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    found = finished(api, backtest_id, reader)
     assert found["state"] == "done", found
     assert found["report"]["cuts"][0]["cut"] == "overall"
     assert found["settings"]["every_days"] == 14
+    again = api.client.post("/v1/backtests", json=body, headers=admin)
+    assert again.status_code == 202, again.text  # its turn, once the first is done
+    assert finished(api, again.json()["backtest_id"], reader)["state"] == "done"
+
+
+def finished(api: ApiHarness, backtest_id: int, headers: dict[str, str]) -> Any:
+    """The backtest once it is no longer running (or after a minute)."""
+    deadline = time.monotonic() + 60
+    while True:
+        found = api.client.get(f"/v1/backtests/{backtest_id}", headers=headers).json()
+        if found["state"] != "running" or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
 
 
 def test_the_api_refuses_by_field_and_by_scope(api: ApiHarness) -> None:

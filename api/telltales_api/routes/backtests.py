@@ -33,6 +33,10 @@ from telltales_api.strict_body import strict_body
 
 log = logging.getLogger(__name__)
 
+_ONE_AT_A_TIME = threading.Lock()
+"""Held while this server runs a backtest: each replays up to hundreds of days, so a
+second one waits its turn (409) instead of sharing the cores with the first."""
+
 CardName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=100)]
 
 
@@ -81,7 +85,7 @@ _FIELDS = {"from": "from_day", "to": "to_day", "scorecard": "scorecards"}
     return_dto=None,
     sync_to_thread=True,
     status_code=202,
-    responses=problem_responses(400, 401, 403, 422),
+    responses=problem_responses(400, 401, 403, 409, 422),
 )
 def start_backtest(data: JSONBody[BacktestRequest], context: Context, key: Key) -> BacktestStarted:
     """Start a backtest in the background: its id at once, its report when it is done."""
@@ -107,7 +111,17 @@ def start_backtest(data: JSONBody[BacktestRequest], context: Context, key: Key) 
             f"{field}: {problem.problem}; nothing was run",
             errors=[FieldError(field=f"body.{field}", reason=problem.problem)],
         ) from problem
-    backtest_id = stored.start(context.store, settings, by=f"API key {key.key_id} ({key.name})")
+    if not _ONE_AT_A_TIME.acquire(blocking=False):
+        raise ProblemError(
+            409,
+            "a backtest is running on this server; start another once it is done "
+            "(GET /v1/backtests/{backtest_id} says when)",
+        )
+    try:
+        backtest_id = stored.start(context.store, settings, by=f"API key {key.key_id} ({key.name})")
+    except BaseException:
+        _ONE_AT_A_TIME.release()
+        raise
     threading.Thread(
         target=_run,
         args=(context, backtest_id, settings),
@@ -130,6 +144,8 @@ def _run(context: ApiContext, backtest_id: int, settings: Settings) -> None:
     except Exception:
         # Recorded on the backtest as failed, with the reason; the log has the rest.
         log.exception("backtest %s failed", backtest_id)
+    finally:
+        _ONE_AT_A_TIME.release()
 
 
 @get(
