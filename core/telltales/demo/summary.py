@@ -95,14 +95,24 @@ def _estimate(
     return f"{value:.0%} ({interval.low * 100:.0f}-{interval.high * 100:.0f})"
 
 
-def _difference(comparison: metrics.Comparison) -> str:
-    if comparison.interval is None or comparison.difference is None:
-        return f"{comparison.figure}: {comparison.withheld}"
-    low, high = comparison.interval.low * 100, comparison.interval.high * 100
-    return (
-        f"{_FIGURES[comparison.figure]} {comparison.difference * 100:+.1f} pts "
-        f"({low:+.1f} to {high:+.1f})"
-    )
+def _differences(comparisons: Sequence[metrics.Comparison]) -> str:
+    """Pilot minus hold-out, each figure with its interval; the short ones named once."""
+    shown = [
+        f"{_FIGURES[c.figure]} {c.difference * 100:+.1f} pts "
+        f"({c.interval.low * 100:+.1f} to {c.interval.high * 100:+.1f})"
+        for c in comparisons
+        if c.interval is not None and c.difference is not None
+    ]
+    short = [c for c in comparisons if c.interval is None or c.difference is None]
+    if short:
+        reasons = dict.fromkeys(
+            (c.withheld or "").replace("control:", f"{COHORT_NAMES['control']}:") for c in short
+        )
+        shown.append(
+            f"{', '.join(_FIGURES[c.figure] for c in short)} not yet measurable "
+            f"({'; '.join(reasons)})"
+        )
+    return "; ".join(shown)
 
 
 _FIGURES = {"rate": "reversal", "grr": "GRR", "nrr": "NRR", "logo_renewal_rate": "logo rate"}
@@ -186,15 +196,15 @@ def render(result: DemoResult, store: Store, worst: Sequence[AccountHealth]) -> 
         ),
         _row("renewals due (the sample)", retention, lambda g: f"{g.renewals:,}"),
         "  Pilot minus hold-out: "
-        + "; ".join(
-            _difference(c) for c in [*found.reversal.comparisons, *found.retention.comparisons]
-        ),
+        + _differences([*found.reversal.comparisons, *found.retention.comparisons]),
         f"  (in brackets: {found.retention.confidence:.0%} interval; too few (N): under "
         f"{found.retention.overall.sample.minimum} renewals or risk episodes, no figure)",
         f"Time to acknowledge (pilot tasks): median {_hours(ack.median_hours)}, p90 "
         f"{_hours(ack.p90_hours)} over {ack.acknowledged} acknowledged, "
         f"{ack.unacknowledged_open} still open",
-        f"Playbook completion: {_percent(completion.rate)} of {completion.with_tasks} live runs "
+        "Playbook completion: "
+        f"{_estimate(completion.rate, completion.rate_interval, completion.sample)} "
+        f"of {completion.with_tasks} live runs "
         f"with tasks ({completion.tasks_done} tasks done, {completion.tasks_dismissed} dismissed)",
         "Renewal rate by risk cohort (At-Risk in the 90 days before renewal): "
         + "; ".join(
