@@ -209,3 +209,65 @@ def test_every_route_is_documented_with_its_errors(api: ApiHarness) -> None:
     risk = schema["paths"]["/v1/metrics/risk-reversal"]["get"]["parameters"]
     window = next(p for p in risk if p["name"] == "window_days")
     assert window["schema"]["enum"] == [30, 60]
+
+
+def _cohort_history(api: ApiHarness) -> None:
+    """Pilot: 3 renewals, 2 kept (100 -> 100); control: 2, 1 kept at half (100 -> 50)."""
+    history = MetricHistory(api.context.store)
+    for account, cohort, after in [
+        ("p1", "pilot", 100),
+        ("p2", "pilot", 100),
+        ("p3", "pilot", 0),
+        ("c1", "control", 50),
+        ("c2", "control", 0),
+    ]:
+        history.account(account)
+        history.renewal(account, "2026-02-01", 100, after, cohort=cohort)
+
+
+def test_a_small_hold_out_is_withheld_with_its_count(api: ApiHarness) -> None:
+    _cohort_history(api)
+    token = api.headers(api.key("read"))
+    report = api.client.get(f"/v1/metrics/retention?{QUARTER}&group_by=cohort", headers=token)
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["confidence"] == 0.95
+    control = next(row for row in body["groups"] if row["group"] == "control")
+    assert control["grr"] == 0.25  # the exact figure stays: it is what happened
+    assert control["sample"] == {
+        "n": 2,
+        "unit": "renewals",
+        "minimum": 20,
+        "enough": False,
+        "withheld": "too few renewals yet (2; 20 needed)",
+    }
+    assert control["grr_interval"] is None
+    grr = next(c for c in body["comparisons"] if c["figure"] == "grr")
+    assert (grr["first"], grr["second"], grr["interval"], grr["enough"]) == (
+        "pilot",
+        "control",
+        None,
+        False,
+    )
+    assert grr["difference"] == pytest.approx(2 / 3 - 1 / 4)
+
+
+def test_the_configured_minimum_and_confidence_are_used(tmp_path: Path) -> None:
+    config = "[metrics]\nmin_renewals = 2\nconfidence = 0.9\n"
+    for api in api_harness(tmp_path, config=config):
+        _cohort_history(api)
+        token = api.headers(api.key("read"))
+        body = api.client.get(
+            f"/v1/metrics/retention?{QUARTER}&group_by=cohort", headers=token
+        ).json()
+        assert body["confidence"] == 0.9
+        control = next(row for row in body["groups"] if row["group"] == "control")
+        assert control["sample"]["enough"] is True
+        # Control's GRR by hand: retained (50, 0) over (100, 100), R = 0.25, residuals
+        # (25, -25): v = 2 * 1250 / 200^2 = 0.0625; z(90%) = 1.644854; 0.25 +- 0.4112,
+        # the low end clipped at 0 (no retention is negative).
+        half = 1.644854 * 0.0625**0.5
+        assert control["grr_interval"] == pytest.approx({"low": 0.0, "high": 0.25 + half})
+        logo = next(c for c in body["comparisons"] if c["figure"] == "logo_renewal_rate")
+        assert logo["enough"] is True
+        assert logo["interval"]["low"] < logo["difference"] < logo["interval"]["high"]

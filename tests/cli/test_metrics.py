@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -37,12 +38,42 @@ def test_retention_table_by_group(history: MetricHistory) -> None:
     header = next(line for line in lines if line.startswith("csm_group"))
     assert header.split() == [
         "csm_group", "GRR", "NRR", "ARR", "before", "ARR", "after", "retained", "renewals",
-        "churned",
+        "churned", "note",
     ]  # fmt: skip
     rows = {line.split()[0]: line.split()[1:] for line in lines[lines.index(header) + 1 :]}
-    assert rows["all"] == ["75.0%", "88.3%", "600", "530", "450", "5", "1"]
-    assert rows["amer"] == ["100.0%", "150.0%", "100", "150", "100", "1", "0"]
-    assert rows["emea"] == ["70.0%", "76.0%", "500", "380", "350", "4", "1"]
+    # Every group rests on fewer than the default 20 renewals: no figure, the reason.
+    assert rows["all"] == [
+        "-",
+        "-",
+        "600",
+        "530",
+        "450",
+        "5",
+        "1",
+        *["too", "few", "renewals", "yet", "(5;", "20", "needed)"],
+    ]
+    assert rows["amer"][:7] == ["-", "-", "100", "150", "100", "1", "0"]
+    assert rows["emea"][:7] == ["-", "-", "500", "380", "350", "4", "1"]
+    assert "95% interval" in result.output
+
+
+def test_retention_with_enough_renewals_shows_figures_with_intervals(
+    history: MetricHistory, tmp_path: Path
+) -> None:
+    write_retention_history(history)
+    config = tmp_path / "telltales.toml"
+    config.write_text("[metrics]\nmin_renewals = 4\n")
+    result = CliRunner().invoke(
+        cli,
+        ["--db", str(history.store.path), "--config", str(config), "metrics", "retention",
+         *QUARTER, "--csm-group", "emea"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("all"))
+    # docs/metrics.md's hand computation: GRR 0.70 +- 0.3733 (clipped at 1), NRR 0.76 +- 0.4358.
+    assert "70.0% (32.7% to 100.0%)" in row
+    assert "76.0% (32.4% to 119.6%)" in row
+    assert "too few" not in row
 
 
 def test_risk_reversal_json_is_the_api_report(history: MetricHistory) -> None:

@@ -139,6 +139,21 @@ def test_signals_predict_churn_and_the_pilot_beats_its_hold_out(
     assert retention["pilot"].grr is not None
     assert retention["control"].grr is not None
     assert retention["pilot"].grr > retention["control"].grr
+    # ... and says how many renewals each figure rests on, and how sure the gap is.
+    assert retention["control"].sample.n == retention["control"].renewals
+    gap = next(c for c in found.retention.comparisons if c.figure == "grr")
+    assert (gap.first, gap.second) == ("pilot", "control")
+    assert gap.difference == pytest.approx(retention["pilot"].grr - retention["control"].grr)
+    both = retention["pilot"].sample.enough and retention["control"].sample.enough
+    assert gap.enough == both
+    assert (gap.interval is None) == (not both)
+    with open_store(path, []) as store:
+        text = summary.render(result, store, [])
+    control = retention["control"]
+    if not control.sample.enough:
+        assert f"too few ({control.renewals})" in text
+        grr_line = text.split("gross revenue retention")[1].split("\n")[0]
+        assert f"{control.grr:.0%} " not in grr_line
     reversal = {group.group: group for group in found.reversal.groups}
     assert reversal["pilot"].rate is not None
     assert reversal["control"].rate is not None

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 from support.metric_history import MetricHistory, documented_example, rounded
+from telltales.config import MetricSettings
 from telltales.metrics import MetricFilter, playbook_completion
 from telltales.store import Store
 
@@ -102,3 +103,17 @@ def test_no_runs_gives_a_null_rate(store: Store) -> None:
 def test_documented_example(history: MetricHistory) -> None:
     report = playbook_completion(history.store, QUARTER)
     assert rounded(report.overall) == documented_example("playbook-completion")
+
+
+def test_the_rate_carries_its_runs_and_wilson_interval(history: MetricHistory) -> None:
+    overall = playbook_completion(history.store, QUARTER).overall
+    assert (overall.sample.n, overall.sample.unit, overall.sample.enough) == (4, "runs", False)
+    assert overall.rate_interval is None
+    enough = MetricSettings(min_runs=4)
+    overall = playbook_completion(history.store, QUARTER, settings=enough).overall
+    # Wilson, 2 of 4 at z = 1.959964 (95%): centre 0.5, half
+    # z / (1 + z^2 / 4) * sqrt(0.0625 + z^2 / 64) = 0.349961.
+    assert overall.rate_interval is not None
+    assert (overall.rate_interval.low, overall.rate_interval.high) == pytest.approx(
+        (0.150039, 0.849961), abs=1e-5
+    )

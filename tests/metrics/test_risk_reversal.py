@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import pytest
 from support.metric_history import MetricHistory, documented_example, rounded
 from support.metric_stories import write_risk_reversal_history
+from telltales.config import MetricSettings
 from telltales.metrics import MetricFilter, MetricInputError, risk_reversal
 from telltales.store import Store
 
@@ -134,3 +136,45 @@ def test_the_period_defaults_to_the_90_days_to_today(store: Store) -> None:
 def test_documented_example(history: MetricHistory) -> None:
     report = risk_reversal(history.store, QUARTER, window_days=30, as_of=AS_OF)
     assert rounded(report.overall) == documented_example("risk-reversal")
+
+
+def test_the_rate_carries_its_episodes_and_wilson_interval(history: MetricHistory) -> None:
+    overall = risk_reversal(history.store, QUARTER, as_of=AS_OF).overall
+    assert overall.sample.withheld == "too few episodes yet (5; 20 needed)"
+    assert overall.rate_interval is None
+    enough = MetricSettings(min_episodes=5)
+    overall = risk_reversal(history.store, QUARTER, as_of=AS_OF, settings=enough).overall
+    # Wilson, 3 of 5 at z = 1.959964 (95%): centre (0.6 + z^2 / 10) / (1 + z^2 / 5) =
+    # 0.556552, half z / (1 + z^2 / 5) * sqrt(0.048 + z^2 / 100) = 0.325828.
+    assert overall.rate_interval is not None
+    assert (overall.rate_interval.low, overall.rate_interval.high) == pytest.approx(
+        (0.230724, 0.882379), abs=1e-5
+    )
+
+
+def test_pilot_against_control(store: Store) -> None:
+    """Pilot: 4 episodes, 3 back to Healthy in 30 days; control: 2, none back."""
+    history = MetricHistory(store)
+    for account, cohort, back in [
+        ("p1", "pilot", True),
+        ("p2", "pilot", True),
+        ("p3", "pilot", True),
+        ("p4", "pilot", False),
+        ("c1", "control", False),
+        ("c2", "control", False),
+    ]:
+        history.account(account)
+        history.transition(account, "2026-01-05", "at_risk", cohort=cohort)
+        if back:
+            history.transition(account, "2026-01-20", "healthy", cohort=cohort)
+    by_cohort = MetricFilter(group_by="cohort", from_=date(2026, 1, 1), to=date(2026, 3, 31))
+    report = risk_reversal(store, by_cohort, as_of=AS_OF, settings=MetricSettings(min_episodes=2))
+    [gap] = report.comparisons
+    assert (gap.figure, gap.first, gap.second) == ("rate", "pilot", "control")
+    assert gap.difference == pytest.approx(0.75)
+    # Newcombe from Wilson(3, 4) = (0.300642, 0.954413) and Wilson(0, 2) = (0, 0.657620)
+    # at z = 1.959964: 0.75 - sqrt(0.449358^2 + 0.657620^2), 0.75 + sqrt(0.204413^2 + 0).
+    assert gap.interval is not None
+    assert gap.interval.low == pytest.approx(0.75 - math.hypot(0.449358, 0.657620), abs=1e-5)
+    assert gap.interval.high == pytest.approx(0.75 + 0.204413, abs=1e-5)
+    assert risk_reversal(store, by_cohort, as_of=AS_OF).comparisons[0].interval is None

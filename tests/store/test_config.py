@@ -102,3 +102,17 @@ def test_a_configuration_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> 
     bom.write_bytes(b"\xef\xbb\xbf[scoring]\n")
     with pytest.raises(ConfigError, match="byte-order mark"):
         load_config(bom)
+
+
+def test_metrics_settings_are_read_and_checked_with_their_line(tmp_path: Path) -> None:
+    loaded = load_config(write(tmp_path, "[metrics]\nmin_renewals = 30\nconfidence = 0.9\n"))
+    assert loaded.values.metrics.min_renewals == 30
+    assert loaded.values.metrics.confidence == 0.9
+    assert loaded.values.metrics.min_episodes == 20
+    assert load_config(None).values.metrics.min_renewals == 20
+    with pytest.raises(ConfigError, match=r"line 3: metrics\.min_runs: expected `int` >= 1"):
+        load_config(write(tmp_path, "[metrics]\nmin_renewals = 30\nmin_runs = 0\n"))
+    with pytest.raises(
+        ConfigError, match="line 2: metrics: object contains unknown field `min_renewal`"
+    ):
+        load_config(write(tmp_path, "[metrics]\nmin_renewal = 30\n"))

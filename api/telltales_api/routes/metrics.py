@@ -4,7 +4,8 @@ Every metric takes the same cut (``csm_group``, ``segment``, ``cohort``, ``from`
 ``to``, ``group_by``), built once by the ``metric_filter`` dependency; a key limited to
 CSM groups gets numbers over its groups' events only, and naming another group is a
 403. Each report carries the counts behind its numbers, its definition and the filter
-as applied (docs/metrics.md).
+as applied (docs/metrics.md); each rate, ratio and mean also carries the sample it rests
+on, its interval, and (between pilot and control) the difference with its interval.
 """
 
 from __future__ import annotations
@@ -108,7 +109,13 @@ def risk_reversal(
 ) -> metrics.RiskReversal:
     """Of the entries into At-Risk in the period at least W days old, the share back at
     Healthy within W days."""
-    return metrics.risk_reversal(context.store, metric_filter, window_days=window_days, as_of=as_of)
+    return metrics.risk_reversal(
+        context.store,
+        metric_filter,
+        window_days=window_days,
+        as_of=as_of,
+        settings=context.config.values.metrics,
+    )
 
 
 @_route("time-to-acknowledge", "Time to acknowledge risk")
@@ -121,13 +128,15 @@ def time_to_acknowledge(context: Context, metric_filter: Filter) -> metrics.Time
 @_route("playbook-completion", "Playbook completion rate")
 def playbook_completion(context: Context, metric_filter: Filter) -> metrics.PlaybookCompletion:
     """Of the live playbook runs started in the period, the share whose tasks were all done."""
-    return metrics.playbook_completion(context.store, metric_filter)
+    return metrics.playbook_completion(
+        context.store, metric_filter, settings=context.config.values.metrics
+    )
 
 
 @_route("retention", "Gross and net dollar retention")
 def retention(context: Context, metric_filter: Filter) -> metrics.Retention:
     """GRR and NRR over the renewals due in the period, with the sums behind them."""
-    return metrics.retention(context.store, metric_filter)
+    return metrics.retention(context.store, metric_filter, settings=context.config.values.metrics)
 
 
 @_route("renewal-by-cohort", "Renewal rate by risk cohort")
@@ -138,7 +147,12 @@ def renewal_by_cohort(
 ) -> metrics.RenewalByCohort:
     """Renewals due in the period split into flagged with a playbook, flagged without,
     and never flagged: logo renewal rate, GRR and NRR for each."""
-    return metrics.renewal_by_cohort(context.store, metric_filter, lookback_days=lookback_days)
+    return metrics.renewal_by_cohort(
+        context.store,
+        metric_filter,
+        lookback_days=lookback_days,
+        settings=context.config.values.metrics,
+    )
 
 
 @_route("discounting", "Discounting on at-risk renewals")
@@ -148,7 +162,12 @@ def discounting(
     lookback_days: LookbackDays = metrics.DEFAULT_LOOKBACK_DAYS,
 ) -> metrics.Discounting:
     """The mean discount on renewals of flagged accounts against the others."""
-    return metrics.discounting(context.store, metric_filter, lookback_days=lookback_days)
+    return metrics.discounting(
+        context.store,
+        metric_filter,
+        lookback_days=lookback_days,
+        settings=context.config.values.metrics,
+    )
 
 
 @_route("alert-load", "Alert load")

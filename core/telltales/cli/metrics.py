@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import get_args
+from typing import Any, get_args
 
 import click
 import msgspec
@@ -18,6 +18,7 @@ import msgspec
 from telltales import metrics
 from telltales.cli.app import DAY, App, day_of
 from telltales.cli.tables import Align, render_table
+from telltales.config import MetricSettings
 from telltales.metrics import Cohort, GroupBy, MetricFilter, MetricInputError
 from telltales.store import Store
 
@@ -90,12 +91,14 @@ def metrics_command(
         to=day_of(to),
         group_by=group_by,
     )
+    settings = app.config.values.metrics
     try:
         with app.open() as store:
             report = _compute(
                 name,
                 store,
                 metric_filter,
+                settings,
                 window_days=window_days,
                 as_of=as_of,
                 lookback_days=lookback_days,
@@ -112,6 +115,7 @@ def _compute(
     name: str,
     store: Store,
     metric_filter: MetricFilter,
+    settings: MetricSettings,
     *,
     window_days: int | None,
     as_of: datetime | None,
@@ -120,15 +124,21 @@ def _compute(
     lookback = metrics.DEFAULT_LOOKBACK_DAYS if lookback_days is None else lookback_days
     if name == "risk-reversal":
         window = 30 if window_days is None else window_days
-        return metrics.risk_reversal(store, metric_filter, window_days=window, as_of=day_of(as_of))
+        return metrics.risk_reversal(
+            store, metric_filter, window_days=window, as_of=day_of(as_of), settings=settings
+        )
     if name == "renewal-by-cohort":
-        return metrics.renewal_by_cohort(store, metric_filter, lookback_days=lookback)
+        return metrics.renewal_by_cohort(
+            store, metric_filter, lookback_days=lookback, settings=settings
+        )
     if name == "discounting":
-        return metrics.discounting(store, metric_filter, lookback_days=lookback)
+        return metrics.discounting(store, metric_filter, lookback_days=lookback, settings=settings)
+    if name == "retention":
+        return metrics.retention(store, metric_filter, settings=settings)
+    if name == "playbook-completion":
+        return metrics.playbook_completion(store, metric_filter, settings=settings)
     plain: dict[str, Callable[..., Report]] = {
         "time-to-acknowledge": metrics.time_to_acknowledge,
-        "playbook-completion": metrics.playbook_completion,
-        "retention": metrics.retention,
         "alert-load": metrics.alert_load,
     }
     return plain[name](store, metric_filter)
@@ -199,6 +209,24 @@ _COLUMNS: dict[str, list[Column]] = {
         ("owners", "owners", "count"),
     ],
 }
+_INTERVALS: dict[str, tuple[str, str]] = {
+    "rate": ("rate_interval", "sample"),
+    "grr": ("grr_interval", "sample"),
+    "nrr": ("nrr_interval", "sample"),
+    "logo_renewal_rate": ("logo_renewal_rate_interval", "sample"),
+    "flagged.mean_discount_percent": ("flagged.mean_interval", "flagged.sample"),
+    "not_flagged.mean_discount_percent": ("not_flagged.mean_interval", "not_flagged.sample"),
+    "difference_points": ("difference.interval", "difference"),
+}
+"""A figure's interval and the sample (or comparison) that says whether it may be shown."""
+_NOTES: dict[str, list[str]] = {
+    "risk-reversal": ["sample"],
+    "playbook-completion": ["sample"],
+    "retention": ["sample"],
+    "renewal-by-cohort": ["sample"],
+    "discounting": ["flagged.sample", "not_flagged.sample"],
+}
+"""The samples whose "too few ... yet" the note column gives, per metric."""
 _OWNER_COLUMNS: list[Column] = [
     ("live/wk", "live_per_week", "number"),
     ("shadow/wk", "shadow_per_week", "number"),
@@ -220,14 +248,38 @@ def _print(report: Report) -> None:
     click.echo(f"filters: {_describe(report.filters)}")
     if isinstance(report, metrics.TimeToAcknowledge):
         click.echo(textwrap.fill(f"percentiles: {report.percentile_method}", width=100))
+    confidence = getattr(report, "confidence", None)
+    if confidence is not None:
+        click.echo(
+            f"in brackets: {confidence:.0%} interval (docs/metrics.md); a figure that rests "
+            "on too few cases is not shown"
+        )
     click.echo()
     overall = report.overall if isinstance(report.overall, list) else [report.overall]
     rows: Sequence[msgspec.Struct] = [*overall, *report.groups]
     first = report.filters.group_by or "group"
-    _table([(first, "group", "group"), *_COLUMNS[report.metric]], rows)
+    notes = _NOTES.get(report.metric, [])
+    columns: list[Column] = [(first, "group", "group"), *_COLUMNS[report.metric]]
+    _table([*columns, *([("note", "", "note")] if notes else [])], rows, notes)
     if isinstance(report, metrics.AlertLoad) and report.by_owner:
         click.echo()
         _table([("owner", "owner", "owner"), *_OWNER_COLUMNS], report.by_owner)
+    comparisons = getattr(report, "comparisons", [])
+    if comparisons:
+        click.echo()
+        for comparison in comparisons:
+            click.echo(_comparison(comparison))
+
+
+def _comparison(comparison: metrics.Comparison) -> str:
+    """One line: ``pilot - control, grr: +41.7 pts (-10.2 to +93.6)`` or why it is not shown."""
+    label = f"{comparison.first} - {comparison.second}, {comparison.figure}"
+    percent = comparison.figure == "mean_discount_percent"
+    scale = 1 if percent else 100
+    if comparison.interval is None or comparison.difference is None:
+        return f"{label}: {comparison.withheld}"
+    low, high = comparison.interval.low * scale, comparison.interval.high * scale
+    return f"{label}: {comparison.difference * scale:+.1f} pts ({low:+.1f} to {high:+.1f})"
 
 
 def _describe(applied: MetricFilter) -> str:
@@ -242,18 +294,40 @@ def _describe(applied: MetricFilter) -> str:
     return "; ".join(parts)
 
 
-def _table(columns: Sequence[Column], rows: Sequence[msgspec.Struct]) -> None:
+def _table(
+    columns: Sequence[Column], rows: Sequence[msgspec.Struct], notes: Sequence[str] = ()
+) -> None:
     cells = [[header for header, _, _ in columns]]
     for row in rows:
-        cells.append([_format(_value(row, path), kind) for _, path, kind in columns])
+        cells.append([_cell(row, path, kind, notes) for _, path, kind in columns])
     align: list[Align] = [
-        "left" if kind in ("group", "owner", "text") else "right" for _, _, kind in columns
+        "left" if kind in ("group", "owner", "text", "note") else "right" for _, _, kind in columns
     ]
     for line in render_table(cells, align):
         click.echo(line)
 
 
-def _value(row: object, path: str) -> object:
+def _cell(row: object, path: str, kind: str, notes: Sequence[str]) -> str:
+    """A cell: the figure with its interval, "-" when its sample is too small, or the note."""
+    if kind == "note":
+        withheld = [_value(row, sample).withheld for sample in notes]
+        prefixes = [sample.rsplit(".", 1)[0] + ": " if "." in sample else "" for sample in notes]
+        return "; ".join(p + w for p, w in zip(prefixes, withheld, strict=True) if w)
+    found = _INTERVALS.get(path)
+    if found is None:
+        return _format(_value(row, path), kind)
+    interval_path, sample_path = found
+    if not _value(row, sample_path).enough:
+        return "-"
+    figure = _format(_value(row, path), kind)
+    interval = _value(row, interval_path)
+    if interval is None:
+        return figure
+    low, high = interval.low, interval.high
+    return f"{figure} ({_format(low, kind)} to {_format(high, kind)})"
+
+
+def _value(row: object, path: str) -> Any:
     for part in path.split("."):
         row = getattr(row, part)
     return row

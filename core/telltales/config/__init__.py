@@ -15,12 +15,14 @@ from telltales.config.loading import (
     config_path,
     load_config,
 )
+from telltales.config.metric_settings import MetricSettings
 
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG",
     "Config",
     "LoadedConfig",
+    "MetricSettings",
     "component_settings",
     "config_path",
     "load_config",

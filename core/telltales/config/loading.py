@@ -6,7 +6,7 @@ table decoded into it, so a typo or a wrong type is an error naming the file, th
 line and the field rather than a silent default. ``[scoring]`` and
 ``[scorecards.<name>]`` configure the core's health scorer (docs/scorecards.md);
 rules, statuses, playbooks, actions and the outbox are checked by ``plan``
-(docs/playbooks.md).
+(docs/playbooks.md); ``[metrics]`` is checked here, whole (``metric_settings``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from telltales.config.document import TomlDocument
+from telltales.config.metric_settings import MetricSettings
 from telltales.errors import ConfigError
 
 CONFIG_ENV = "TELLTALES_CONFIG"
@@ -50,6 +51,8 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Time limits of signal sources and scorers (checked by ``plan``)."""
     freshness: dict[str, Any] = msgspec.field(default_factory=dict)
     """Days each source's data may be behind a run's day (checked by ``plan``)."""
+    metrics: MetricSettings = msgspec.field(default_factory=MetricSettings)
+    """Minimum samples and confidence of the metrics' intervals (checked here)."""
 
 
 class LoadedConfig(msgspec.Struct, kw_only=True, frozen=True):

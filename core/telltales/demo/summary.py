@@ -83,6 +83,40 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
+def _estimate(
+    value: float | None, interval: metrics.Interval | None, sample: metrics.Sample
+) -> str:
+    """``72% (63-80)``, or ``too few (9)`` below the minimum: never a bare small-sample figure."""
+    if not sample.enough:
+        return f"too few ({sample.n})"
+    if value is None or interval is None:
+        return _percent(value)
+    return f"{value:.0%} ({interval.low * 100:.0f}-{interval.high * 100:.0f})"
+
+
+def _differences(comparisons: Sequence[metrics.Comparison]) -> str:
+    """Pilot minus hold-out, each figure with its interval; the short ones named once."""
+    shown = [
+        f"{_FIGURES[c.figure]} {c.difference * 100:+.1f} pts "
+        f"({c.interval.low * 100:+.1f} to {c.interval.high * 100:+.1f})"
+        for c in comparisons
+        if c.interval is not None and c.difference is not None
+    ]
+    short = [c for c in comparisons if c.interval is None or c.difference is None]
+    if short:
+        reasons = dict.fromkeys(
+            (c.withheld or "").replace("control:", f"{COHORT_NAMES['control']}:") for c in short
+        )
+        shown.append(
+            f"{', '.join(_FIGURES[c.figure] for c in short)} not yet measurable "
+            f"({'; '.join(reasons)})"
+        )
+    return "; ".join(shown)
+
+
+_FIGURES = {"rate": "reversal", "grr": "GRR", "nrr": "NRR", "logo_renewal_rate": "logo rate"}
+
+
 def _hours(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f} h"
 
@@ -139,18 +173,42 @@ def render(result: DemoResult, store: Store, worst: Sequence[AccountHealth]) -> 
     lines += [
         "",
         f"Headline metrics, {first_run} to {result.end}      {header}",
-        _row("At-Risk back to Healthy in 60 days", reversal, lambda g: _percent(g.rate)),
-        _row("renewals: gross revenue retention", retention, lambda g: _percent(g.grr)),
-        _row("renewals: net revenue retention", retention, lambda g: _percent(g.nrr)),
-        _row("renewals: logo renewal rate", retention, lambda g: _percent(g.logo_renewal_rate)),
+        _row(
+            "At-Risk back to Healthy in 60 days",
+            reversal,
+            lambda g: _estimate(g.rate, g.rate_interval, g.sample),
+        ),
+        _row(
+            "renewals: gross revenue retention",
+            retention,
+            lambda g: _estimate(g.grr, g.grr_interval, g.sample),
+        ),
+        _row(
+            "renewals: net revenue retention",
+            retention,
+            lambda g: _estimate(g.nrr, g.nrr_interval, g.sample),
+        ),
+        _row(
+            "renewals: logo renewal rate",
+            retention,
+            lambda g: _estimate(g.logo_renewal_rate, g.logo_renewal_rate_interval, g.sample),
+        ),
+        _row("renewals due (the sample)", retention, lambda g: f"{g.renewals:,}"),
+        "  Pilot minus hold-out: "
+        + _differences([*found.reversal.comparisons, *found.retention.comparisons]),
+        f"  (in brackets: {found.retention.confidence:.0%} interval; too few (N): under "
+        f"{found.retention.overall.sample.minimum} renewals or risk episodes, no figure)",
         f"Time to acknowledge (pilot tasks): median {_hours(ack.median_hours)}, p90 "
         f"{_hours(ack.p90_hours)} over {ack.acknowledged} acknowledged, "
         f"{ack.unacknowledged_open} still open",
-        f"Playbook completion: {_percent(completion.rate)} of {completion.with_tasks} live runs "
+        "Playbook completion: "
+        f"{_estimate(completion.rate, completion.rate_interval, completion.sample)} "
+        f"of {completion.with_tasks} live runs "
         f"with tasks ({completion.tasks_done} tasks done, {completion.tasks_dismissed} dismissed)",
         "Renewal rate by risk cohort (At-Risk in the 90 days before renewal): "
         + "; ".join(
-            f"{row.risk_cohort.replace('_', ' ')} {_percent(row.logo_renewal_rate)} "
+            f"{row.risk_cohort.replace('_', ' ')} "
+            f"{_estimate(row.logo_renewal_rate, row.logo_renewal_rate_interval, row.sample)} "
             f"of {row.renewals}"
             for row in found.by_risk.overall
         ),
@@ -164,9 +222,13 @@ def render(result: DemoResult, store: Store, worst: Sequence[AccountHealth]) -> 
 
 
 def _points(numbers: DiscountNumbers) -> str:
+    if not numbers.sample.enough:
+        return f"too few renewals yet ({numbers.renewals})"
     if numbers.mean_discount_percent is None:
         return "-"
-    return f"{numbers.mean_discount_percent:.1f}% on average over {numbers.renewals}"
+    spread = numbers.mean_interval
+    within = "" if spread is None else f" ({spread.low:.1f}-{spread.high:.1f})"
+    return f"{numbers.mean_discount_percent:.1f}%{within} on average over {numbers.renewals}"
 
 
 def _row(label: str, groups: dict[str, Any], show: Callable[[Any], str]) -> str:

@@ -23,6 +23,7 @@ from telltales.metrics.retention import DEFINITION as _RETENTION
 from telltales.metrics.retention import Retention, retention
 from telltales.metrics.risk_reversal import DEFINITION as _RISK_REVERSAL
 from telltales.metrics.risk_reversal import RiskReversal, risk_reversal
+from telltales.metrics.uncertainty import Comparison, Interval, Sample
 
 DEFINITIONS: dict[str, str] = {
     "risk-reversal": _RISK_REVERSAL,
@@ -40,14 +41,17 @@ __all__ = [
     "DEFINITIONS",
     "AlertLoad",
     "Cohort",
+    "Comparison",
     "Discounting",
     "GroupBy",
+    "Interval",
     "MetricFilter",
     "MetricInputError",
     "PlaybookCompletion",
     "RenewalByCohort",
     "Retention",
     "RiskReversal",
+    "Sample",
     "TimeToAcknowledge",
     "alert_load",
     "discounting",

@@ -7,6 +7,7 @@ from datetime import date
 
 import msgspec
 
+from telltales.config import MetricSettings
 from telltales.metrics.common import MetricFilter, ratio, resolve, summarize_groups, today_utc
 from telltales.metrics.flags import (
     DEFAULT_LOOKBACK_DAYS,
@@ -14,6 +15,13 @@ from telltales.metrics.flags import (
     FlaggedRenewal,
     check_lookback,
     flagged_renewals,
+)
+from telltales.metrics.uncertainty import (
+    Comparison,
+    Interval,
+    Sample,
+    Uncertainty,
+    mean_estimate,
 )
 from telltales.store import Store
 
@@ -31,6 +39,9 @@ class DiscountNumbers(msgspec.Struct, kw_only=True):
     discount_percent_total: float
     mean_discount_percent: float | None
     """discount_percent_total / renewals; null when there is none."""
+    sample: Sample
+    mean_interval: Interval | None
+    """Normal interval of the mean; null below ``sample.minimum``."""
 
 
 class DiscountRow(msgspec.Struct, kw_only=True):
@@ -40,6 +51,8 @@ class DiscountRow(msgspec.Struct, kw_only=True):
     not_flagged: DiscountNumbers
     difference_points: float | None
     """flagged mean minus not_flagged mean, in percentage points."""
+    difference: Comparison
+    """The same difference with its interval, when both sides rest on enough renewals."""
     churned_left_out: int
 
 
@@ -47,17 +60,22 @@ class Discounting(msgspec.Struct, kw_only=True):
     metric: str = "discounting"
     definition: str = DEFINITION
     lookback_days: int
+    confidence: float
+    """Of every interval in the report."""
     filters: MetricFilter
     overall: DiscountRow
     groups: list[DiscountRow]
 
 
-def _numbers(found: Sequence[FlaggedRenewal]) -> DiscountNumbers:
-    total = sum(r.discount_percent for r in found)
+def _numbers(found: Sequence[FlaggedRenewal], uncertainty: Uncertainty) -> DiscountNumbers:
+    values = [r.discount_percent for r in found]
+    sample = uncertainty.sample(len(found), "renewals")
     return DiscountNumbers(
         renewals=len(found),
-        discount_percent_total=total,
-        mean_discount_percent=ratio(total, len(found)),
+        discount_percent_total=sum(values),
+        mean_discount_percent=ratio(sum(values), len(found)),
+        sample=sample,
+        mean_interval=uncertainty.mean(values, sample),
     )
 
 
@@ -67,15 +85,17 @@ def discounting(
     *,
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     today: date | None = None,
+    settings: MetricSettings | None = None,
 ) -> Discounting:
+    uncertainty = Uncertainty(settings or MetricSettings())
     check_lookback(lookback_days)
     applied = resolve(metric_filter, today or today_utc())
     renewals = flagged_renewals(store, applied, lookback_days)
 
     def summarize(found: Sequence[FlaggedRenewal], group: str | None) -> DiscountRow:
         renewed = [r for r in found if r.outcome == "renewed"]
-        flagged = _numbers([r for r in renewed if r.flagged])
-        others = _numbers([r for r in renewed if not r.flagged])
+        sides = ([r for r in renewed if r.flagged], [r for r in renewed if not r.flagged])
+        flagged, others = (_numbers(side, uncertainty) for side in sides)
         difference = (
             flagged.mean_discount_percent - others.mean_discount_percent
             if flagged.mean_discount_percent is not None
@@ -87,8 +107,23 @@ def discounting(
             flagged=flagged,
             not_flagged=others,
             difference_points=difference,
+            difference=uncertainty.estimate_difference(
+                "mean_discount_percent",
+                ("flagged", "not_flagged"),
+                (
+                    mean_estimate([r.discount_percent for r in sides[0]]),
+                    mean_estimate([r.discount_percent for r in sides[1]]),
+                ),
+                (flagged.sample, others.sample),
+            ),
             churned_left_out=len(found) - len(renewed),
         )
 
     overall, groups = summarize_groups(renewals, applied.group_by, summarize)
-    return Discounting(lookback_days=lookback_days, filters=applied, overall=overall, groups=groups)
+    return Discounting(
+        lookback_days=lookback_days,
+        confidence=uncertainty.settings.confidence,
+        filters=applied,
+        overall=overall,
+        groups=groups,
+    )

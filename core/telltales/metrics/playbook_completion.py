@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import msgspec
 
+from telltales.config import MetricSettings
 from telltales.metrics.common import (
     MetricFilter,
     conditions,
@@ -17,6 +18,7 @@ from telltales.metrics.common import (
     summarize_groups,
     today_utc,
 )
+from telltales.metrics.uncertainty import Interval, Sample, Uncertainty
 from telltales.store import Store
 
 DEFINITION = (
@@ -47,11 +49,17 @@ class CompletionCounts(msgspec.Struct, kw_only=True):
     tasks_open: int
     rate: float | None
     """completed / with_tasks; null when no run gave a task."""
+    sample: Sample
+    """The runs with tasks the rate rests on."""
+    rate_interval: Interval | None
+    """Wilson interval; null below ``sample.minimum``."""
 
 
 class PlaybookCompletion(msgspec.Struct, kw_only=True):
     metric: str = "playbook-completion"
     definition: str = DEFINITION
+    confidence: float
+    """Of every interval in the report."""
     filters: MetricFilter
     overall: CompletionCounts
     groups: list[CompletionCounts]
@@ -70,8 +78,13 @@ class _Run(NamedTuple):
 
 
 def playbook_completion(
-    store: Store, metric_filter: MetricFilter, *, today: date | None = None
+    store: Store,
+    metric_filter: MetricFilter,
+    *,
+    today: date | None = None,
+    settings: MetricSettings | None = None,
 ) -> PlaybookCompletion:
+    uncertainty = Uncertainty(settings or MetricSettings())
     applied = resolve(metric_filter, today or today_utc())
     where, params = conditions(applied, "p", "as_of")
     rows = store.reader.execute(
@@ -93,6 +106,7 @@ def playbook_completion(
         counted = [r for r in found if not r.without_tasks]
         completed = sum(1 for r in counted if r.state == "completed")
         closed = sum(1 for r in counted if r.state == "closed")
+        sample = uncertainty.sample(len(counted), "runs")
         return CompletionCounts(
             group=group,
             runs=len(found),
@@ -105,7 +119,14 @@ def playbook_completion(
             tasks_dismissed=sum(r.dismissed for r in found),
             tasks_open=sum(r.open for r in found),
             rate=ratio(completed, len(counted)),
+            sample=sample,
+            rate_interval=uncertainty.share(completed, sample),
         )
 
     overall, groups = summarize_groups(runs, applied.group_by, summarize)
-    return PlaybookCompletion(filters=applied, overall=overall, groups=groups)
+    return PlaybookCompletion(
+        confidence=uncertainty.settings.confidence,
+        filters=applied,
+        overall=overall,
+        groups=groups,
+    )

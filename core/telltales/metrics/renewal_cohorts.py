@@ -8,6 +8,7 @@ from typing import Literal
 
 import msgspec
 
+from telltales.config import MetricSettings
 from telltales.metrics.common import MetricFilter, resolve, summarize_groups, today_utc
 from telltales.metrics.flags import (
     DEFAULT_LOOKBACK_DAYS,
@@ -17,7 +18,8 @@ from telltales.metrics.flags import (
     check_lookback,
     flagged_renewals,
 )
-from telltales.metrics.retention import RenewalNumbers, renewal_numbers
+from telltales.metrics.retention import RenewalNumbers, compare_renewals, renewal_numbers
+from telltales.metrics.uncertainty import Comparison, Uncertainty
 from telltales.store import Store
 
 RiskCohort = Literal["flagged_with_playbook", "flagged_without_playbook", "not_flagged"]
@@ -44,11 +46,16 @@ class RenewalByCohort(msgspec.Struct, kw_only=True):
     metric: str = "renewal-by-cohort"
     definition: str = DEFINITION
     lookback_days: int
+    confidence: float
+    """Of every interval in the report."""
     filters: MetricFilter
     overall: list[RenewalCohortRow]
     """One row per risk cohort, always all three, in the order (a), (b), (c)."""
     groups: list[RenewalCohortRow]
     """Three rows per group under ``group_by``."""
+    comparisons: list[Comparison]
+    """Over all renewals: flagged_with_playbook minus flagged_without_playbook (the
+    playbook's effect on flagged renewals), for logo rate, GRR and NRR."""
 
 
 def risk_cohort(renewal: FlaggedRenewal) -> RiskCohort:
@@ -63,7 +70,9 @@ def renewal_by_cohort(
     *,
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     today: date | None = None,
+    settings: MetricSettings | None = None,
 ) -> RenewalByCohort:
+    uncertainty = Uncertainty(settings or MetricSettings())
     check_lookback(lookback_days)
     applied = resolve(metric_filter, today or today_utc())
     renewals = flagged_renewals(store, applied, lookback_days)
@@ -73,7 +82,8 @@ def renewal_by_cohort(
             renewal_numbers(
                 [r for r in found if risk_cohort(r) == cohort],
                 RenewalCohortRow,
-                group=group,
+                group,
+                uncertainty,
                 risk_cohort=cohort,
             )
             for cohort in RISK_COHORTS
@@ -82,7 +92,14 @@ def renewal_by_cohort(
     overall, groups = summarize_groups(renewals, applied.group_by, summarize)
     return RenewalByCohort(
         lookback_days=lookback_days,
+        confidence=uncertainty.settings.confidence,
         filters=applied,
         overall=overall,
         groups=[row for rows in groups for row in rows],
+        comparisons=compare_renewals(
+            uncertainty,
+            ("flagged_with_playbook", "flagged_without_playbook"),
+            [r for r in renewals if risk_cohort(r) == "flagged_with_playbook"],
+            [r for r in renewals if risk_cohort(r) == "flagged_without_playbook"],
+        ),
     )

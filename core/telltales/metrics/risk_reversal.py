@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import msgspec
 
+from telltales.config import MetricSettings
 from telltales.metrics.common import (
     ENTERED_AT_RISK,
     MetricFilter,
@@ -19,6 +20,7 @@ from telltales.metrics.common import (
     summarize_groups,
     today_utc,
 )
+from telltales.metrics.uncertainty import Comparison, Interval, Sample, Uncertainty
 from telltales.store import Store
 
 WINDOWS = (30, 60)
@@ -45,6 +47,10 @@ class ReversalCounts(msgspec.Struct, kw_only=True):
     not_reversed: int
     rate: float | None
     """reversed / old_enough; null when no episode is old enough."""
+    sample: Sample
+    """The old-enough episodes the rate rests on."""
+    rate_interval: Interval | None
+    """Wilson interval; null below ``sample.minimum``."""
 
 
 class RiskReversal(msgspec.Struct, kw_only=True):
@@ -52,9 +58,13 @@ class RiskReversal(msgspec.Struct, kw_only=True):
     definition: str = DEFINITION
     window_days: int
     as_of: date
+    confidence: float
+    """Of every interval in the report."""
     filters: MetricFilter
     overall: ReversalCounts
     groups: list[ReversalCounts]
+    comparisons: list[Comparison]
+    """Under ``group_by=cohort``: the pilot's rate minus the control group's."""
 
 
 class _Episode(NamedTuple):
@@ -70,8 +80,10 @@ def risk_reversal(
     window_days: int = 30,
     as_of: date | None = None,
     today: date | None = None,
+    settings: MetricSettings | None = None,
 ) -> RiskReversal:
     """The reversal rate over ``window_days`` (30 or 60) of the episodes in the period."""
+    uncertainty = Uncertainty(settings or MetricSettings())
     if window_days not in WINDOWS:
         raise MetricInputError("window_days", f"must be 30 or 60, got {window_days}")
     today = today or today_utc()
@@ -106,6 +118,7 @@ def risk_reversal(
     def summarize(found: Sequence[_Episode], group: str | None) -> ReversalCounts:
         old = [e for e in found if e.entered + window <= as_of]
         back = sum(1 for e in old if e.healthy_on and e.healthy_on - e.entered <= window)
+        sample = uncertainty.sample(len(old), "episodes")
         return ReversalCounts(
             group=group,
             episodes=len(found),
@@ -114,11 +127,33 @@ def risk_reversal(
             reversed=back,
             not_reversed=len(old) - back,
             rate=ratio(back, len(old)),
+            sample=sample,
+            rate_interval=uncertainty.share(back, sample),
         )
 
     overall, groups = summarize_groups(episodes, applied.group_by, summarize)
+    comparisons = []
+    if applied.group_by == "cohort":
+        pilot, control = (
+            summarize([e for e in episodes if e.group == cohort], cohort)
+            for cohort in ("pilot", "control")
+        )
+        comparisons.append(
+            uncertainty.share_difference(
+                "rate",
+                ("pilot", "control"),
+                (pilot.reversed, control.reversed),
+                (pilot.sample, control.sample),
+            )
+        )
     return RiskReversal(
-        window_days=window_days, as_of=as_of, filters=applied, overall=overall, groups=groups
+        window_days=window_days,
+        as_of=as_of,
+        confidence=uncertainty.settings.confidence,
+        filters=applied,
+        overall=overall,
+        groups=groups,
+        comparisons=comparisons,
     )
 
 
