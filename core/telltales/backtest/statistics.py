@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import msgspec
 
+from telltales.metrics import intervals
+
 Z_95 = 1.959963984540054
 """The normal quantile of a two-sided 95% interval."""
 
@@ -109,15 +111,9 @@ def brier(probabilities: Sequence[float], churned: Sequence[bool]) -> float | No
 
 
 def wilson(successes: int, trials: int, z: float = Z_95) -> tuple[float, float] | None:
-    """The Wilson score interval of a proportion: sound near 0 and 1 and for small
-    counts, where the normal approximation gives bounds outside 0..1."""
-    if trials <= 0:
-        return None
-    share = successes / trials
-    factor = z * z / trials
-    centre = (share + factor / 2) / (1 + factor)
-    half = z * math.sqrt(share * (1 - share) / trials + factor / (4 * trials)) / (1 + factor)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    """The Wilson score interval of a proportion (:func:`telltales.metrics.intervals.wilson`,
+    the one the metrics use), or None without trials."""
+    return intervals.wilson(successes, trials, z) if trials > 0 else None
 
 
 def spread(values: Sequence[float]) -> Spread | None:
