@@ -68,6 +68,12 @@ BODIES: dict[str, Any] = {
         "starts_on": "2026-11-01",
     },
     "POST /v1/history": lambda: json.loads(HISTORY.read_text()),
+    "POST /v1/backtests": lambda: {
+        "from_day": "2026-08-03",
+        "to_day": "2026-08-10",
+        "judge_from": "2026-08-03",
+        "outcomes_through": "2026-11-20",
+    },
 }
 """A valid body of each route whose body holds a date, outside the ingest routes."""
 

@@ -31,6 +31,7 @@ SAMPLES = {
     "account_id": "ferrum",
     "task_id": 1,
     "run_id": 1,
+    "backtest_id": 1,
     "delivery_id": 1,
     "pilot_id": "p",
     "key_id": "k",

@@ -54,8 +54,9 @@ OPERATIONS = [
     if op.scope is not None
 ]
 INGEST = "/v1/ingest/"
-DOCUMENTED_403 = {"GET /v1/runs/{run_id}"}
-"""Runs cover every group, so a key limited to groups may not read one (routes/runs.py)."""
+DOCUMENTED_403 = {"GET /v1/runs/{run_id}", "GET /v1/backtests/{backtest_id}"}
+"""Runs and backtests cover every group, so a key limited to groups may not read one
+(routes/runs.py, routes/backtests.py)."""
 NEUTRAL_QUERY = frozenset(
     {
         "as_of",
@@ -152,6 +153,7 @@ PATH_SAMPLES = {
     "account_id": lambda book: list(B_ACCOUNTS),
     "task_id": lambda book: list(book.b_tasks),
     "run_id": lambda book: [book.run_id],
+    "backtest_id": lambda book: [1, 2],
     "delivery_id": lambda book: list(book.b_deliveries),
     "pilot_id": lambda book: [B_PILOT, IDLE_PILOT],
     "key_id": lambda book: ["0123456789ab"],
@@ -212,6 +214,7 @@ BODIES = {
     ],
     "POST /v1/history": lambda: [{"renewals": []}],
     "POST /v1/keys": lambda: [{"scopes": ["read"], "csm_groups": list(B_GROUPS)}],
+    "POST /v1/backtests": lambda: [{"from_day": "2026-08-01", "to_day": "2026-08-01"}],
 }
 """Bodies aimed at group B, by operation; ingest routes send B's example records."""
 
@@ -521,6 +524,7 @@ def _hidden_ids(book: Book, admin_key_id: str) -> dict[str, object]:
         "task_id": max(book.b_tasks),
         "delivery_id": max(book.b_deliveries),
         "run_id": book.run_id,
+        "backtest_id": 1,
         "pilot_id": B_PILOT,
         "key_id": admin_key_id,
     }

@@ -62,6 +62,16 @@ VALID: dict[str, tuple[dict[str, Any], str | None]] = {
     "POST /v1/history": ({"renewals": [_renewal("2025-06-30")]}, "renewals"),
     "POST /v1/runs": ({"as_of": "2026-11-21", "accounts": [A_ACCOUNT]}, None),
     "POST /v1/keys": ({"scopes": ["read"], "name": "bot"}, None),
+    "POST /v1/backtests": (
+        {
+            "from_day": "2026-08-03",
+            "to_day": "2026-08-03",
+            "horizon": 30,
+            "outcomes_through": "2026-11-20",
+            "resamples": 0,
+        },
+        None,
+    ),
     "POST /v1/tasks/{task_id}/dismiss": ({"reason": "handled by phone"}, None),
     "POST /v1/pilots": (
         {
@@ -178,6 +188,7 @@ def test_no_answer_holds_a_key_hash_or_secret(book_dir: tuple[Path, Book], tmp_p
             "account_id": A_ACCOUNT,
             "task_id": book_dir[1].a_task,
             "run_id": book_dir[1].run_id,
+            "backtest_id": 1,
             "delivery_id": book_dir[1].b_deliveries[0],
             "pilot_id": A_PILOT,
             "key_id": tokens[2].split("_")[1],

@@ -40,6 +40,7 @@ SAMPLES = {
     "account_id": "northwind",
     "task_id": 1,
     "run_id": 1,
+    "backtest_id": 1,
     "delivery_id": 1,
     "pilot_id": "p",
     "key_id": "k",
