@@ -125,7 +125,18 @@ def ensure_environment(dev: bool = False) -> None:
         f"exactly as uv.lock pins them (uv sync) ..."
     )
     groups = ["--group", "dev"] if dev else []
-    synced_now = run_uv(uv, "sync", "--locked", "--all-packages", "--no-default-groups", *groups)
+    synced_now = run_uv(
+        uv,
+        "sync",
+        "--locked",
+        "--all-packages",
+        "--extra",
+        "fit",
+        "--extra",
+        "plots",
+        "--no-default-groups",
+        *groups,
+    )
     if synced_now.returncode != 0:
         say(
             "uv sync failed. If it says uv.lock needs to be updated, a pyproject.toml "
