@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import sys
 import time
 from collections import defaultdict
 from datetime import date
@@ -21,8 +22,11 @@ import pytest
 from click.testing import CliRunner, Result
 from support.api import ApiHarness, api_over_copy
 from support.demo_book import DEMO_CONFIG, build_book
+from telltales.backtest import plots, stored
+from telltales.backtest.observations import Observation
 from telltales.cli import cli
 from telltales.demo.replay import DemoOptions
+from telltales.store import Store
 
 OPTIONS = DemoOptions(accounts=80, days=245, seed=11, end=date(2026, 11, 20))
 SPAN = ("--from", "2026-05-01", "--to", "2026-09-18", "--every", "14", "--horizon", "60")
@@ -51,7 +55,10 @@ def backtested(book: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     db = tmp_path_factory.mktemp("backtested") / "demo.db"
     shutil.copy(book, db)
     runs_before = _rows(db, "SELECT count(*) FROM runs")
-    result = invoke(db, *SPAN, "--min-churns", "3", "--resamples", "50", "--json")
+    charts = db.parent / "charts"
+    result = invoke(
+        db, *SPAN, "--min-churns", "3", "--resamples", "50", "--json", "--plots", str(charts)
+    )
     assert result.exit_code == 0, result.output
     assert _rows(db, "SELECT count(*) FROM runs") == runs_before, "the replay wrote no run"
     return db, json.loads(result.output)
@@ -238,3 +245,77 @@ def test_the_api_refuses_by_field_and_by_scope(api: ApiHarness) -> None:
     assert api.client.get("/v1/backtests/99", headers=reader).status_code == 404
     (count,) = api.context.store.db.execute("SELECT count(*) FROM backtests").fetchone()
     assert count == 0
+
+
+def test_the_charts_show_the_reports_figures(backtested: tuple[Path, Any]) -> None:
+    db, found = backtested
+    charts = db.parent / "charts"
+    for name in ("calibration", "lift", "lead_time"):
+        assert (charts / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    with Store(db) as store:
+        backtest = stored.get(store, found["backtest_id"])
+        seen = stored.observations(store, found["backtest_id"])
+    assert backtest is not None
+    assert backtest.report is not None
+    report = backtest
+    overall = found["report"]["cuts"][0]
+    calibration = plots.render("calibration", report.report, seen, "svg").decode()
+    for card in overall["scorecards"]:
+        assert card["scorecard"] in calibration
+        for row in card["calibration"]:
+            assert f"({row['observations']})" in calibration, row
+    # Each rule's row counts the churns it flagged, counted here from the observations.
+    observations = _observations(db, found["backtest_id"])
+    judged = [o for o in observations if o["outcome"] is not None]
+    lead_time = plots.render("lead_time", report.report, seen, "svg").decode()
+    drawn = 0
+    for rule in overall["rules"]:
+        flagged = [o for o in judged if o["outcome"] and rule["rule"] in o["rules"]]
+        caught = {(o["account"], o["outcome_day"]) for o in flagged}
+        if caught:
+            assert f"{rule['rule']} ({len(caught)})" in lead_time
+            drawn += 1
+    assert drawn, "some rule flagged a churn"
+    assert overall["churns"] > 0
+
+
+def test_the_lift_curve_equals_a_count_of_the_riskiest(tmp_path: Path) -> None:
+    # 20 observations with distinct scores; the riskiest (lowest) 5 hold 3 of 4 churns.
+    churned = {0, 2, 4, 13}
+    rows = [
+        Observation(
+            account_id=f"a{i}",
+            day=date(2026, 5, 1),
+            owner="o",
+            csm_group="g",
+            segment="s",
+            outcome=i in churned,
+            outcome_day=date(2026, 6, 1) if i in churned else None,
+            scores={"[scoring]": 10.0 + i},
+            grades={"[scoring]": "amber"},
+            rules=[],
+            fired=[],
+            status="healthy",
+        )
+        for i in range(20)
+    ]
+    curve = dict(plots.lift_curve("[scoring]", rows))
+    base = 4 / 20
+    assert curve[0.25] == pytest.approx((3 / 5) / base)
+    assert curve[0.1] == pytest.approx((1 / 2) / base)
+    assert curve[1.0] == pytest.approx(1.0)
+    assert plots.lift_curve("[scoring]", [r for r in rows if not r.outcome]) == []
+
+
+def test_without_matplotlib_charts_are_refused_before_anything_runs(
+    book: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "demo.db"
+    shutil.copy(book, db)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    result = invoke(db, *SPAN, "--plots", str(tmp_path / "charts"))
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: charts need matplotlib, which is not installed: pip install 'telltales[plots]'\n"
+    )
+    assert _rows(db, "SELECT count(*) FROM backtests") == [(0,)]

@@ -138,7 +138,7 @@ def build_report(observations: Sequence[Observation], settings: Settings) -> Rep
     in_span = [o for o in observations if _in_judged_span(o, settings)]
     judged = [o for o in in_span if o.outcome is not None]
     last_replayed = max((o.day for o in observations), default=settings.last_day)
-    history = _by_account(observations)
+    history = by_account(observations)
     cuts = [_cut("overall", None, in_span, judged, history, last_replayed, settings)]
     for field in ("segment", "csm_group"):
         values = sorted({getattr(o, field) for o in in_span})
@@ -174,7 +174,7 @@ def _in_judged_span(observation: Observation, settings: Settings) -> bool:
     return settings.judge_from is None or observation.day >= settings.judge_from
 
 
-def _by_account(observations: Sequence[Observation]) -> dict[str, list[Observation]]:
+def by_account(observations: Sequence[Observation]) -> dict[str, list[Observation]]:
     history: dict[str, list[Observation]] = {}
     for observation in sorted(observations, key=lambda o: (o.account_id, o.day)):
         history.setdefault(observation.account_id, []).append(observation)
@@ -369,15 +369,7 @@ def _rule(
 ) -> RuleReport:
     flagged = [o for o in judged if rule in o.rules]
     flagged_churned = sum(1 for o in flagged if o.outcome)
-    caught: dict[tuple[str, date], date] = {}
-    for o in flagged:
-        if o.outcome and o.outcome_day is not None:
-            event = (o.account_id, o.outcome_day)
-            caught[event] = max(caught.get(event, o.day), o.day)
-    leads = [
-        (event[1] - first_firing(history[event[0]], rule, last_flagged)).days
-        for event, last_flagged in caught.items()
-    ]
+    leads = lead_times(rule, judged, history)
     alerts = sum(1 for o in in_span if rule in o.fired)
     csms = len({o.owner for o in in_span})
     weeks = judged_days(settings) * settings.every_days / 7
@@ -396,8 +388,8 @@ def _rule(
         flagged=len(flagged),
         flagged_churned=flagged_churned,
         precision=share(flagged_churned, len(flagged), "never flagged a judged observation"),
-        churns_flagged=len(caught),
-        recall=share(len(caught), len(churns), "no churn"),
+        churns_flagged=len(leads),
+        recall=share(len(leads), len(churns), "no churn"),
         lead_time_days=Spread(count=found.count, median=found.median, q1=found.q1, q3=found.q3)
         if found
         else None,
@@ -406,6 +398,23 @@ def _rule(
         at_risk_entries=len(mine),
         flap_rate=_flap_figure(mine),
     )
+
+
+def lead_times(
+    rule: str, judged: Sequence[Observation], history: Mapping[str, Sequence[Observation]]
+) -> list[int]:
+    """Per churn ``rule`` flagged among ``judged``: the days from the first firing of the
+    episode that flagged it last to the churn. ``history`` holds every observation of
+    each account, by day, for the episodes that began before the judged span."""
+    caught: dict[tuple[str, date], date] = {}
+    for o in judged:
+        if rule in o.rules and o.outcome and o.outcome_day is not None:
+            event = (o.account_id, o.outcome_day)
+            caught[event] = max(caught.get(event, o.day), o.day)
+    return [
+        (event[1] - first_firing(history[event[0]], rule, last_flagged)).days
+        for event, last_flagged in caught.items()
+    ]
 
 
 def judged_days(settings: Settings) -> int:

@@ -13,11 +13,13 @@ import getpass
 import os
 import sys
 from datetime import date, datetime
+from pathlib import Path
 from typing import get_args
 
 import click
 import msgspec
 
+from telltales.backtest import plots as charts
 from telltales.backtest import runner, stored
 from telltales.backtest.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from telltales.backtest.observations import OutcomeKind
@@ -81,6 +83,11 @@ def register_commands(cli: click.Group) -> None:
 )
 @click.option("--seed", default=DEFAULT_SEED, show_default=True, help="The bootstrap's seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored backtest as JSON.")
+@click.option(
+    "--plots",
+    type=click.Path(file_okay=False, writable=True, path_type=Path),
+    help="Also draw calibration.png, lift.png and lead_time.png into this folder.",
+)
 @click.pass_obj
 def backtest_command(
     app: App,
@@ -96,6 +103,7 @@ def backtest_command(
     resamples: int,
     seed: int,
     as_json: bool,
+    plots: Path | None,
 ) -> None:
     """Judge the scores and rules on past days against what happened next; store the report."""
     request = runner.Request(
@@ -119,6 +127,8 @@ def backtest_command(
         if isinstance(found_scoring, Scoring)
         else load_scoring(app.config, app.registry)
     )
+    if plots:
+        charts.require()
     with app.open() as store:
         try:
             settings = runner.check(store, request, scoring)
@@ -139,13 +149,20 @@ def backtest_command(
 
             runner.execute(store, backtest_id, settings, engine, progress=advance)
         found = stored.get(store, backtest_id)
-    assert found is not None
-    assert found.report is not None
+        assert found is not None
+        assert found.report is not None
+        drawn = (
+            charts.write(found.report, stored.observations(store, backtest_id), plots)
+            if plots
+            else []
+        )
     if as_json:
         click.echo(msgspec.json.encode(found).decode())
         return
     for line in describe(backtest_id, found.report):
         click.echo(line)
+    if drawn:
+        click.echo(f"\nCharts: {', '.join(str(path) for path in drawn)}")
 
 
 def describe(backtest_id: int, report: Report) -> list[str]:
