@@ -101,15 +101,19 @@ def case_run(path: Path, as_of: str) -> dict[str, Any]:
     from telltales.engine import pipeline
 
     engine: list[float] = []
+    engine_cpu: list[float] = []
     run = pipeline.run
 
     def timed(*args: Any, **kwargs: Any) -> Any:
-        """The engine's own time, without the command's start (imports, plugins, config)."""
-        began = time.perf_counter()
+        """The engine's own time, without the command's start (imports, plugins, config),
+        and the CPU time of every thread of the process meanwhile: other work on the
+        machine stretches the first far more than the second."""
+        began, began_cpu = time.perf_counter(), time.process_time()
         try:
             return run(*args, **kwargs)
         finally:
             engine.append(time.perf_counter() - began)
+            engine_cpu.append(time.process_time() - began_cpu)
 
     pipeline.run = timed  # type: ignore[assignment]
     started = time.perf_counter()
@@ -132,6 +136,7 @@ def case_run(path: Path, as_of: str) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "engine_seconds": sum(engine),
+        "engine_cpu_seconds": sum(engine_cpu),
         "status": status,
         "signals": signals,
         "scores": scores,
@@ -251,6 +256,7 @@ def bench_run(work: Path, accounts: int, rows: int, repeat: int = 1) -> dict[str
         "engine_s": round(min(found["engine_seconds"] for found in runs), 2),
         "run_s_each": [round(found["seconds"], 2) for found in runs],
         "engine_s_each": [round(found["engine_seconds"], 2) for found in runs],
+        "engine_cpu_s_each": [round(found["engine_cpu_seconds"], 2) for found in runs],
         "bare_sql_s_each": [round(found["seconds"], 2) for found in bares],
         "ratio": round(run["seconds"] / bare["seconds"], 3),
         "run_peak_mb": round(run["peak_mb"]),
@@ -278,6 +284,17 @@ def compare(before: dict[str, Any], after: dict[str, Any], budget: float) -> tup
         base = earlier.get(run["accounts"])
         if base is None:
             continue
+        broken = [
+            name for name, found in (("before", base), ("after", run)) if found["status"] != "ok"
+        ]
+        if broken:
+            lines.append(
+                f"run {run['accounts']:,} accounts: not comparable, the {' and '.join(broken)} "
+                f"run was {run['status'] if broken == ['after'] else base['status']} (a source "
+                "failed or hit its time limit, so it did less work): measure again"
+            )
+            within = False
+            continue
         change = 100 * (run["engine_s"] / base["engine_s"] - 1)
         relative = 100 * (
             (run["engine_s"] / run["bare_sql_s"]) / (base["engine_s"] / base["bare_sql_s"]) - 1
@@ -291,6 +308,14 @@ def compare(before: dict[str, Any], after: dict[str, Any], budget: float) -> tup
             f"the bare SQL {relative:+.1f}%), repeats spread up to {spread:.1f}%: "
             + (f"within the {budget:g}% budget" if ok else f"over the {budget:g}% budget")
         )
+        if base.get("engine_cpu_s_each") and run.get("engine_cpu_s_each"):
+            cpu_before, cpu_after = min(base["engine_cpu_s_each"]), min(run["engine_cpu_s_each"])
+            lines.append(
+                f"  CPU time of the engine (every thread): {cpu_before:.2f} s -> "
+                f"{cpu_after:.2f} s ({100 * (cpu_after / cpu_before - 1):+.1f}%), repeats "
+                f"spread up to "
+                f"{max(_spread(run['engine_cpu_s_each']), _spread(base['engine_cpu_s_each'])):.1f}%"
+            )
     if not lines:
         return "no size measured in both files", False
     return "\n".join(lines), within
