@@ -22,6 +22,9 @@ from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyp
 from support.demo_book import DEMO_CONFIG
 from telltales.cli import cli
 from telltales.config import load_config
+from telltales.engine.health import account_health
+from telltales.playbooks.plan import load_plan
+from telltales.plugins import load_registry
 from telltales.signals.scorecards import load_scoring
 from telltales.store import open_store
 from telltales.store.queries import scores_for
@@ -216,9 +219,15 @@ def test_a_shadow_is_stored_beside_the_live_score_drives_no_status_and_promotes(
     assert _rows(dbs["shadow"], hits) == _rows(dbs["live"], hits)
     # It is shown where scores are read (the API's account scores read the same).
     account = _rows(dbs["shadow"], "SELECT account_id FROM scores WHERE as_of = ?", day)[0][0]
+    config = load_config(shadow_config)
     with open_store(dbs["shadow"], []) as store:
         scorers = [s.scorer for s in scores_for(store, account, date.fromisoformat(day))]
+        plan = load_plan(config, load_registry())
+        health = account_health(store, plan, account, date.fromisoformat(day))
     assert scorers == ["health", "health_shadow"]
+    assert health.score is not None
+    assert health.score.scorer == "health"  # what GET /v1/accounts/{id}/health shows ...
+    assert [s.scorer for s in health.other_scores] == ["health_shadow"]  # ... and beside it
     # The backtest judges the shadow beside the live scoring, and says which it is.
     judged = invoke(
         dbs["shadow"], shadow_config, "backtest", *SPAN[:4], "--every", "28", "--resamples", "0"
