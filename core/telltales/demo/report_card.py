@@ -102,7 +102,7 @@ def report_cards(
         outcome="churn",
         outcomes_through=end,
         judge_from=cut,
-        scorecards=[name] if found else [],
+        scorecards=[] if found is None else [name],
         min_churns=MIN_CHURNS,
         resamples=RESAMPLES,
         seed=1,
@@ -113,7 +113,7 @@ def report_cards(
         judged_through=end - timedelta(days=HORIZON_DAYS),
         observations=observations,
         shipped=overall.scorecards[0],
-        fitted=overall.scorecards[1] if found else None,
+        fitted=None if found is None else overall.scorecards[1],
         fit=found,
         problem=problem,
     )
