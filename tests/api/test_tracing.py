@@ -64,7 +64,12 @@ def test_a_run_has_a_span_per_plugin_component(
         for span in spans.get_finished_spans()
         if span.name == "telltales.plugin"
     }
-    assert set(plugin_spans) == {"source:account", "source:broken", "scorer:health"}
+    assert set(plugin_spans) == {
+        "source:account",
+        "source:broken",
+        "scorer:health",
+        "scorer:health_shadow",
+    }
     failed = plugin_spans["source:broken"]
     assert failed.status.status_code is StatusCode.ERROR
     assert failed.events[0].name == "exception"

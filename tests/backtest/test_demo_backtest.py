@@ -1,6 +1,6 @@
 """``telltales backtest`` on a small demo book: its figures against an independent count.
 
-The book is built once by the demo generator (80 accounts, 35 weeks). The CLI's
+The book is built once by the demo generator (80 accounts, 35 weeks: conftest.py). The CLI's
 report is compared with figures computed here from the observations it stored, by
 the definitions and nothing of telltales.backtest: every pair for the AUC, counts
 per grade, flags per rule, and the first firing of each episode for lead time.
@@ -21,22 +21,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from support.api import ApiHarness, api_over_copy
-from support.demo_book import DEMO_CONFIG, build_book
+from support.demo_book import DEMO_CONFIG
 from telltales.backtest import plots, stored
 from telltales.backtest.observations import Observation
 from telltales.cli import cli
-from telltales.demo.replay import DemoOptions
 from telltales.store import Store
 
-OPTIONS = DemoOptions(accounts=80, days=245, seed=11, end=date(2026, 11, 20))
 SPAN = ("--from", "2026-05-01", "--to", "2026-09-18", "--every", "14", "--horizon", "60")
-
-
-@pytest.fixture(scope="module")
-def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("backtest") / "demo.db"
-    build_book(path, OPTIONS)
-    return path
 
 
 def invoke(db: Path, *args: str) -> Result:

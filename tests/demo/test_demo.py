@@ -10,12 +10,13 @@ import re
 import shutil
 import sqlite3
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from support.demo_book import build_book
+from support.demo_book import DEMO_CONFIG, build_book
 from support.server import (
     TELLTALES,
     environment,
@@ -26,8 +27,10 @@ from support.server import (
     stop_server,
     telltales,
 )
-from telltales.demo import summary
+from telltales.config import load_config
+from telltales.demo import report_card, summary
 from telltales.demo.replay import PILOT_GROUP, DemoOptions, DemoResult
+from telltales.signals.scorecards import load_scoring
 from telltales.store import open_store
 
 END = date(2026, 11, 20)
@@ -160,6 +163,41 @@ def test_signals_predict_churn_and_the_pilot_beats_its_hold_out(
     assert reversal["pilot"].rate > reversal["control"].rate
     pilot_accounts = [a for a in result.book if a.csm_group == PILOT_GROUP]
     assert len(pilot_accounts) > 20
+
+
+def test_the_summary_ends_with_the_report_card_of_the_shipped_and_a_fitted_card(
+    book: tuple[Path, DemoResult],
+) -> None:
+    """Item 7 of issue 18: judged on the second half-year, the fitted card learned on the
+    first from what was known then; the figures are the observations' own."""
+    path, result = book
+    scoring = load_scoring(load_config(DEMO_CONFIG), None)
+    with open_store(path, []) as store:
+        cards = report_card.report_cards(store, scoring, result.first_day, result.end, min_churns=3)
+        stored = {
+            (account, date.fromisoformat(day)): value
+            for account, day, value in store.reader.execute(
+                "SELECT account_id, as_of, value FROM scores WHERE scorer = 'health'"
+            )
+        }
+    assert cards.cut == result.first_day + timedelta(days=182)
+    # The shipped card's scores are the runs' own; the fit saw nothing from the cut on.
+    assert all(stored[o.account_id, o.day] == o.scores["[scoring]"] for o in cards.observations)
+    assert cards.fit is not None, cards.problem
+    assert cards.fit.through == cards.cut
+    assert cards.fit.last_day < cards.cut
+    judged = cards.judged()
+    assert judged
+    assert all(o.day + timedelta(days=90) <= result.end for o in judged)
+    assert cards.shipped.observations == len(judged)
+    counts = Counter(o.grades["[scoring]"] for o in judged)
+    assert {row.grade: row.observations for row in cards.shipped.calibration} == counts
+    assert cards.fitted is not None
+    assert cards.fitted.scored == sum(1 for o in judged if o.scores["dear_fitted"] is not None)
+    lines = report_card.render(cards, scoring)
+    assert lines[0].startswith("Report card of the health score, out of time:")
+    assert lines[2].startswith("  dear (shipped, live)")
+    assert lines[3].startswith("  dear_fitted (first half-year)")
 
 
 def _read_until(process: subprocess.Popen[str], marker: str) -> list[str]:

@@ -232,12 +232,12 @@ R2 = "FILE, line 9: [rules.low_use] condition 2"
         ),
         pytest.param(
             changed(CONDITION_1, '{ score = "vibes", below = 40 }'),
-            f"{R1}: no scorer named 'vibes' is installed (known: health)",
+            f"{R1}: no scorer named 'vibes' is installed (known: health, health_shadow)",
             id="unknown-scorer",
         ),
         pytest.param(
             changed(CONDITION_1, '{ grade = "vibes", equals = "red" }'),
-            f"{R1}: no scorer named 'vibes' is installed (known: health)",
+            f"{R1}: no scorer named 'vibes' is installed (known: health, health_shadow)",
             id="unknown-scorer-grade",
         ),
         pytest.param(

@@ -374,8 +374,21 @@ M = "scorecard 'main', measure"
             id="scorers-health",
         ),
         pytest.param(
+            BASE + "\n[scorers.health_shadow]\nmin_coverage = 0.5\n",
+            "FILE, line 24: [scorers.health_shadow]: the health shadow scorer is configured by "
+            "[scoring] and [scorecards.<name>] (see docs/scorecards.md)",
+            id="scorers-health-shadow",
+        ),
+        pytest.param(
+            BASE + '\n[scoring]\nshadow = "mian"\n',
+            "FILE, line 25: scoring.shadow: no scorecard named 'mian' "
+            "(known: dear, fit_current_interest, main)",
+            id="shadow-card-unknown",
+        ),
+        pytest.param(
             BASE + "\n[scorers.acme]\ncutoff = 3\n",
-            "FILE, line 24: [scorers.acme] names no installed scorer (installed: health)",
+            "FILE, line 24: [scorers.acme] names no installed scorer "
+            "(installed: health, health_shadow)",
             id="unknown-scorer",
         ),
         pytest.param(

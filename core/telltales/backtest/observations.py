@@ -22,7 +22,6 @@ from typing import Literal
 import msgspec
 from sqlite_utils import Database
 
-from telltales.models import Signal
 from telltales.playbooks.statuses import ACTIVE_STATES
 from telltales.signals.scorecards import HEALTH_SCORER, Card
 from telltales.store.history import live_ids, versions_on
@@ -56,6 +55,11 @@ class Observation(msgspec.Struct, kw_only=True, frozen=True):
     """The rules that fired that day: each an alert to its owner."""
     status: str
     """The account's status after that day's run (healthy, concern, at_risk)."""
+    values: dict[str, float] = msgspec.field(default_factory=dict)
+    """The value of each measured signal the account had that day (the keys of every
+    card known to the configuration), so a card can be rescored or fitted from the
+    observations alone (``telltales scorecards fit``). Empty in backtests stored before
+    they were kept."""
 
 
 def outcome_days(db: Database, kind: OutcomeKind) -> dict[str, list[date]]:
@@ -97,8 +101,11 @@ def collect(
     horizon: int,
     kind: OutcomeKind,
     known_through: date,
+    measured: Sequence[str] = (),
 ) -> list[Observation]:
-    """The observations of ``days`` from a replayed database (``db``)."""
+    """The observations of ``days`` from a replayed database (``db``), each with the
+    values of the ``measured`` signal keys (and of every key of ``cards``)."""
+    keys = sorted({*measured, *(m.key for card in cards.values() for m in card.measures)})
     outcomes = outcome_days(db, kind)
     statuses = _status_history(db)
     found: list[Observation] = []
@@ -113,7 +120,8 @@ def collect(
                 [text, HEALTH_SCORER],
             )
         }
-        rescored = _rescore(db, day, live, cards) if cards else {}
+        values = _values(db, day, keys) if keys else {}
+        rescored = _rescore(values, live, cards) if cards else {}
         flagging: dict[str, list[str]] = {}
         fired: dict[str, list[str]] = {}
         for account_id, rule, state in db.execute(
@@ -148,9 +156,16 @@ def collect(
                     rules=flagging.get(account_id, []),
                     fired=fired.get(account_id, []),
                     status=_status_on(statuses.get(account_id), day),
+                    values=values.get(account_id, {}),
                 )
             )
     return found
+
+
+def score_of(card: Card, observation: Observation) -> tuple[float | None, str]:
+    """``card``'s score and grade of an observation, from the measured values it kept:
+    the same arithmetic a run applies to that day's signals."""
+    return card.value_of(observation.values)
 
 
 def _outcome(
@@ -168,35 +183,29 @@ def _outcome(
     return False, None
 
 
+def _values(db: Database, day: date, keys: Sequence[str]) -> dict[str, dict[str, float]]:
+    """The values of the signals of ``keys`` the replay stored for ``day``, by account."""
+    values: dict[str, dict[str, float]] = {}
+    for account_id, key, value in db.execute(
+        "SELECT account_id, key, value FROM signals "
+        "WHERE as_of = ? AND key IN (SELECT value FROM json_each(?))",
+        [day.isoformat(), msgspec.json.encode(keys).decode()],
+    ):
+        values.setdefault(account_id, {})[key] = value
+    return values
+
+
 def _rescore(
-    db: Database, day: date, live: Sequence[str], cards: Mapping[str, Card]
+    values: Mapping[str, Mapping[str, float]], live: Sequence[str], cards: Mapping[str, Card]
 ) -> dict[str, dict[str, tuple[float | None, str]]]:
     """Each card's score of each live account from the signals the replay stored for
-    ``day``: the same measures the health scorer reads, through another card."""
-    signals: dict[str, list[Signal]] = {}
-    for account_id, key, value, dimension, source, evidence in db.execute(
-        "SELECT account_id, key, value, dimension, source, evidence FROM signals WHERE as_of = ?",
-        [day.isoformat()],
-    ):
-        signals.setdefault(account_id, []).append(
-            Signal(
-                account_id=account_id,
-                key=key,
-                value=value,
-                dimension=dimension,
-                evidence=evidence,
-                as_of=day,
-                source=source,
-            )
-        )
-    result: dict[str, dict[str, tuple[float | None, str]]] = {}
-    for account_id in live:
-        mine = signals.get(account_id, [])
-        result[account_id] = {}
-        for name, card in cards.items():
-            score = card.score(account_id, HEALTH_SCORER, mine, day)
-            result[account_id][name] = (score.value, score.grade)
-    return result
+    the day: the same measures the health scorer reads, through another card."""
+    return {
+        account_id: {
+            name: card.value_of(values.get(account_id, {})) for name, card in cards.items()
+        }
+        for account_id in live
+    }
 
 
 def _status_history(db: Database) -> dict[str, tuple[list[str], list[str]]]:

@@ -40,6 +40,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     min_churns: int
     resamples: int
     seed: int
+    shadow: str | None = None
+    """The ``[scoring] shadow`` card, judged beside the live scoring (it is in ``scorecards``)."""
+    measured: list[str] = msgspec.field(default_factory=list)
+    """The signal keys whose values each observation keeps (every card's measures)."""
 
 
 class Figure(msgspec.Struct, kw_only=True, frozen=True):
@@ -133,14 +137,20 @@ def not_enough(churns: int) -> str:
     return f"not enough outcomes to judge ({churns} churns)"
 
 
-def build_report(observations: Sequence[Observation], settings: Settings) -> Report:
-    """Every figure of the report card, overall and per segment and CSM group."""
+def build_report(
+    observations: Sequence[Observation],
+    settings: Settings,
+    *,
+    by: Sequence[str] = ("segment", "csm_group"),
+) -> Report:
+    """Every figure of the report card, overall and per value of each field of ``by``
+    (segment and CSM group; none for the overall figures alone)."""
     in_span = [o for o in observations if _in_judged_span(o, settings)]
     judged = [o for o in in_span if o.outcome is not None]
     last_replayed = max((o.day for o in observations), default=settings.last_day)
     history = by_account(observations)
     cuts = [_cut("overall", None, in_span, judged, history, last_replayed, settings)]
-    for field in ("segment", "csm_group"):
+    for field in by:
         values = sorted({getattr(o, field) for o in in_span})
         for value in values:
             cuts.append(

@@ -100,6 +100,7 @@ def check(store: Store, request: Request, scoring: Scoring) -> Settings:
             f"days no day after {known - timedelta(days=request.horizon_days)} can be judged; "
             f"start earlier or shorten the horizon",
         )
+    shadow = scoring.shadow.name if scoring.shadow is not None else None
     return Settings(
         first_day=request.first_day,
         last_day=request.last_day,
@@ -108,10 +109,12 @@ def check(store: Store, request: Request, scoring: Scoring) -> Settings:
         outcome=request.outcome,
         outcomes_through=known,
         judge_from=request.judge_from,
-        scorecards=list(dict.fromkeys(request.scorecards)),
+        scorecards=list(dict.fromkeys((*request.scorecards, *([shadow] if shadow else [])))),
         min_churns=request.min_churns,
         resamples=request.resamples,
         seed=request.seed,
+        shadow=shadow,
+        measured=sorted({m.key for card in scoring.cards.values() for m in card.measures}),
     )
 
 
@@ -162,6 +165,7 @@ def execute(
                 horizon=settings.horizon_days,
                 kind=settings.outcome,
                 known_through=settings.outcomes_through,
+                measured=settings.measured,
             )
         report = build_report(observations, settings)
         stored.finish(store, backtest_id, observations, report)

@@ -1,7 +1,8 @@
 """Backtests as stored: the row of each (running, done or failed) and its observations.
 
 Append-only (migration ``m011_backtests``): the row is written when the backtest
-starts and once more when it ends; the observations are written once. A backtest
+starts and once more when it ends; the observations are written once, with the
+values of the measured signals (``m012_backtest_measure_values``). A backtest
 left ``running`` by a process that is gone reads as ``failed`` ("interrupted").
 """
 
@@ -62,8 +63,8 @@ def finish(
     with store.transaction() as db:
         db.conn.executemany(
             "INSERT INTO backtest_observations (backtest_id, account_id, day, owner, csm_group, "
-            "segment, outcome, outcome_day, scores, grades, rules, fired, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "segment, outcome, outcome_day, scores, grades, rules, fired, status, measure_values) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     backtest_id,
@@ -79,6 +80,7 @@ def finish(
                     encode(o.rules).decode(),
                     encode(o.fired).decode(),
                     o.status,
+                    encode(o.values).decode(),
                 )
                 for o in observations
             ),
@@ -139,6 +141,7 @@ def observations(store: Store, backtest_id: int) -> list[Observation]:
             rules=decode(rules, type=list[str]),
             fired=decode(fired, type=list[str]),
             status=status,
+            values=decode(values, type=dict[str, float]) if values else {},
         )
         for (
             account_id,
@@ -153,10 +156,11 @@ def observations(store: Store, backtest_id: int) -> list[Observation]:
             rules,
             fired,
             status,
+            values,
         ) in store.db.execute(
             "SELECT account_id, day, owner, csm_group, segment, outcome, outcome_day, scores, "
-            "grades, rules, fired, status FROM backtest_observations WHERE backtest_id = ? "
-            "ORDER BY account_id, day",
+            "grades, rules, fired, status, measure_values FROM backtest_observations "
+            "WHERE backtest_id = ? ORDER BY account_id, day",
             [backtest_id],
         )
     ]

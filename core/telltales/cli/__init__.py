@@ -21,6 +21,7 @@ from telltales.cli import (
     metrics,
     playbooks,
     runs,
+    scorecards,
     serve,
     setup,
 )
@@ -57,6 +58,7 @@ for module in (
     history,
     metrics,
     backtest,
+    scorecards,
     demo,
 ):
     module.register_commands(cli)

@@ -119,16 +119,35 @@ def backtest_command(
         resamples=resamples,
         seed=seed,
     )
-    sources = source_settings(app.config, app.registry)
-    scorers = scorer_settings(app.config, app.registry)
-    found_scoring = scorers.get(HEALTH_SCORER)
-    scoring = (
-        found_scoring
-        if isinstance(found_scoring, Scoring)
-        else load_scoring(app.config, app.registry)
-    )
     if plots:
         charts.require()
+    backtest_id, found = run_backtest(app, request)
+    assert found.report is not None
+    drawn = []
+    if plots:
+        with app.open() as store:
+            observed = stored.observations(store, backtest_id)
+        drawn = charts.write(found.report, observed, plots)
+    if as_json:
+        click.echo(msgspec.json.encode(found).decode())
+        return
+    for line in describe(backtest_id, found.report):
+        click.echo(line)
+    if drawn:
+        click.echo(f"\nCharts: {', '.join(str(path) for path in drawn)}")
+
+
+def configured_scoring(app: App) -> Scoring:
+    """The checked scorecards of the configuration, as a run gets them."""
+    found = scorer_settings(app.config, app.registry).get(HEALTH_SCORER)
+    return found if isinstance(found, Scoring) else load_scoring(app.config, app.registry)
+
+
+def run_backtest(app: App, request: runner.Request) -> tuple[int, stored.Backtest]:
+    """Check, replay, judge and store a backtest, with a progress bar on a terminal."""
+    sources = source_settings(app.config, app.registry)
+    scorers = scorer_settings(app.config, app.registry)
+    scoring = configured_scoring(app)
     with app.open() as store:
         try:
             settings = runner.check(store, request, scoring)
@@ -138,7 +157,7 @@ def backtest_command(
             ) from problem
         engine = runner.Engine(app.registry, app.plan, sources, scorers, scoring)
         backtest_id = stored.start(store, settings, by=getpass.getuser())
-        days = len(range(0, (settings.last_day - settings.first_day).days + 1, every))
+        days = len(range(0, (settings.last_day - settings.first_day).days + 1, request.every_days))
         hidden = not sys.stderr.isatty() or bool(os.environ.get("CI"))
         with click.progressbar(
             length=days, label="Replaying", file=sys.stderr, hidden=hidden
@@ -149,20 +168,8 @@ def backtest_command(
 
             runner.execute(store, backtest_id, settings, engine, progress=advance)
         found = stored.get(store, backtest_id)
-        assert found is not None
-        assert found.report is not None
-        drawn = (
-            charts.write(found.report, stored.observations(store, backtest_id), plots)
-            if plots
-            else []
-        )
-    if as_json:
-        click.echo(msgspec.json.encode(found).decode())
-        return
-    for line in describe(backtest_id, found.report):
-        click.echo(line)
-    if drawn:
-        click.echo(f"\nCharts: {', '.join(str(path) for path in drawn)}")
+    assert found is not None
+    return backtest_id, found
 
 
 def describe(backtest_id: int, report: Report) -> list[str]:
@@ -181,11 +188,11 @@ def describe(backtest_id: int, report: Report) -> list[str]:
         f"figures need {s.min_churns} churns in a cut",
     ]
     for found in report.cuts:
-        lines += ["", *_cut_lines(found)]
+        lines += ["", *_cut_lines(found, s.shadow)]
     return lines
 
 
-def _cut_lines(cut: CutReport) -> list[str]:
+def _cut_lines(cut: CutReport, shadow: str | None) -> list[str]:
     title = "Overall" if cut.value is None else f"{cut.cut.replace('_', ' ')} {cut.value!r}"
     notes: list[str] = []
     lines = [
@@ -207,7 +214,7 @@ def _cut_lines(cut: CutReport) -> list[str]:
     for card in cut.scorecards:
         rows.append(
             [
-                card.scorecard,
+                f"{card.scorecard} (shadow)" if card.scorecard == shadow else card.scorecard,
                 "-" if card.coverage is None else f"{card.coverage:.0%}",
                 _figure(card.auc, notes),
                 _figure(card.average_precision, notes),

@@ -16,8 +16,9 @@ from telltales.cli.app import DAY, App, day_of
 from telltales.cli.holders import check_port, database_server
 from telltales.cli.progress import on_terminal
 from telltales.cli.serve import exec_server
-from telltales.demo import replay, summary
+from telltales.demo import replay, report_card, summary
 from telltales.errors import InputError
+from telltales.signals.scorecards import HEALTH_SCORER, Scoring
 from telltales.signals.settings import scorer_settings, source_settings
 from telltales.store.keys import create_key
 
@@ -144,6 +145,11 @@ def demo(
         click.echo("")
         worst = summary.most_at_risk(store, plan, result.end, TOP_ACCOUNTS)
         click.echo(summary.render(result, store, worst))
+        scoring = scorers[HEALTH_SCORER]
+        assert isinstance(scoring, Scoring)
+        cards = report_card.report_cards(store, scoring, result.first_day, result.end)
+        click.echo("")
+        click.echo("\n".join(report_card.render(cards, scoring)))
         _, token = create_key(store, scopes=["read"], name="demo (read-only)", by="telltales demo")
     top = worst[0].account.account_id if worst else result.book[0].account_id
     serve_options = f"--port {port}" + (f" --workers {workers}" if workers else "")

@@ -4,6 +4,11 @@ This is the core's own scorer, registered through ``register_scorers`` exactly a
 vendor's would be. Its settings are the checked scorecards (``[scoring]`` and
 ``[scorecards.<name>]``, docs/scorecards.md); a run given none uses the shipped
 cards, DEAR for every segment.
+
+The shadow scorer (``health_shadow``) scores every account with the ``[scoring]
+shadow`` card, when one is configured, beside the health score: a fitted card earns
+its place there before it is promoted (docs/backtest.md). The shipped rules read the
+health score only, so the shadow drives no status.
 """
 
 from __future__ import annotations
@@ -13,7 +18,13 @@ from collections.abc import Callable, Iterator
 from telltales.contracts import BATCH_TABLE, ScoreBatch, Scorer
 from telltales.hookspecs import hookimpl
 from telltales.models import Score
-from telltales.signals.scorecards import HEALTH_SCORER, Scoring, default_scoring
+from telltales.signals.scorecards import (
+    HEALTH_SCORER,
+    SHADOW_SCORER,
+    Card,
+    Scoring,
+    default_scoring,
+)
 from telltales.store.queries import earlier_scores
 
 
@@ -27,9 +38,7 @@ class HealthScorer:
     name = HEALTH_SCORER
 
     def score(self, batch: ScoreBatch) -> Iterator[Score]:
-        scoring = default_scoring() if batch.settings is None else batch.settings
-        if not isinstance(scoring, Scoring):
-            raise TypeError(f"expected scorecards as settings, got {type(scoring).__name__}")
+        scoring = _scoring(batch)
         segments: dict[str, str] = dict(
             batch.db.execute(
                 f"SELECT a.account_id, a.segment FROM accounts a "
@@ -50,6 +59,35 @@ class HealthScorer:
             )
 
 
+class ShadowScorer:
+    """The ``[scoring] shadow`` card for every account; nothing when none is configured."""
+
+    name = SHADOW_SCORER
+
+    def score(self, batch: ScoreBatch) -> Iterator[Score]:
+        card: Card | None = _scoring(batch).shadow
+        if card is None:
+            return
+        earlier = earlier_scores(batch.db, batch.as_of, scorer=self.name)
+        signals = batch.signals
+        for account_id in batch.account_ids:
+            yield card.score(
+                account_id,
+                self.name,
+                signals.get(account_id, ()),
+                batch.as_of,
+                (earlier.get((account_id, self.name, 7)), earlier.get((account_id, self.name, 30))),
+            )
+
+
+def _scoring(batch: ScoreBatch) -> Scoring:
+    scoring = default_scoring() if batch.settings is None else batch.settings
+    if not isinstance(scoring, Scoring):
+        raise TypeError(f"expected scorecards as settings, got {type(scoring).__name__}")
+    return scoring
+
+
 @hookimpl
 def register_scorers(register: Callable[[Scorer], None]) -> None:
     register(HealthScorer())
+    register(ShadowScorer())

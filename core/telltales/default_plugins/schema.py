@@ -640,6 +640,17 @@ def m011_backtests(db: Database) -> None:
     )
 
 
+@migrations()
+def m012_backtest_measure_values(db: Database) -> None:
+    """Each observation keeps the values of the measured signals it was scored from.
+
+    A learned card (``telltales scorecards fit``) is fitted from these: the points of
+    each measure on each day. Backtests stored before have none (NULL), and fitting
+    from them is refused with the reason.
+    """
+    db.execute("ALTER TABLE backtest_observations ADD COLUMN measure_values TEXT")
+
+
 _BACKTESTS_SCHEMA = """
         CREATE TABLE backtests (
             backtest_id INTEGER PRIMARY KEY,

@@ -6,7 +6,7 @@ from typing import Any
 
 from telltales.config import LoadedConfig, component_settings
 from telltales.plugins import Registry
-from telltales.signals.scorecards import HEALTH_SCORER, load_scoring
+from telltales.signals.scorecards import HEALTH_SCORER, SHADOW_SCORER, load_scoring
 
 
 def source_settings(config: LoadedConfig, registry: Registry) -> dict[str, Any]:
@@ -28,12 +28,13 @@ def scorer_settings(config: LoadedConfig, registry: Registry) -> dict[str, Any]:
     The scorecards are checked against the installed sources here, before a run
     starts, so a misspelt signal key stops the run instead of scoring nothing.
     """
-    if HEALTH_SCORER in config.values.scorers:
-        raise config.document.error(
-            ("scorers", HEALTH_SCORER),
-            f"[scorers.{HEALTH_SCORER}]: the health scorer is configured by [scoring] and "
-            "[scorecards.<name>] (see docs/scorecards.md)",
-        )
+    for core in (HEALTH_SCORER, SHADOW_SCORER):
+        if core in config.values.scorers:
+            raise config.document.error(
+                ("scorers", core),
+                f"[scorers.{core}]: the {core.replace('_', ' ')} scorer is configured by "
+                "[scoring] and [scorecards.<name>] (see docs/scorecards.md)",
+            )
     settings = component_settings(
         config.document,
         "scorers",
@@ -42,6 +43,9 @@ def scorer_settings(config: LoadedConfig, registry: Registry) -> dict[str, Any]:
         config.values.scorers,
         registry,
     )
-    if HEALTH_SCORER in registry.scorers:
-        settings[HEALTH_SCORER] = load_scoring(config, registry)
+    if HEALTH_SCORER in registry.scorers or SHADOW_SCORER in registry.scorers:
+        scoring = load_scoring(config, registry)
+        for core in (HEALTH_SCORER, SHADOW_SCORER):
+            if core in registry.scorers:
+                settings[core] = scoring
     return settings

@@ -10,6 +10,7 @@ from telltales.signals.scorecards.card import Card
 from telltales.signals.scorecards.definition import (
     DEFAULT_CARD,
     HEALTH_SCORER,
+    SHADOW_SCORER,
     Scoring,
     default_scoring,
     load_scoring,
@@ -18,6 +19,7 @@ from telltales.signals.scorecards.definition import (
 __all__ = [
     "DEFAULT_CARD",
     "HEALTH_SCORER",
+    "SHADOW_SCORER",
     "Card",
     "Scoring",
     "default_scoring",

@@ -18,7 +18,7 @@ The rules, in one place:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import NamedTuple
@@ -202,6 +202,24 @@ class Card:
             trend_7d=score_trend(7, result, self.config_id, before_7d),
             trend_30d=score_trend(30, result, self.config_id, before_30d),
         )
+
+    def value_of(self, values: Mapping[str, float]) -> tuple[float | None, Grade]:
+        """The score and grade of a day's measured values (signal key to value), without
+        the breakdown: the same arithmetic as :meth:`score`, for the backtest's many
+        rescorings of stored observations."""
+        present = 0
+        for position, measure in enumerate(self.measures):
+            if measure.key in values:
+                present |= 1 << position
+        plan = self._plans.get(present) or self._plan(present)
+        if not present or plan.coverage < self.min_coverage:
+            return None, "insufficient_data"
+        value = 0.0  # summed in the order score() sums, so the two round alike
+        for position, measure in enumerate(self.measures):
+            if present >> position & 1:
+                value += measure.rule.points(values[measure.key]) * plan.weights[position]
+        result = round(value, 1)
+        return result, self.grade(result)[0]
 
     def _plan(self, present: int) -> _Plan:
         """Spread missing measures' weight within their component, then missing

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 
 HEALTH_SCORER = "health"
 """The name of the core's scorer: scores are stored and shown under it."""
+SHADOW_SCORER = "health_shadow"
+"""The scorer the shadow card's scores are stored under (``[scoring] shadow``): beside
+the health score, never read by the shipped rules, so it drives no status."""
 DEFAULT_CARD = "dear"
 """The card that scores every segment ``[scoring]`` does not name."""
 WEIGHT_TOLERANCE = 1e-6
@@ -109,6 +112,7 @@ class CardSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class ScoringSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     default: str = DEFAULT_CARD
     segments: dict[str, Any] = msgspec.field(default_factory=dict)
+    shadow: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,9 @@ class Scoring:
     cards: Mapping[str, Card]
     default: Card
     segments: Mapping[str, Card]
+    shadow: Card | None = None
+    """The card scored beside the live ones for every account (``[scoring] shadow``),
+    stored under :data:`SHADOW_SCORER`: judged, never acted on, until promoted."""
 
     def card_for(self, segment: str) -> Card:
         return self.segments.get(segment, self.default)
@@ -169,7 +176,8 @@ def load_scoring(config: LoadedConfig, registry: Registry | None) -> Scoring:
         segment: card(("scoring", "segments", segment), name)
         for segment, name in scoring.segments.items()
     }
-    return Scoring(cards=cards, default=default, segments=segments)
+    shadow = None if scoring.shadow is None else card(("scoring", "shadow"), scoring.shadow)
+    return Scoring(cards=cards, default=default, segments=segments, shadow=shadow)
 
 
 @cache
