@@ -19,6 +19,7 @@ from telltales import __version__
 from telltales.models import date_problem
 from telltales.plugins import Registry, load_registry
 
+from . import pages
 from .auth import COMPONENTS, SCOPE_OPT, Authorize, request_key
 from .context import ApiContext, ApiSettings
 from .idempotency import METHODS as IDEMPOTENT_METHODS
@@ -178,7 +179,8 @@ def create_app(
             context.close()
 
     app = Litestar(
-        route_handlers=[*route_handlers(registry), static_router()],
+        route_handlers=[*route_handlers(registry), static_router(), pages.router],
+        template_config=pages.template_config(),
         on_startup=[open_context],
         on_shutdown=[close_context],
         middleware=[Authorize(), Idempotency()],
