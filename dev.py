@@ -5,6 +5,7 @@
     python3 dev.py test    run every test: core, API, plugins and examples
     python3 dev.py bench   the speed benchmarks (benchmarks/README.md); --quick for a tenth
     python3 dev.py lock    update uv.lock after a pyproject.toml changed (arguments go to uv lock)
+    python3 dev.py vendor  fetch the front-end packages listed in assets.json (needs npm)
 
 Only the standard library is used here, so it runs on a fresh Python 3.11+. .venv
 holds exactly the versions in uv.lock, installed by uv (a pinned release, which pip
@@ -171,7 +172,48 @@ def lock(args: list[str]) -> int:
     return run_uv(find_uv(), "lock", *args).returncode
 
 
-COMMANDS = {"demo": demo, "test": test, "bench": bench, "lock": lock}
+VENDOR = ROOT / "api" / "telltales_api" / "static" / "vendor"
+
+
+def vendor(args: list[str]) -> int:
+    """Fetch each package of assets.json with ``npm pack``, check its integrity (the
+    registry's sha512) and copy the listed files, licences included, into
+    static/vendor/NAME. The files are committed: nothing is fetched at run time."""
+    import base64
+    import json
+    import tarfile
+    import tempfile
+
+    listed = json.loads((VENDOR / "assets.json").read_text())["packages"]
+    for package in listed:
+        spec = f"{package['name']}@{package['version']}"
+        with tempfile.TemporaryDirectory() as folder:
+            say(f"fetching {spec} ...")
+            packed = subprocess.run(
+                ["npm", "pack", spec, "--silent"], cwd=folder, capture_output=True, text=True
+            )
+            if packed.returncode != 0:
+                print(packed.stderr, file=sys.stderr)
+                return packed.returncode
+            tarball = Path(folder) / packed.stdout.strip().splitlines()[-1]
+            digest = base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
+            if f"sha512-{digest}" != package["integrity"]:
+                print(f"{spec}: integrity sha512-{digest} is not the one listed", file=sys.stderr)
+                return 1
+            target = VENDOR / package["name"]
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            with tarfile.open(tarball) as archive:
+                for name in package["files"]:
+                    member = archive.extractfile(f"package/{name}")
+                    if member is None:
+                        print(f"{spec}: no file {name}", file=sys.stderr)
+                        return 1
+                    (target / name).write_bytes(member.read())
+    return 0
+
+
+COMMANDS = {"demo": demo, "test": test, "bench": bench, "lock": lock, "vendor": vendor}
 
 
 def _closest(name: str) -> str:

@@ -11,7 +11,7 @@ from litestar.di import Provide
 from litestar.enums import RequestEncodingType
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.params import BodyKwarg
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
@@ -19,6 +19,7 @@ from telltales import __version__
 from telltales.models import date_problem
 from telltales.plugins import Registry, load_registry
 
+from . import pages
 from .auth import COMPONENTS, SCOPE_OPT, Authorize, request_key
 from .context import ApiContext, ApiSettings
 from .idempotency import METHODS as IDEMPOTENT_METHODS
@@ -26,6 +27,7 @@ from .idempotency import Idempotency
 from .problems import EXCEPTION_HANDLERS, ApiRequest, FieldError, ProblemError, problem_responses
 from .routes import route_handlers
 from .schema_constraints import state_constraints
+from .static_assets import static_router, swagger_page
 from .strict_body import ALSO_ACCEPTS
 from .tracing import RequestSpans
 
@@ -177,7 +179,8 @@ def create_app(
             context.close()
 
     app = Litestar(
-        route_handlers=route_handlers(registry),
+        route_handlers=[*route_handlers(registry), static_router(), pages.router],
+        template_config=pages.template_config(),
         on_startup=[open_context],
         on_shutdown=[close_context],
         middleware=[Authorize(), Idempotency()],
@@ -196,7 +199,7 @@ def create_app(
             description=DESCRIPTION,
             components=COMPONENTS,
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
+            render_plugins=[swagger_page(), JsonRenderPlugin(path="/openapi.json")],
         ),
         debug=False,
     )

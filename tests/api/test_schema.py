@@ -50,6 +50,8 @@ def test_every_route_appears_with_its_method(api: ApiHarness, schema: dict[str, 
         if route.path.startswith(SCHEMA_PREFIX):
             continue
         for handler in route.route_handlers:  # type: ignore[union-attr]
+            if not handler.resolve_include_in_schema():
+                continue  # the pages and /static (tests/pages)
             for method in handler.http_methods - {"OPTIONS"}:
                 expected.add((method, route.path_format))
     assert expected - documented == set()

@@ -40,6 +40,11 @@ second one waits its turn (409) instead of sharing the cores with the first."""
 CardName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=100)]
 
 
+def _within(bounds: runner.Bounds) -> msgspec.Meta:
+    """The schema's range for a setting: the same bounds the runner checks."""
+    return msgspec.Meta(ge=bounds.low, le=bounds.high)
+
+
 class BacktestRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """What to judge. Days are replayed from ``from_day`` to ``to_day``, every ``every`` days."""
 
@@ -47,9 +52,9 @@ class BacktestRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The first day to replay."""
     to_day: date
     """The last day to replay (not before ``from_day``)."""
-    every: Annotated[int, msgspec.Meta(ge=1, le=365)] = runner.DEFAULT_EVERY
+    every: Annotated[int, _within(runner.EVERY)] = runner.DEFAULT_EVERY
     """Replay every N days (7: weekly)."""
-    horizon: Annotated[int, msgspec.Meta(ge=1, le=730)] = runner.DEFAULT_HORIZON
+    horizon: Annotated[int, _within(runner.HORIZON)] = runner.DEFAULT_HORIZON
     """Days after each day in which a churn counts."""
     scorecards: Annotated[list[CardName], msgspec.Meta(max_length=20)] = msgspec.field(
         default_factory=list
@@ -61,9 +66,9 @@ class BacktestRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The last day outcomes are known; null: the latest renewal or account version."""
     judge_from: date | None = None
     """Out-of-time split: judge only days from this one on (between from_day and to_day)."""
-    min_churns: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = runner.DEFAULT_MIN_CHURNS
+    min_churns: Annotated[int, _within(runner.MIN_CHURNS)] = runner.DEFAULT_MIN_CHURNS
     """Fewer churns in a cut and its figures are not given, the reason is."""
-    resamples: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = DEFAULT_RESAMPLES
+    resamples: Annotated[int, _within(runner.RESAMPLES)] = DEFAULT_RESAMPLES
     """Bootstrap resamples of accounts for the intervals; 0 for none."""
     seed: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] = DEFAULT_SEED
 

@@ -43,6 +43,7 @@ DERIVED_TABLES = (
     "correction_rows",
     "corrections",
     "api_requests",
+    "page_sessions",
     "api_keys",
     "renewal_flags",
     "task_events",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from telltales import clock
 from telltales.backtest import replay, stored
@@ -29,6 +29,20 @@ DEFAULT_HORIZON = 90
 DEFAULT_MIN_CHURNS = 10
 MAX_DAYS_REPLAYED = 1100
 """Replayed days one backtest may take (three years daily): each costs a run."""
+
+
+class Bounds(NamedTuple):
+    """The range a whole-number setting may take, both ends included: checked here,
+    and declared from the same values by the CLI's options and the API's schema."""
+
+    low: int
+    high: int
+
+
+EVERY = Bounds(1, 365)
+HORIZON = Bounds(1, 730)
+MIN_CHURNS = Bounds(1, 100_000)
+RESAMPLES = Bounds(0, 100_000)
 
 
 @dataclass(frozen=True)
@@ -64,10 +78,10 @@ def check(store: Store, request: Request, scoring: Scoring) -> Settings:
             raise RequestProblem(field, problem)
     if request.last_day < request.first_day:
         raise RequestProblem("to", f"{request.last_day} is before from {request.first_day}")
-    _in_range("every", request.every_days, 1, 365)
-    _in_range("horizon", request.horizon_days, 1, 730)
-    _in_range("min_churns", request.min_churns, 1, 100_000)
-    _in_range("resamples", request.resamples, 0, 100_000)
+    _in_range("every", request.every_days, EVERY)
+    _in_range("horizon", request.horizon_days, HORIZON)
+    _in_range("min_churns", request.min_churns, MIN_CHURNS)
+    _in_range("resamples", request.resamples, RESAMPLES)
     days = replay.replay_days(request.first_day, request.last_day, request.every_days)
     if len(days) > MAX_DAYS_REPLAYED:
         raise RequestProblem(
@@ -118,9 +132,9 @@ def check(store: Store, request: Request, scoring: Scoring) -> Settings:
     )
 
 
-def _in_range(field: str, value: int, low: int, high: int) -> None:
-    if not low <= value <= high:
-        raise RequestProblem(field, f"{value} is outside {low} .. {high}")
+def _in_range(field: str, value: int, bounds: Bounds) -> None:
+    if not bounds.low <= value <= bounds.high:
+        raise RequestProblem(field, f"{value} is outside {bounds.low} .. {bounds.high}")
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,15 @@ def register_commands(cli: click.Group) -> None:
 @click.option("--from", "from_", type=DAY, required=True, help="The first day to replay.")
 @click.option("--to", type=DAY, required=True, help="The last day to replay.")
 @click.option(
-    "--every", default=runner.DEFAULT_EVERY, show_default=True, help="Replay every N days."
+    "--every",
+    type=click.IntRange(*runner.EVERY),
+    default=runner.DEFAULT_EVERY,
+    show_default=True,
+    help="Replay every N days.",
 )
 @click.option(
     "--horizon",
+    type=click.IntRange(*runner.HORIZON),
     default=runner.DEFAULT_HORIZON,
     show_default=True,
     help="Days after each day in which a churn counts.",
@@ -71,12 +76,14 @@ def register_commands(cli: click.Group) -> None:
 )
 @click.option(
     "--min-churns",
+    type=click.IntRange(*runner.MIN_CHURNS),
     default=runner.DEFAULT_MIN_CHURNS,
     show_default=True,
     help="Fewer churns in a cut and its figures are not given.",
 )
 @click.option(
     "--resamples",
+    type=click.IntRange(*runner.RESAMPLES),
     default=DEFAULT_RESAMPLES,
     show_default=True,
     help="Bootstrap resamples (of accounts) for the intervals; 0 for none.",

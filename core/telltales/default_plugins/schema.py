@@ -682,6 +682,29 @@ _BACKTESTS_SCHEMA = """
 """
 
 
+@migrations()
+def m013_page_sessions(db: Database) -> None:
+    """Sessions of the CSM's pages: a key exchanged for a cookie (store/sessions.py).
+
+    Only the token's hash is kept. A session is ended (``ended_at``) rather than
+    deleted, so who was signed in when stays on record.
+    """
+    execute_statements(
+        db,
+        """
+        CREATE TABLE page_sessions (
+            token_hash TEXT PRIMARY KEY,
+            key_id TEXT NOT NULL REFERENCES api_keys (key_id),
+            csrf_token TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            ended_at TEXT
+        ) WITHOUT ROWID;
+        CREATE INDEX page_sessions_key ON page_sessions (key_id)
+""",
+    )
+
+
 _NOT_NULL_SEATS = re.compile(r"seats_assigned\s+INTEGER\s+NOT\s+NULL\s+DEFAULT\s+0", re.I)
 
 

@@ -214,6 +214,12 @@ def verify_token(store: Store, token: str) -> ApiKey | None:
     return _key(row[:7])
 
 
+def key_by_id(store: Store, key_id: str) -> ApiKey | None:
+    """The key with this id, revoked or not; None if there is none."""
+    row = store.db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
+    return None if row is None else _key(row)
+
+
 def list_keys(
     store: Store, *, after: tuple[str, str] | None = None, limit: int | None = None
 ) -> list[ApiKey]:

@@ -1,0 +1,45 @@
+"""The pages' tests run in a real browser against a real ``telltales serve``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from support.browser import browser  # noqa: F401 - the session's browser, a fixture
+from support.demo_book import DEMO_CONFIG, build_book
+from support.server import Server, environment, start_server, stop_server
+from telltales.demo.replay import DemoOptions
+
+SCREENSHOTS = Path(__file__).parents[2] / ".telltales" / "screenshots"
+"""Where each page's picture goes: kept after the run, so a fresh clone's test run
+leaves one of every page to look at."""
+BOOK = DemoOptions(accounts=60, days=154, seed=5, end=date(2026, 11, 20))
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo book, built once for every page test (copied before any change)."""
+    path = tmp_path_factory.mktemp("pages-book") / "demo.db"
+    build_book(path, BOOK)
+    return path
+
+
+@pytest.fixture(scope="module")
+def served(demo_db: Path) -> Iterator[Server]:
+    """``telltales serve`` over the demo book (read-mostly tests share it)."""
+    server = start_server(
+        demo_db, "--workers", "1", env=environment(TELLTALES_CONFIG=str(DEMO_CONFIG))
+    )
+    server.wait_ready()
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
