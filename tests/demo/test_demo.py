@@ -233,8 +233,24 @@ def test_the_demo_command_builds_prints_and_serves_what_it_prints(tmp_path: Path
         assert {key for key, _ in calls} == {token.group(1)}
         schema = re.search(r"Schema and a UI to try every route: (\S+)", text)
         assert schema is not None
+        pages = re.search(r"The CSM's pages, in a browser \(sign in with the key\): (\S+)", text)
+        assert pages is not None
+        assert text.index("The CSM's pages") < text.index("Try:"), "the pages come first"
         server.wait_ready()
         assert server.http.get(schema.group(1)).status_code == 200
+        front = server.http.get(pages.group(1))
+        assert front.status_code == 303
+        assert front.headers["location"].startswith("/sign-in")
+        signed = server.http.post(
+            "/sign-in",
+            data={"key": token.group(1), "next": "/accounts"},
+            headers={"Origin": server.url},
+        )
+        assert signed.status_code == 303
+        assert signed.headers["location"] == "/accounts"
+        listed = server.http.get("/accounts")  # the client keeps the session's cookie
+        assert listed.status_code == 200
+        assert "Accounts: At-Risk" in listed.text
         for key, url in calls:
             response = server.http.get(url, headers={"Authorization": f"Bearer {key}"})
             assert response.status_code == 200, (url, response.text)

@@ -177,10 +177,12 @@ def _print_calls(
     click.echo("")
     click.echo(f"A read-only API key (printed once): {token}")
     if unserved is None:
+        click.echo(f"The CSM's pages, in a browser (sign in with the key): {base}/")
         click.echo(f"Schema and a UI to try every route: {base}/schema")
         click.echo("Try:")
     else:
         click.echo(f"Not serving (--no-serve). To serve the API: {_cli(app)} serve {unserved}")
+        click.echo(f"Once served, the CSM's pages (sign in with the key): {base}/")
         click.echo(f"Once served, the schema and a UI to try every route: {base}/schema")
         click.echo("Once served, try:")
     for what, path in EXAMPLE_CALLS:
