@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.api import ApiHarness, api_harness
 from support.health_example import ingested_example, run_example
+from telltales.store.queries import ACCOUNT_SORTS
 
 ALL = ["bluepeak", "ferrum", "northwind", "quillworks", "solstice", "tidewater"]
 
@@ -267,6 +269,80 @@ def test_pages_serve_every_account_once_in_order(
     assert pages == -(-len(expected) // limit)
 
 
+def _expected_order(items: list[dict[str, Any]], sort: str) -> list[str]:
+    """The order ``sort`` promises, worked out here from the unsorted items: the field
+    ascending (``-``: descending), accounts without a value last, ties by id."""
+    field = sort.removeprefix("-")
+
+    def value(item: dict[str, Any]) -> Any:
+        if field == "account_id":
+            return 0
+        if field == "score":
+            return item["score"]
+        if field == "days_at_risk":
+            return (
+                (date(2026, 12, 7) - date.fromisoformat(item["status_since"])).days
+                if item["status"] == "at_risk"
+                else None
+            )
+        return item["account"][field]
+
+    present = [item for item in items if value(item) is not None]
+    absent = sorted(item["account"]["account_id"] for item in items if value(item) is None)
+    by_id = sorted(present, key=lambda item: item["account"]["account_id"])
+    # sorted() is stable, reversed or not: equal values stay in id order.
+    ordered = sorted(by_id, key=value, reverse=sort.startswith("-"))
+    return [item["account"]["account_id"] for item in ordered] + absent
+
+
+@pytest.mark.parametrize("sort", ACCOUNT_SORTS)
+def test_every_sort_pages_through_every_account_once_in_its_order(
+    api: ApiHarness, sort: str
+) -> None:
+    headers = api.headers(api.key("read"))
+    everything = api.client.get("/v1/accounts", headers=headers).json()
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = {"sort": sort, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = api.client.get("/v1/accounts", params=query, headers=headers).json()
+        assert page["matched"] == len(ALL), "every page counts the whole list"
+        assert page["arr"] == pytest.approx(sum(i["account"]["arr"] for i in everything["items"]))
+        seen += ids(page)
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == _expected_order(everything["items"], sort)
+
+
+def test_the_totals_and_the_owner_filter(api: ApiHarness) -> None:
+    headers = api.headers(api.key("read"))
+    at_risk = api.client.get("/v1/accounts", params={"status": "at_risk"}, headers=headers).json()
+    assert at_risk["matched"] == 3
+    assert at_risk["arr"] == pytest.approx(sum(i["account"]["arr"] for i in at_risk["items"]))
+    owner = at_risk["items"][0]["account"]["owner"]
+    mine = api.client.get("/v1/accounts", params={"owner": owner}, headers=headers).json()
+    assert mine["items"]
+    assert {i["account"]["owner"] for i in mine["items"]} == {owner}
+    assert mine["matched"] == len(mine["items"])
+    nobody = api.client.get("/v1/accounts", params={"owner": "nobody"}, headers=headers).json()
+    assert (nobody["items"], nobody["matched"], nobody["arr"]) == ([], 0, 0.0)
+
+
+def test_a_cursor_of_another_sort_is_refused(api: ApiHarness) -> None:
+    headers = api.headers(api.key("read"))
+    first = api.client.get(
+        "/v1/accounts", params={"sort": "-arr", "limit": 1}, headers=headers
+    ).json()
+    mixed = api.client.get(
+        "/v1/accounts", params={"sort": "score", "cursor": first["next_cursor"]}, headers=headers
+    )
+    assert mixed.status_code == 400
+    assert mixed.json()["errors"] == [
+        {"field": "query.cursor", "reason": "a cursor of sort=-arr, not of sort=score"}
+    ]
+
+
 def test_a_group_limited_key_lists_its_groups_only(api: ApiHarness) -> None:
     headers = api.headers(api.key("read", groups=["na-enterprise", "na-smb"]))
 
@@ -295,6 +371,8 @@ def test_a_group_limited_key_lists_its_groups_only(api: ApiHarness) -> None:
         ({"as_of": "2026-02-30"}, "query.as_of"),
         ({"cursor": "not-a-cursor"}, "query.cursor"),
         ({"cursor": "WzFd"}, "query.cursor"),  # [1]: a list, but not an account id
+        ({"sort": "health"}, "query.sort"),  # an unknown sort is refused, never ignored
+        ({"sort": "-"}, "query.sort"),
     ],
 )
 def test_bad_parameters_are_a_400_naming_the_field(

@@ -7,7 +7,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from support.browser import browser  # noqa: F401 - the session's browser, a fixture
+from playwright.sync_api import Browser
+from support.browser import Visit, launch_browser, visit
 from support.demo_book import DEMO_CONFIG, build_book
 from support.server import Server, environment, start_server, stop_server
 from telltales.demo.replay import DemoOptions
@@ -37,6 +38,21 @@ def served(demo_db: Path) -> Iterator[Server]:
         yield server
     finally:
         stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    yield from launch_browser()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Visit]:
+    """A fresh browser context (no cookies) and its page, closed after the test."""
+    opened = visit(browser)
+    try:
+        yield opened
+    finally:
+        opened.context.close()
 
 
 @pytest.fixture(scope="session")

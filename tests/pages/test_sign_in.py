@@ -8,26 +8,15 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from playwright.sync_api import Browser
 from support.browser import Visit, visit
 from support.demo_book import DEMO_CONFIG
 from support.pages import make_key, sign_in
 from support.routes import PAGE_ROUTES
 from support.server import Server, environment, start_server, stop_server, telltales
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Visit]:
-    opened = visit(browser)
-    try:
-        yield opened
-    finally:
-        opened.context.close()
 
 
 def _api(server: Server, token: str, path: str) -> httpx.Response:
@@ -52,7 +41,7 @@ def test_sign_in_lists_the_at_risk_accounts_the_api_lists_and_sign_out_ends_it(
     assert page.page.url == f"{served.url}/accounts"
     page.screenshot(screenshots, "accounts")
     shown = page.page.locator("table.accounts tbody tr .id").all_inner_texts()
-    listed = _api(served, token, "/v1/accounts?status=at_risk&limit=50").json()["items"]
+    listed = _api(served, token, "/v1/accounts?status=at_risk&limit=50&sort=score").json()["items"]
     assert shown == [item["account"]["account_id"] for item in listed]
     assert shown, "the demo book has At-Risk accounts"
     total = sum(item["account"]["arr"] for item in listed)

@@ -37,7 +37,7 @@ def _listed(book: Book, status: str, day: date) -> list[str]:
     found = queries.account_overviews(
         book.store, scorer="health", labels={}, status=status, as_of=day
     )
-    return [o.account.account_id for o in found]
+    return [o.account.account_id for o in found.rows]
 
 
 def test_a_churned_account_leaves_with_its_episode_closed_and_its_tasks_dismissed(

@@ -41,8 +41,9 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def launch_browser() -> Iterator[Browser]:
+    """Debian's Chromium, launched once; without it, skip (or fail in CI) with how to
+    install it."""
     path = chromium_path()
     if path is None:
         message = "no Chromium: install it with `apt-get install chromium` (Debian)"

@@ -80,6 +80,7 @@ router = Router(
         sign_in.sign_in,
         sign_in.sign_out,
         accounts.accounts_page,
+        accounts.accounts_csv,
     ],
     response_headers=HEADERS,
     cache_control=CacheControlHeader(no_store=True),

@@ -20,12 +20,12 @@ from telltales.models import Account, AccountStatus, Grade
 from telltales.signals.scorecards import HEALTH_SCORER
 from telltales.store.history import store_versions
 from telltales.store.keys import ApiKey
-from telltales.store.queries import AccountOverview, account_overviews
+from telltales.store.queries import AccountOverview, AccountSort, OverviewPage, account_overviews
 
 from telltales_api.account_access import refuse_unwritable_accounts, unknown_account
 from telltales_api.auth import SECURITY, Key, check_groups, needs
 from telltales_api.context import ApiContext, Context
-from telltales_api.paging import Cursor, Limit, decode_cursor, encode_cursor
+from telltales_api.paging import Cursor, Limit, bad_cursor, decode_cursor, encode_cursor
 from telltales_api.problems import FieldError, ProblemError, problem_responses
 from telltales_api.strict_body import strict_body
 
@@ -52,10 +52,15 @@ class UpsertReport(msgspec.Struct, kw_only=True):
 
 
 class AccountsPage(msgspec.Struct, kw_only=True):
-    """Accounts by ``account_id``; pass ``next_cursor`` as ``cursor`` for the next page."""
+    """Accounts in the order asked for; pass ``next_cursor`` as ``cursor`` for the next
+    page (with the same filters and sort)."""
 
     items: list[AccountOverview]
     next_cursor: str | None
+    matched: int
+    """Every account the filters match, on every page."""
+    arr: float
+    """Their ARR, summed: with ``status=at_risk``, the ARR at risk."""
 
 
 @put(
@@ -137,6 +142,7 @@ def list_accounts(
     key: Key,
     csm_group: FromQuery[str | None] = None,
     segment: FromQuery[str | None] = None,
+    owner: Annotated[str | None, QueryParameter(description="The account's owner (CSM).")] = None,
     grade: Annotated[
         Grade | None, QueryParameter(description="The latest health score's grade.")
     ] = None,
@@ -166,10 +172,20 @@ def list_accounts(
             "status and grade]"
         ),
     ] = None,
+    sort: Annotated[
+        AccountSort,
+        QueryParameter(
+            description="`score`: riskiest first; `-arr`: most revenue first; "
+            "`renewal_date`: soonest first; `-days_at_risk`: At-Risk the longest first; "
+            "`-` reverses a field. Accounts without the value come last; ties by "
+            "`account_id`. [default: `account_id`]"
+        ),
+    ] = "account_id",
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> AccountsPage:
-    """Accounts with their current status and latest grade, by ``account_id``.
+    """Accounts with their current status and latest grade, in ``sort`` order, with the
+    number and the ARR of every account the filters match.
 
     A key limited to CSM groups lists its groups' accounts only; filtering on
     another group is refused.
@@ -178,7 +194,10 @@ def list_accounts(
         check_groups(key, [csm_group])
     after = None
     if cursor is not None:
-        (after,) = decode_cursor(cursor, str)
+        cursor_sort, sort_key, last_id = decode_cursor(cursor, str, float, str)
+        if cursor_sort != sort:
+            raise bad_cursor(f"a cursor of sort={cursor_sort}, not of sort={sort}")
+        after = (sort_key, last_id)
     window = None
     day = as_of or clock.today()
     if renewal_within_days is not None:
@@ -188,18 +207,20 @@ def list_accounts(
         key,
         csm_group=csm_group,
         segment=segment,
+        owner=owner,
         grade=grade,
         status=status,
         renewal_between=window,
+        sort=sort,
         after=after,
-        limit=limit + 1,
+        limit=limit,
         as_of=as_of,
     )
-    more = len(found) > limit
-    items = found[:limit]
     return AccountsPage(
-        items=items,
-        next_cursor=encode_cursor([items[-1].account.account_id]) if more else None,
+        items=found.rows,
+        next_cursor=encode_cursor([sort, *found.resume]) if found.resume else None,
+        matched=found.matched,
+        arr=found.arr,
     )
 
 
@@ -222,7 +243,7 @@ def get_account(
     ] = None,
 ) -> AccountOverview:
     """The account (its version in force) with its current status and latest grade."""
-    found = _overviews(context, key, account_id=account_id, limit=1, as_of=as_of)
+    found = _overviews(context, key, account_id=account_id, limit=1, as_of=as_of).rows
     if not found:
         raise unknown_account(account_id)
     return found[0]
@@ -235,13 +256,15 @@ def _overviews(
     account_id: str | None = None,
     csm_group: str | None = None,
     segment: str | None = None,
+    owner: str | None = None,
     grade: str | None = None,
     status: str | None = None,
     renewal_between: tuple[date, date] | None = None,
-    after: str | None = None,
+    sort: AccountSort = "account_id",
+    after: tuple[float, str] | None = None,
     limit: int,
     as_of: date | None = None,
-) -> list[AccountOverview]:
+) -> OverviewPage:
     return account_overviews(
         context.store,
         scorer=HEALTH_SCORER,
@@ -250,9 +273,11 @@ def _overviews(
         account_id=account_id,
         csm_group=csm_group,
         segment=segment,
+        owner=owner,
         grade=grade,
         status=status,
         renewal_between=renewal_between,
+        sort=sort,
         after=after,
         limit=limit,
         as_of=as_of,

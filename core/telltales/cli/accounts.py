@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import get_args
 
@@ -25,20 +26,56 @@ from telltales.store import Store, queries
     type=click.Choice(get_args(AccountStatus)),
     help="Only accounts in this status; a health status lists live accounts only.",
 )
+@click.option("--csm-group", help="Only this CSM group's accounts.")
+@click.option("--segment", help="Only this segment's accounts.")
+@click.option("--owner", help="Only this owner's (CSM's) accounts.")
+@click.option(
+    "--renewal-within",
+    type=click.IntRange(0, 3650),
+    help="Only accounts renewing within this many days of the day read.",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(queries.ACCOUNT_SORTS),
+    default="account_id",
+    show_default=True,
+    help="score: riskiest first; -arr: most revenue first; renewal_date: soonest first; "
+    "-days_at_risk: At-Risk the longest first; - reverses a field.",
+)
 @click.option("--as-of", "as_of", type=DAY, help="Day to read. [default: today (UTC)]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @CSV
 @click.pass_obj
 def accounts(
-    app: App, status: str | None, as_of: datetime | None, as_json: bool, as_csv: bool
+    app: App,
+    status: str | None,
+    csm_group: str | None,
+    segment: str | None,
+    owner: str | None,
+    renewal_within: int | None,
+    sort: queries.AccountSort,
+    as_of: datetime | None,
+    as_json: bool,
+    as_csv: bool,
 ) -> None:
     """List the accounts as of a day: each one's version in force, and its status
-    (--csv: the versions, in a form telltales ingest reads back)."""
+    (--csv: the versions, in a form telltales ingest reads back), filtered and sorted
+    like GET /v1/accounts."""
     one_format(as_json, as_csv)
     day = day_of(as_of) or clock.today()
     labels = app.plan.labels
+    query = _Query(
+        status=status,
+        csm_group=csm_group,
+        segment=segment,
+        owner=owner,
+        renewal_between=(day, day + timedelta(days=renewal_within))
+        if renewal_within is not None
+        else None,
+        sort=sort,
+    )
     with app.open() as store:
-        rows = [overview for after in _pages(store, status, day, labels) for overview in after]
+        rows = [overview for page in _pages(store, query, day, labels) for overview in page.rows]
     if as_csv:
         echo_csv([row.account for row in rows], Account)
         return
@@ -56,26 +93,40 @@ def accounts(
         )
 
 
+@dataclass(frozen=True)
+class _Query:
+    status: str | None
+    csm_group: str | None
+    segment: str | None
+    owner: str | None
+    renewal_between: tuple[date, date] | None
+    sort: queries.AccountSort
+
+
 def _pages(
-    store: Store, status: str | None, day: date, labels: Mapping[str, str]
-) -> Iterator[list[queries.AccountOverview]]:
-    """Every matching account, a page at a time (by ``account_id``)."""
-    after: str | None = None
+    store: Store, query: _Query, day: date, labels: Mapping[str, str]
+) -> Iterator[queries.OverviewPage]:
+    """Every matching account, a page at a time, in the query's order."""
+    after: tuple[float, str] | None = None
     while True:
         page = queries.account_overviews(
             store,
             scorer=HEALTH_SCORER,
             labels=labels,
-            status=status,
+            status=query.status,
+            csm_group=query.csm_group,
+            segment=query.segment,
+            owner=query.owner,
+            renewal_between=query.renewal_between,
+            sort=query.sort,
             as_of=day,
             after=after,
             limit=PAGE,
         )
-        if page:
-            yield page
-        if len(page) < PAGE:
+        yield page
+        if page.resume is None:
             return
-        after = page[-1].account.account_id
+        after = page.resume
 
 
 PAGE = 1000

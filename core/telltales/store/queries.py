@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 import msgspec
 from sqlite_utils import Database
@@ -78,6 +79,53 @@ class AccountOverview(msgspec.Struct, kw_only=True, frozen=True):
     """The day of that score."""
 
 
+AccountSort = Literal[
+    "account_id",
+    "score",
+    "-score",
+    "arr",
+    "-arr",
+    "renewal_date",
+    "-renewal_date",
+    "days_at_risk",
+    "-days_at_risk",
+]
+"""How a list of accounts is ordered: by a field, ``-`` for the largest first. ``score``
+puts the riskiest (lowest) first, ``-arr`` the most revenue, ``renewal_date`` the
+soonest renewal, ``-days_at_risk`` the account At-Risk the longest. Accounts with no
+value (no score, no renewal date, not At-Risk) come last either way; ties go by
+``account_id``."""
+ACCOUNT_SORTS: tuple[str, ...] = get_args(AccountSort)
+_LAST = 1e300
+"""The sort key of an account with no value for the field: after every real one."""
+_SORT_KEYS = {
+    "account_id": "0.0",
+    "score": f"COALESCE(s.value, {_LAST})",
+    "-score": f"COALESCE(-s.value, {_LAST})",
+    "arr": "a.arr",
+    "-arr": "-a.arr",
+    "renewal_date": f"COALESCE(julianday(a.renewal_date), {_LAST})",
+    "-renewal_date": f"COALESCE(-julianday(a.renewal_date), {_LAST})",
+    "days_at_risk": f"CASE t.to_status WHEN 'at_risk' THEN -julianday(t.as_of) ELSE {_LAST} END",
+    "-days_at_risk": f"CASE t.to_status WHEN 'at_risk' THEN julianday(t.as_of) ELSE {_LAST} END",
+}
+"""Each sort as one ascending number per account, so that a page resumes after the
+last row's (key, ``account_id``) whatever the sort."""
+
+
+@dataclass(frozen=True)
+class OverviewPage:
+    """One page of a filtered, sorted list of accounts, and what the whole list holds."""
+
+    rows: list[AccountOverview]
+    resume: tuple[float, str] | None
+    """The (sort key, ``account_id``) the next page starts after; None on the last page."""
+    matched: int
+    """Every account the filters match, on every page."""
+    arr: float
+    """Their ARR, summed (each account's version in force on the day)."""
+
+
 def account_overviews(
     store: Store,
     *,
@@ -87,24 +135,26 @@ def account_overviews(
     account_id: str | None = None,
     csm_group: str | None = None,
     segment: str | None = None,
+    owner: str | None = None,
     grade: str | None = None,
     status: str | None = None,
     renewal_between: tuple[date, date] | None = None,
-    after: str | None = None,
+    sort: AccountSort = "account_id",
+    after: tuple[float, str] | None = None,
     limit: int = 100,
     as_of: date | None = None,
-) -> list[AccountOverview]:
-    """Accounts matching every filter given, by ``account_id``, each with status and grade.
+) -> OverviewPage:
+    """Accounts matching every filter given, in ``sort`` order, each with status and grade.
 
-    One query for the whole page: each account's version in force on ``as_of``
-    (default today), its latest transition and latest ``scorer`` score (on or before
-    ``as_of`` when it is given) are found through their per-account indexes, and only
-    for the accounts the page reaches. An account with no version yet that day is left
-    out, unless asked for by ``account_id``. ``csm_groups`` limits the rows to those
-    groups (None: every group); ``after`` resumes after that ``account_id``;
-    ``renewal_between`` keeps accounts renewing within the two days, both included. A
-    health ``status`` (``at_risk``...) keeps only accounts live that day: a churned
-    account is no longer at risk.
+    One query: each account's version in force on ``as_of`` (default today), its
+    latest transition and latest ``scorer`` score (on or before ``as_of`` when it is
+    given) are found through their per-account indexes; the matching accounts are
+    counted and their ARR summed, and the page is the ``limit`` rows after ``after``.
+    An account with no version yet that day is left out, unless asked for by
+    ``account_id``. ``csm_groups`` limits the rows to those groups (None: every
+    group); ``renewal_between`` keeps accounts renewing within the two days, both
+    included. A health ``status`` (``at_risk``...) keeps only accounts live that day: a
+    churned account is no longer at risk.
     """
     day = (as_of or clock.today()).isoformat()
     until = (as_of or LAST_DAY).isoformat()
@@ -118,6 +168,7 @@ def account_overviews(
         ("a.account_id", account_id),
         ("a.csm_group", csm_group),
         ("a.segment", segment),
+        ("a.owner", owner),
         ("s.grade", grade),
         ("t.to_status", status),
     ):
@@ -130,34 +181,45 @@ def account_overviews(
     if renewal_between is not None:
         where.append("a.renewal_date BETWEEN ? AND ?")
         params.extend(day.isoformat() for day in renewal_between)
+    resume, resume_params = "", []
     if after is not None:
-        where.append("acc.account_id > ?")
-        params.append(after)
+        resume = "WHERE (sort_key, account_id) > (?, ?)"
+        resume_params = [after[0], after[1]]
     version = history.in_force_join("?", earliest_otherwise=account_id is not None)
+    columns = history.version_columns("a")
     rows = store.db.execute(
         f"""
-        SELECT {history.version_columns("a")}, {live}, t.to_status, t.as_of, s.value, s.grade,
-            s.label, s.as_of
-        FROM main.accounts acc {version}
-        LEFT JOIN transitions t ON t.transition_id = (
-            SELECT l.transition_id FROM transitions l
-            WHERE l.account_id = a.account_id AND l.as_of <= ?
-            ORDER BY l.as_of DESC, l.at DESC, l.transition_id DESC LIMIT 1
+        WITH matched AS MATERIALIZED (
+            SELECT {columns}, {live} AS live, t.to_status, t.as_of AS since, s.value,
+                s.grade, s.label, s.as_of AS scored_on, {_SORT_KEYS[sort]} AS sort_key
+            FROM main.accounts acc {version}
+            LEFT JOIN transitions t ON t.transition_id = (
+                SELECT l.transition_id FROM transitions l
+                WHERE l.account_id = a.account_id AND l.as_of <= ?
+                ORDER BY l.as_of DESC, l.at DESC, l.transition_id DESC LIMIT 1
+            )
+            LEFT JOIN scores s ON s.account_id = a.account_id AND s.scorer = ? AND s.as_of = (
+                SELECT l.as_of FROM scores l
+                WHERE l.account_id = a.account_id AND l.scorer = ? AND l.as_of <= ?
+                ORDER BY l.as_of DESC LIMIT 1
+            )
+            {"WHERE " + " AND ".join(where) if where else ""}
         )
-        LEFT JOIN scores s ON s.account_id = a.account_id AND s.scorer = ? AND s.as_of = (
-            SELECT l.as_of FROM scores l
-            WHERE l.account_id = a.account_id AND l.scorer = ? AND l.as_of <= ?
-            ORDER BY l.as_of DESC LIMIT 1
-        )
-        {"WHERE " + " AND ".join(where) if where else ""}
-        ORDER BY acc.account_id LIMIT ?
+        SELECT page.*, totals.n, totals.arr
+        FROM (SELECT count(*) AS n, total(arr) AS arr FROM matched) totals
+        LEFT JOIN (
+            SELECT * FROM matched {resume} ORDER BY sort_key, account_id LIMIT ?
+        ) page ON 1
+        ORDER BY page.sort_key, page.account_id
         """,
-        [*params, limit],
-    )
+        [*params, *resume_params, limit + 1],
+    ).fetchall()
     width = len(history.FIELDS)
+    matched, arr = int(rows[0][-2]), float(rows[0][-1])
+    rows = [row for row in rows if row[0] is not None]
     overviews = []
-    for row in rows:
-        is_live, to_status, since, value, grade_of, grade_label, scored_on = row[width:]
+    for row in rows[:limit]:
+        is_live, to_status, since, value, grade_of, grade_label, scored_on = row[width : width + 7]
         overviews.append(
             AccountOverview(
                 account=history.account_from_row(row[:width]),
@@ -171,7 +233,13 @@ def account_overviews(
                 scored_on=date.fromisoformat(scored_on) if scored_on else None,
             )
         )
-    return overviews
+    last = rows[limit - 1] if len(rows) > limit else None
+    return OverviewPage(
+        rows=overviews,
+        resume=(float(last[width + 7]), str(last[0])) if last is not None else None,
+        matched=matched,
+        arr=arr,
+    )
 
 
 def batch_accounts(db: Database, as_of: date) -> dict[str, Account]:
