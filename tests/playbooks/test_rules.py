@@ -311,6 +311,19 @@ def test_comparisons_keep_every_digit_of_the_threshold() -> None:
     assert condition(signal="probe.x", at_most=-2).comparison == "at most -2"
 
 
+def test_a_clearing_threshold_holds_an_active_rule_and_says_so() -> None:
+    falling = rule(condition(signal="probe.x", below=-0.3, clears_above=-0.15))
+    wavering = signals(signal("probe.x", -0.2))
+    assert falling.matches(ACME, wavering, {}) is None
+    found = falling.matches(ACME, wavering, {}, active=True)
+    assert found is not None
+    assert found[0].comparison == "below -0.3, clears above -0.15"
+    assert falling.matches(ACME, signals(signal("probe.x", -0.1)), {}, active=True) is None
+    still = falling.matches(ACME, signals(signal("probe.x", -0.4)), {}, active=True)
+    assert still is not None
+    assert still[0].comparison == "below -0.3"
+
+
 def test_worst_status_wins_and_none_is_healthy() -> None:
     assert worst_status([]) == "healthy"
     assert worst_status(["concern", "healthy"]) == "concern"
@@ -372,6 +385,32 @@ def test_worst_status_wins_and_none_is_healthy() -> None:
             {"account": "lifecycle_stage", "one_of": ["renewal", "churned"]},
             "account field 'lifecycle_stage' is one of onboarding, adoption, expansion, renewal "
             "(got 'churned')",
+        ),
+        (
+            {"signal": "probe.x", "below": -0.3, "clears_above": -0.4},
+            "clears_above = -0.4 is below where the rule fires (below -0.3): it must be at or "
+            "past the firing threshold, on the side the value recovers to",
+        ),
+        (
+            {"signal": "probe.x", "above": 5, "clears_below": 6},
+            "clears_below = 6 is above where the rule fires (above 5): it must be at or past "
+            "the firing threshold, on the side the value recovers to",
+        ),
+        (
+            {"signal": "probe.x", "above": 5, "clears_above": 6},
+            "clears_above goes with below or at_most, not above",
+        ),
+        (
+            {"signal": "probe.x", "below": 5, "clears_above": 6, "clears_below": 4},
+            "give at most one of clears_above and clears_below",
+        ),
+        (
+            {"signal": "probe.x", "below": 5, "clears_above": float("nan")},
+            "clears_above must be a finite number",
+        ),
+        (
+            {"grade": "health", "equals": "red", "clears_above": 1},
+            "clears_above goes with below or at_most, not equals",
         ),
         (
             {"account": "stage", "equals": "adoption"},
