@@ -56,6 +56,9 @@ class Observation(msgspec.Struct, kw_only=True, frozen=True):
     """The rules that fired that day: each an alert to its owner."""
     status: str
     """The account's status after that day's run (healthy, concern, at_risk)."""
+    days_to_renewal: int | None = None
+    """Days from ``day`` to the renewal date of the account's version in force that day
+    (negative when that date was past); None without one. The report's baseline."""
 
 
 def outcome_days(db: Database, kind: OutcomeKind) -> dict[str, list[date]]:
@@ -148,6 +151,9 @@ def collect(
                     rules=flagging.get(account_id, []),
                     fired=fired.get(account_id, []),
                     status=_status_on(statuses.get(account_id), day),
+                    days_to_renewal=(version.renewal_date - day).days
+                    if version.renewal_date
+                    else None,
                 )
             )
     return found

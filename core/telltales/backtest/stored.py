@@ -62,8 +62,8 @@ def finish(
     with store.transaction() as db:
         db.conn.executemany(
             "INSERT INTO backtest_observations (backtest_id, account_id, day, owner, csm_group, "
-            "segment, outcome, outcome_day, scores, grades, rules, fired, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "segment, outcome, outcome_day, scores, grades, rules, fired, status, days_to_renewal) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     backtest_id,
@@ -79,6 +79,7 @@ def finish(
                     encode(o.rules).decode(),
                     encode(o.fired).decode(),
                     o.status,
+                    o.days_to_renewal,
                 )
                 for o in observations
             ),
@@ -139,6 +140,7 @@ def observations(store: Store, backtest_id: int) -> list[Observation]:
             rules=decode(rules, type=list[str]),
             fired=decode(fired, type=list[str]),
             status=status,
+            days_to_renewal=days_to_renewal,
         )
         for (
             account_id,
@@ -153,10 +155,11 @@ def observations(store: Store, backtest_id: int) -> list[Observation]:
             rules,
             fired,
             status,
+            days_to_renewal,
         ) in store.db.execute(
             "SELECT account_id, day, owner, csm_group, segment, outcome, outcome_day, scores, "
-            "grades, rules, fired, status FROM backtest_observations WHERE backtest_id = ? "
-            "ORDER BY account_id, day",
+            "grades, rules, fired, status, days_to_renewal FROM backtest_observations "
+            "WHERE backtest_id = ? ORDER BY account_id, day",
             [backtest_id],
         )
     ]

@@ -640,6 +640,13 @@ def m011_backtests(db: Database) -> None:
     )
 
 
+@migrations()
+def m012_backtest_renewal_days(db: Database) -> None:
+    """Each backtest observation's days to the account's renewal as known that day, for
+    the report card's days-to-renewal baseline (none for observations stored before)."""
+    db.execute("ALTER TABLE backtest_observations ADD COLUMN days_to_renewal INTEGER")
+
+
 _BACKTESTS_SCHEMA = """
         CREATE TABLE backtests (
             backtest_id INTEGER PRIMARY KEY,
