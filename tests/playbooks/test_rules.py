@@ -19,6 +19,7 @@ from telltales.playbooks.rules import (
     compile_condition,
     describe_firing,
     describe_match,
+    grade_disagreement,
     worst_status,
 )
 
@@ -421,3 +422,28 @@ def test_worst_status_wins_and_none_is_healthy() -> None:
 )
 def test_compile_condition_says_what_is_wrong(spec: dict[str, Any], problem: str) -> None:
     assert compile_condition(ConditionSpec(**spec)) == problem
+
+
+def test_a_status_contradicting_its_grade_names_the_rule_holding_it_first() -> None:
+    labels = {"healthy": "Healthy", "concern": "Concern", "at_risk": "At-Risk"}
+    firing = RuleFiring(
+        rule="core_feature_drop",
+        description="A core feature fell",
+        status="at_risk",
+        severity="high",
+        held_since=date(2026, 11, 13),
+        matches=(),
+    )
+    green = health(72.1, "green", "Healthy")
+    red = health(35.0, "red", "At-Risk")
+    assert grade_disagreement("at_risk", green, [firing], labels) == (
+        "At-Risk by rule core_feature_drop (A core feature fell), although the health score "
+        "is 72.1, graded green (Healthy)"
+    )
+    assert grade_disagreement("healthy", red, [], labels) == (
+        "Healthy: no rule that sets a status holds, although the health score is 35.0, "
+        "graded red (At-Risk)"
+    )
+    assert grade_disagreement("at_risk", red, [firing], labels) is None
+    assert grade_disagreement("concern", green, [], labels) is None
+    assert grade_disagreement("at_risk", health(None, "insufficient_data", "-"), [], labels) is None

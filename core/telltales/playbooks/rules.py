@@ -27,6 +27,7 @@ import msgspec
 
 from telltales.contracts import RuleFiring, RuleMatch
 from telltales.models import Account, HealthStatus, LifecycleStage, Score, Signal
+from telltales.signals.scorecards.reading import describe_score
 
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -233,6 +234,10 @@ def _observe(
             f"{condition.name} score {shown}, graded {score.grade} ({score.label}), "
             f"coverage {score.coverage:.0%}"
         )
+        reason = describe_score(score)
+        if reason:
+            # What drives the grade, never the grade alone.
+            evidence = f"{evidence}; {reason}"
         if condition.kind == "grade":
             return score.grade, evidence
         return None if score.value is None else (score.value, evidence)
