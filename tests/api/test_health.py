@@ -70,23 +70,23 @@ def test_health_gives_status_score_reasons_work_and_the_next_action(api: ApiHarn
     )
     score = body["score"]
     assert (score["value"], score["grade"], score["label"], score["coverage"]) == (
-        14.6,
+        10.2,
         "red",
         "At-Risk",
         1.0,
     )
-    assert len(score["breakdown"]) == 14
+    assert len(score["breakdown"]) == 15
     assert score["breakdown"][0] == {
         "measure": "account.seat_deployment",
         "component": "deployment",
         "signal_key": "account.seat_deployment",
         "value": 0.45,
         "points": 0.0,
-        "weight": 0.2,
+        "weight": 0.14,
         "evidence": "36 of 80 purchased seats assigned (45%)",
-        "configured_weight": 0.2,
+        "configured_weight": 0.14,
     }
-    assert (score["trend_7d"]["value"], score["trend_7d"]["change"]) == (19.4, -4.8)
+    assert (score["trend_7d"]["value"], score["trend_7d"]["change"]) == (15.0, -4.8)
     assert score["trend_30d"] is None
     assert [r["rule"] for r in body["rules"]] == [
         "core_feature_drop",
@@ -119,7 +119,7 @@ def test_health_as_of_an_earlier_day(api: ApiHarness) -> None:
     body = response.json()
     assert (body["as_of"], body["score"]["value"], body["score"]["trend_7d"]) == (
         "2026-11-13",
-        19.4,
+        15.0,
         None,
     )
 

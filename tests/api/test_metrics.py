@@ -20,6 +20,7 @@ ROUTES = [
     "renewal-by-cohort",
     "discounting",
     "alert-load",
+    "flap-rate",
 ]
 """Written out, not read from the code: the API promises these paths."""
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from support.api import ApiHarness, api_harness, api_settings
 from support.api_example import FRIDAY, build_example
+from support.book import ONE_DAY_DROP
 from telltales import Signal, SignalBatch, hookimpl
 from telltales.playbooks.pilots import NewPilot, create_pilot
 from telltales.plugins import load_registry
@@ -30,7 +31,7 @@ def example_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def api(example_db: Path, tmp_path: Path) -> Iterator[ApiHarness]:
     """The API over a copy of the example database, with the apac-midmarket pilot."""
     shutil.copy(example_db, tmp_path / "api.db")
-    for harness in api_harness(tmp_path):
+    for harness in api_harness(tmp_path, ONE_DAY_DROP):
         context = harness.context
         pilot = NewPilot(
             pilot_id="apac",

@@ -310,3 +310,24 @@ def test_without_matplotlib_charts_are_refused_before_anything_runs(
         "Error: charts need matplotlib, which is not installed: pip install 'telltales[plots]'\n"
     )
     assert _rows(db, "SELECT count(*) FROM backtests") == [(0,)]
+
+
+def test_the_days_to_renewal_baseline_equals_an_independent_computation(
+    backtested: tuple[Path, Any],
+) -> None:
+    db, stored = backtested
+    rows = _rows(
+        db,
+        "SELECT outcome, days_to_renewal FROM backtest_observations "
+        "WHERE backtest_id = ? AND outcome IS NOT NULL AND days_to_renewal IS NOT NULL",
+        stored["backtest_id"],
+    )
+    pos = [days for outcome, days in rows if outcome]
+    neg = [days for outcome, days in rows if not outcome]
+    # Fewer days to the renewal = riskier; ties count half.
+    wins = sum(1.0 if p < n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+    baseline = stored["report"]["cuts"][0]["days_to_renewal"]
+    assert baseline["scorecard"] == "[days to renewal]"
+    assert baseline["scored"] == len(rows)
+    assert baseline["auc"]["value"] == pytest.approx(wins / (len(pos) * len(neg)))
+    assert baseline["brier"]["reason"] == "days to renewal is no probability"

@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from click.testing import CliRunner, Result
-from support.book import EXAMPLE_PLUGINS, build_example
+from support.book import EXAMPLE_PLUGINS, ONE_DAY_DROP, build_example
 from telltales.cli import cli
 from telltales.models import Account, RunResult, Signal, StatusTransition
 from telltales.playbooks.outbox import Delivery
@@ -32,7 +32,8 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The example data, a pilot that makes tasks and deliveries, a run, and a key."""
     folder = tmp_path_factory.mktemp("export")
     with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)  # no ./telltales.toml
+        patch.chdir(folder)  # no ./telltales.toml but this one
+        (folder / "telltales.toml").write_text(ONE_DAY_DROP)
         path = folder / "example.db"
         build_example(path)
         pilot = ["pilots", "create", "apac", "--group", "apac-midmarket"]

@@ -105,10 +105,24 @@ def test_alert_load_lists_owners(history: MetricHistory) -> None:
     ]
 
 
+def test_flap_rate_below_the_minimum_says_why(history: MetricHistory) -> None:
+    history.account("a1")
+    history.transition("a1", "2026-02-01", "at_risk")
+    history.transition("a1", "2026-02-08", "healthy")
+    result = invoke(history.store, "flap-rate", *QUARTER, "--as-of", "2026-03-31")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("flap-rate (window 14 days, entries aged as of 2026-03-31)")
+    overall = next(line for line in result.output.splitlines() if line.startswith("all "))
+    # rate withheld ("-"), 1 flapped of 1 old enough, 0 too young, 1 entry, and why.
+    assert overall.split()[:5] == ["all", "-", "1", "1", "0"]
+    assert overall.endswith("too few episodes yet (1; 20 needed)")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (("retention", "--window-days", "30"), "--window-days applies to risk-reversal only"),
+        (("flap-rate", "--window-days", "30"), "--window-days applies to risk-reversal only"),
         (("alert-load", "--lookback-days", "30"), "--lookback-days applies to renewal-by-cohort"),
         (("risk-reversal", "--window-days", "45"), "--window-days: must be 30 or 60, got 45"),
         (("discounting", "--lookback-days", "0"), "--lookback-days: must be between 1 and 730"),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from support.book import COUNTED, EXAMPLE_PLUGINS, FERRUM_BODY, build_example
+from support.book import COUNTED, EXAMPLE_PLUGINS, FERRUM_BODY, ONE_DAY_DROP, build_example
 from telltales.cli import cli
 
 ENV = {"TELLTALES_PLUGINS": ",".join(sorted(EXAMPLE_PLUGINS))}
@@ -75,6 +75,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def db(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)  # no ./telltales.toml but the test's own
+    (tmp_path / "telltales.toml").write_text(ONE_DAY_DROP)
     path = tmp_path / "example.db"
     shutil.copy(template, path)
     return path
@@ -94,6 +95,7 @@ def shared(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     folder = tmp_path_factory.mktemp("mistakes")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
+        (folder / "telltales.toml").write_text(ONE_DAY_DROP)
         path = folder / "example.db"
         shutil.copy(template, path)
         assert invoke("--db", path, *PILOT).exit_code == 0
@@ -119,8 +121,9 @@ def test_rules_lists_the_rules_and_playbooks_in_force(tmp_path: Path) -> None:
     result = invoke("--config", config, "rules")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "rule core_feature_drop: Red (high) when telemetry.core_feature_drop_14d below -0.3; "
-        "hold 1 day(s), cooldown 30 day(s)",
+        "rule core_feature_drop: Red (high) when telemetry.core_feature_drop_14d below -0.3, "
+        "clears above -0.15 and telemetry.core_use_trend_30d below -0.1, clears above 0; "
+        "hold 8 day(s), cooldown 30 day(s), stay 21 day(s)",
         "rule low_seat_utilization: Concern (medium) when telemetry.seat_utilization_30d below "
         "0.5; hold 3 day(s), cooldown 30 day(s)",
         "rule high_priority_tickets: Concern (high) when support.high_priority_30d above 5; "
@@ -129,8 +132,8 @@ def test_rules_lists_the_rules_and_playbooks_in_force(tmp_path: Path) -> None:
         "cooldown 90 day(s)",
         "rule low_logins_in_adoption: Concern (medium) when telemetry.weekly_logins_per_user "
         "below 1 and account.lifecycle_stage equals 'adoption'; hold 7 day(s), cooldown 30 day(s)",
-        "rule score_red: Red (high) when grade.health equals 'red'; hold 2 day(s), "
-        "cooldown 30 day(s)",
+        "rule score_red: Red (high) when score.health below 40, clears above 45; hold 2 "
+        "day(s), cooldown 30 day(s), stay 21 day(s)",
         "playbook at_risk_response: on entering Red: task, renewal.flag",
         "playbook concern_check_in: on entering Concern: task",
         "playbook sponsor_call: on entering Red by sponsor_left: task, renewal.flag (approval)",
@@ -303,7 +306,7 @@ def test_outbox_retry_requeues_a_failed_delivery(ran: Path) -> None:
 def test_tasks_done_dismiss_and_approve(db: Path, tmp_path: Path) -> None:
     config = tmp_path / "telltales.toml"
     config.write_text(
-        '[playbooks.at_risk_response]\non_enter = "at_risk"\nsteps = [\n'
+        ONE_DAY_DROP + '[playbooks.at_risk_response]\non_enter = "at_risk"\nsteps = [\n'
         '  { action = "task" },\n  { action = "task", assignee = "ops@vendor.example" },\n'
         '  { action = "renewal.flag", approval = true },\n]\n'
     )

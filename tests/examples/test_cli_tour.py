@@ -157,7 +157,7 @@ def test_reading_an_account_gives_signals_score_and_status_with_evidence(tour: T
     assert "telemetry.core_feature_drop_14d" in out
     assert "reporting: 10 active users in the 14 days to 2026-11-20, 18 in the 14 before" in out
     # ferrum is mid-market: [scoring.segments] sends it to the shipped DEAR card.
-    assert "  health: 14.6  At-Risk (red)  coverage 100%  config dear@" in out
+    assert "  health: 10.2  At-Risk (red)  coverage 100%  config dear@" in out
     # quillworks is smb: the tour's own card. Utilisation 0.7 (100 points), trend
     # above best (100), 78 days since the sponsor meeting ((120 - 78) / 90 = 46.7
     # points), no tickets (100): 0.3 x 100 + 0.3 x 100 + 0.3 x 46.7 + 0.1 x 100 = 84.0.

@@ -27,8 +27,8 @@ from support.book import (
     counts,
     d,
     example_registry,
+    one_day_config,
 )
-from telltales.config import load_config
 from telltales.contracts import RenewalFlag
 from telltales.engine.pipeline import run
 from telltales.errors import ConfigError, InputError
@@ -71,7 +71,7 @@ def test_example_data_a_pilot_for_one_group_acts_there_only_and_a_rerun_adds_not
     path = tmp_path / "example.db"
     shutil.copy(example_template, path)
     registry = example_registry()
-    plan = load_plan(load_config(None), registry)
+    plan = load_plan(one_day_config(tmp_path), registry)
     migrations = [entry.obj for entry in registry.migrations.values()]
     with open_store(path, migrations) as store:
         new = NewPilot(

@@ -330,6 +330,28 @@ R2 = "FILE, line 9: [rules.low_use] condition 2"
             id="no-conditions",
         ),
         pytest.param(
+            changed(
+                CONDITION_1, '{ signal = "probe.utilization", below = 0.5, clears_above = 0.4 }'
+            ),
+            f"{R1}: clears_above = 0.4 is below where the rule fires (below 0.5): it must be at "
+            "or past the firing threshold, on the side the value recovers to",
+            id="clears-on-the-wrong-side",
+        ),
+        pytest.param(
+            changed("cooldown_days = 14", 'cooldown_days = 14\nmin_stay_days = "two weeks"'),
+            "FILE, line 7: rules.low_use.min_stay_days: expected `int`, got `str`",
+            id="min-stay-not-a-number",
+        ),
+        pytest.param(
+            changed(
+                "cooldown_days = 14",
+                'cooldown_days = 14\nnext_action_by_dimension = { adoption = "Train them" }',
+            ),
+            "FILE, line 7: [rules.low_use] next_action_by_dimension: the rule reads no score or "
+            "grade, so it has no weakest dimension to choose by; use next_action",
+            id="by-dimension-without-a-score",
+        ),
+        pytest.param(
             changed("[rules.low_use]", "[rules.Low-Use]"),
             "FILE, line 1: [rules.Low-Use]: a rule name is lowercase letters, digits, _",
             id="bad-name",

@@ -19,6 +19,7 @@ from telltales.playbooks.rules import (
     compile_condition,
     describe_firing,
     describe_match,
+    grade_disagreement,
     worst_status,
 )
 
@@ -311,6 +312,19 @@ def test_comparisons_keep_every_digit_of_the_threshold() -> None:
     assert condition(signal="probe.x", at_most=-2).comparison == "at most -2"
 
 
+def test_a_clearing_threshold_holds_an_active_rule_and_says_so() -> None:
+    falling = rule(condition(signal="probe.x", below=-0.3, clears_above=-0.15))
+    wavering = signals(signal("probe.x", -0.2))
+    assert falling.matches(ACME, wavering, {}) is None
+    found = falling.matches(ACME, wavering, {}, active=True)
+    assert found is not None
+    assert found[0].comparison == "below -0.3, clears above -0.15"
+    assert falling.matches(ACME, signals(signal("probe.x", -0.1)), {}, active=True) is None
+    still = falling.matches(ACME, signals(signal("probe.x", -0.4)), {}, active=True)
+    assert still is not None
+    assert still[0].comparison == "below -0.3"
+
+
 def test_worst_status_wins_and_none_is_healthy() -> None:
     assert worst_status([]) == "healthy"
     assert worst_status(["concern", "healthy"]) == "concern"
@@ -374,6 +388,32 @@ def test_worst_status_wins_and_none_is_healthy() -> None:
             "(got 'churned')",
         ),
         (
+            {"signal": "probe.x", "below": -0.3, "clears_above": -0.4},
+            "clears_above = -0.4 is below where the rule fires (below -0.3): it must be at or "
+            "past the firing threshold, on the side the value recovers to",
+        ),
+        (
+            {"signal": "probe.x", "above": 5, "clears_below": 6},
+            "clears_below = 6 is above where the rule fires (above 5): it must be at or past "
+            "the firing threshold, on the side the value recovers to",
+        ),
+        (
+            {"signal": "probe.x", "above": 5, "clears_above": 6},
+            "clears_above goes with below or at_most, not above",
+        ),
+        (
+            {"signal": "probe.x", "below": 5, "clears_above": 6, "clears_below": 4},
+            "give at most one of clears_above and clears_below",
+        ),
+        (
+            {"signal": "probe.x", "below": 5, "clears_above": float("nan")},
+            "clears_above must be a finite number",
+        ),
+        (
+            {"grade": "health", "equals": "red", "clears_above": 1},
+            "clears_above goes with below or at_most, not equals",
+        ),
+        (
             {"account": "stage", "equals": "adoption"},
             "unknown account field 'stage' (known: lifecycle_stage, segment, csm_group, "
             "industry, owner, arr, seats_purchased, seats_assigned, employee_count)",
@@ -382,3 +422,28 @@ def test_worst_status_wins_and_none_is_healthy() -> None:
 )
 def test_compile_condition_says_what_is_wrong(spec: dict[str, Any], problem: str) -> None:
     assert compile_condition(ConditionSpec(**spec)) == problem
+
+
+def test_a_status_contradicting_its_grade_names_the_rule_holding_it_first() -> None:
+    labels = {"healthy": "Healthy", "concern": "Concern", "at_risk": "At-Risk"}
+    firing = RuleFiring(
+        rule="core_feature_drop",
+        description="A core feature fell",
+        status="at_risk",
+        severity="high",
+        held_since=date(2026, 11, 13),
+        matches=(),
+    )
+    green = health(72.1, "green", "Healthy")
+    red = health(35.0, "red", "At-Risk")
+    assert grade_disagreement("at_risk", green, [firing], labels) == (
+        "At-Risk by rule core_feature_drop (A core feature fell), although the health score "
+        "is 72.1, graded green (Healthy)"
+    )
+    assert grade_disagreement("healthy", red, [], labels) == (
+        "Healthy: no rule that sets a status holds, although the health score is 35.0, "
+        "graded red (At-Risk)"
+    )
+    assert grade_disagreement("at_risk", red, [firing], labels) is None
+    assert grade_disagreement("concern", green, [], labels) is None
+    assert grade_disagreement("at_risk", health(None, "insufficient_data", "-"), [], labels) is None

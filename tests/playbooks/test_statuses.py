@@ -146,9 +146,13 @@ def rule(
     hold_days: int = 1,
     cooldown_days: int = 0,
     severity: str = "medium",
+    clears_above: float | None = None,
+    min_stay_days: int = 0,
 ) -> Rule:
     spec = ConditionSpec(signal=key, above=above) if above is not None else None
-    compiled = compile_condition(spec or ConditionSpec(signal=key, below=below))
+    compiled = compile_condition(
+        spec or ConditionSpec(signal=key, below=below, clears_above=clears_above)
+    )
     assert isinstance(compiled, Condition)
     return Rule(
         name=name,
@@ -159,6 +163,7 @@ def rule(
         hold_days=hold_days,
         cooldown_days=cooldown_days,
         shipped=False,
+        min_stay_days=min_stay_days,
     )
 
 
@@ -288,6 +293,73 @@ def test_a_rule_that_fired_stays_active_while_it_holds(world: World) -> None:
     assert fired == [1, 0, 0]
     assert [state for _, _, state, _ in world.hits()] == ["fired", "active", "active"]
     assert world.transitions() == [(day(1), None, "concern", "rules", ("low",), LOW_X)]
+
+
+def test_an_active_rule_lets_go_only_past_its_clearing_threshold(world: World) -> None:
+    # Fires below 0.5, clears only above 0.6: 0.55 keeps it active, 0.65 ends it, and
+    # 0.55 afterwards does not fire it again (that takes below 0.5).
+    sticky = rule("sticky", "at_risk", clears_above=0.6)
+    for n, x in enumerate((0.4, 0.55, 0.6, 0.65, 0.55, 0.45), start=1):
+        world.set(n, x=x)
+        world.run(n, sticky)
+    assert [(as_of, state) for as_of, _, state, _ in world.hits()] == [
+        ("2026-11-02", "fired"),
+        ("2026-11-03", "active"),
+        ("2026-11-04", "active"),
+        ("2026-11-07", "fired"),
+    ]
+    still = world.store.db.execute(
+        "SELECT matches FROM rule_hits WHERE account_id = 'a1' AND as_of = '2026-11-03'"
+    ).fetchone()[0]
+    assert '"comparison":"below 0.5, clears above 0.6"' in still
+    assert [(t[0], t[2]) for t in world.transitions()] == [
+        (day(1), "at_risk"),
+        (day(4), "healthy"),
+        (day(6), "at_risk"),
+    ]
+
+
+def test_without_a_clearing_threshold_the_rule_lets_go_where_it_fires(world: World) -> None:
+    plain = rule("plain", "at_risk")
+    for n, x in enumerate((0.4, 0.55), start=1):
+        world.set(n, x=x)
+        world.run(n, plain)
+    assert [(t[0], t[2]) for t in world.transitions()] == [(day(1), "at_risk"), (day(2), "healthy")]
+
+
+def test_a_minimum_stay_holds_the_status_after_the_conditions_stop(world: World) -> None:
+    stay = rule("stay", "at_risk", min_stay_days=3)
+    world.set(1, x=0.4)
+    for n in range(1, 6):
+        world.run(n, stay)
+    # Fired on day 1; days 2 and 3 are within 3 days of it: held; day 4 lets go.
+    assert [(as_of, state) for as_of, _, state, _ in world.hits()] == [
+        ("2026-11-02", "fired"),
+        ("2026-11-03", "held"),
+        ("2026-11-04", "held"),
+    ]
+    stay_x = "rule stay (stay rule): probe.x = 0.4 (below 0.5): probe.x was 0.4"
+    assert world.transitions() == [
+        (day(1), None, "at_risk", "rules", ("stay",), stay_x),
+        (day(4), "at_risk", "healthy", "rules", (), calm(4)),
+    ]
+
+
+def test_a_minimum_stay_does_not_hold_a_status_a_person_overrode(world: World) -> None:
+    stay = rule("stay", "at_risk", min_stay_days=10)
+    world.set(1, x=0.4)
+    world.run(1, stay)
+    override_status(
+        world.store,
+        world.account(),
+        "healthy",
+        reason="talked to the sponsor",
+        until=clock(3, 23),
+        by="kim",
+        now=clock(2, 8),
+    )
+    world.run(2, stay)
+    assert world.transitions()[-1][2:4] == ("healthy", "override")
 
 
 def test_no_second_firing_within_the_cooldown(world: World) -> None:

@@ -55,6 +55,15 @@ internal_domains = ["vendor.example"]
 secret_env = "TT_WEBHOOK_SECRET"
 timeout_seconds = 5
 
+# One day of the example data: the drop rule that fires the first day it holds
+# (support.book.ONE_DAY_DROP), so two accounts enter At-Risk.
+[rules.core_feature_drop]
+description = "Active users of a core feature down more than 30% over 14 days"
+status = "at_risk"
+severity = "high"
+cooldown_days = 30
+conditions = [{{ signal = "telemetry.core_feature_drop_14d", below = -0.30 }}]
+
 [playbooks.at_risk_response]
 on_enter = "at_risk"
 steps = [

@@ -89,42 +89,51 @@ def test_an_at_risk_account_in_the_pilot_shows_why_and_its_open_task(ran: Exampl
 
     score = health.score
     assert score is not None
-    assert (score.value, score.grade, score.label, score.coverage) == (14.6, "red", "At-Risk", 1.0)
+    assert (score.value, score.grade, score.label, score.coverage) == (10.2, "red", "At-Risk", 1.0)
     # Every measure of the DEAR card is there, and their points times weights are the score.
-    assert len(score.breakdown) == 14
-    assert round(sum((m.points or 0) * m.weight for m in score.breakdown), 1) == 14.6
+    assert len(score.breakdown) == 15
+    assert round(sum((m.points or 0) * m.weight for m in score.breakdown), 1) == 10.2
     deployment = score.breakdown[0]
-    # 36 of 80 seats assigned = 0.45: under the 0.5 step, 0 points; deployment is 20%.
+    # 36 of 80 seats assigned = 0.45: under the 0.5 step, 0 points; deployment is 14%.
     assert (deployment.measure, deployment.value, deployment.points, deployment.weight) == (
         "account.seat_deployment",
         0.45,
         0.0,
-        0.2,
+        0.14,
     )
     assert deployment.evidence == "36 of 80 purchased seats assigned (45%)"
-    # The 13th scored 19.4: the trend is the stored difference.
+    # The 13th scored 15.0: the trend is the stored difference.
     assert score.trend_7d is not None
     assert (score.trend_7d.as_of, score.trend_7d.value, score.trend_7d.change) == (
         FIRST,
-        19.4,
+        15.0,
         -4.8,
     )
     assert score.trend_30d is None
 
-    # At-Risk rules first, by severity then name; then Concern rules.
+    # At-Risk rules first, by severity then name; then Concern rules. The drop held on
+    # the 20th only: pending for its 8 hold days.
     assert [(r.rule, r.state, r.mode) for r in health.rules] == [
-        ("core_feature_drop", "fired", "live"),
+        ("core_feature_drop", "pending", "live"),
         ("score_red", "fired", "shadow"),
         ("sponsor_left", "active", "live"),
         ("high_priority_tickets", "fired", "shadow"),
         ("low_seat_utilization", "fired", "shadow"),
     ]
     drop = health.rules[0]
-    assert drop.evidence == (
+    assert drop.evidence.startswith(
         "rule core_feature_drop (Active users of a core feature down more than 30% over 14 "
-        "days): telemetry.core_feature_drop_14d = -0.4444 (below -0.3): largest fall among "
-        "core features is reporting: 10 active users in the 14 days to 2026-11-20, 18 in the "
-        "14 before, -44%, a drop of more than 30%"
+        "days while core use falls): telemetry.core_feature_drop_14d = -0.4444 (below -0.3): "
+        "largest fall among core features is reporting: 10 active users in the 14 days to "
+        "2026-11-20, 18 in the 14 before, -44%, a drop of more than 30%; "
+        "telemetry.core_use_trend_30d = -0.8737 (below -0.1): "
+    )
+    # The score rule names what drives the grade, never the grade alone.
+    assert health.rules[1].evidence == (
+        "rule score_red (Health score under 40 (the red band of the shipped cards)): "
+        "score.health = 10.2 (below 40): health score 10.2, graded red (At-Risk), coverage "
+        "100%; weakest dimension deployment at 0/100: account.seat_deployment = 0.45 earns 0 "
+        "points (36 of 80 purchased seats assigned (45%))"
     )
 
     assert [(r.playbook, r.mode, r.state, r.cohort, r.as_of) for r in health.playbook_runs] == [
@@ -140,7 +149,10 @@ def test_an_at_risk_account_in_the_pilot_shows_why_and_its_open_task(ran: Exampl
         "the company or the role",
         why="the soonest due of 1 open task(s): due 2026-11-18, assigned to "
         "li.chen@vendor.example; from playbook at_risk_response, started 2026-11-13 when the "
-        "account entered At-Risk by rule(s) sponsor_left",
+        "account entered At-Risk by rule(s) sponsor_left; weakest dimension deployment at "
+        "0/100: account.seat_deployment = 0.45 earns 0 points (36 of 80 purchased seats "
+        "assigned (45%)); moved most in 7 days: telemetry.core_feature_drop_14d from -0.1333 "
+        "(60 points) to -0.4444 (0 points)",
         task_id=1,
     )
 
@@ -154,35 +166,45 @@ def test_an_account_outside_the_pilot_is_told_to_run_the_shadow_playbook_by_hand
     assert health.tasks == []
     assert health.playbook_runs == []
     action = health.next_action
+    # Workflows users 18 -> 11 in 14 days is a drop, but core use was not falling on the
+    # 13th, so core_feature_drop waits for its hold days; 50 of 150 seats active set
+    # Concern.
     assert (action.kind, action.rule, action.playbook) == (
         "playbook",
-        "core_feature_drop",
-        "at_risk_response",
+        "low_seat_utilization",
+        "concern_check_in",
     )
     assert action.action == (
-        "Run playbook at_risk_response by hand (task, renewal.flag): An account turned "
-        "At-Risk: the owner reviews it within three business days and the renewal is flagged"
+        "Run playbook concern_check_in by hand (task): An account turned Concern: the owner "
+        "checks in within five business days"
     )
-    # Workflows users 18 -> 11 in 14 days: -38.89%, past the -30% line.
     assert action.why == (
-        "At-Risk rule, severity high, holding since 2026-11-13: rule core_feature_drop "
-        "(Active users of a core feature down more than 30% over 14 days): "
-        "telemetry.core_feature_drop_14d = -0.3889 (below -0.3): largest fall among core "
-        "features is workflows: 11 active users in the 14 days to 2026-11-20, 18 in the 14 "
-        "before, -39%, a drop of more than 30%; it ran in shadow mode (recorded, nothing "
-        "sent): no pilot enables it here"
+        "Concern rule, severity medium, holding since 2026-11-13: rule low_seat_utilization "
+        "(Fewer than half the purchased seats active over 30 days): "
+        "telemetry.seat_utilization_30d = 0.3333 (below 0.5): 50 of 150 purchased seats "
+        "active in the 30 days to 2026-11-20 (33%), below the 50% that deserves a "
+        "conversation; weakest dimension renewal at 17.3/100: account.days_to_renewal = 56 "
+        "earns 17.3 points (renews in 56 days (renewal date 2027-01-15, as of 2026-11-20)); "
+        "moved most in 7 days: telemetry.core_use_trend_90d from 0.0294 (89.7 points) to "
+        "-0.1688 (0 points); it ran in shadow mode (recorded, nothing sent): no pilot "
+        "enables it here"
     )
 
 
 def test_an_active_rule_no_playbook_answers_asks_for_a_review(
     example_template: Path, tmp_path: Path
 ) -> None:
-    # The At-Risk playbook now answers the sponsor leaving only.
+    # The At-Risk and Concern playbooks now answer the sponsor leaving only.
     config = """
 [playbooks.at_risk_response]
 on_enter = "at_risk"
 rules = ["sponsor_left"]
 steps = [{ action = "task", due_business_days = 3 }]
+
+[playbooks.concern_check_in]
+on_enter = "concern"
+rules = ["sponsor_left"]
+steps = [{ action = "task", due_business_days = 5 }]
 """
     example = Example(example_template, tmp_path, config)
     run_example(example.store, example.registry, example.config)
@@ -190,12 +212,12 @@ steps = [{ action = "task", due_business_days = 3 }]
     action = example.health("bluepeak").next_action
     example.store.close()
 
-    assert (action.kind, action.rule, action.playbook) == ("rule", "core_feature_drop", None)
+    assert (action.kind, action.rule, action.playbook) == ("rule", "low_seat_utilization", None)
     assert action.action == (
-        "Review the account: Active users of a core feature down more than 30% over 14 days"
+        "Review the account: Fewer than half the purchased seats active over 30 days"
     )
-    assert action.why.startswith("At-Risk rule, severity high, holding since 2026-11-13: ")
-    assert action.why.endswith("a drop of more than 30%; no playbook answers this rule")
+    assert action.why.startswith("Concern rule, severity medium, holding since 2026-11-13: ")
+    assert action.why.endswith("(0 points); no playbook answers this rule")
 
 
 def test_a_healthy_account_needs_no_action_and_is_told_its_weakest_measure(
@@ -207,14 +229,15 @@ def test_a_healthy_account_needs_no_action_and_is_told_its_weakest_measure(
     assert health.status.status == "healthy"
     assert [r.rule for r in health.rules] == []
     # Linear from 120 days (0 points) to 30 (100): 63 days is (120 - 63) / 90 = 63.3
-    # points; engagement 25% x the measure's 0.3 = 7.5% of the score, so it costs
-    # (100 - 63.3) x 0.075 = 2.75 points, more than any other measure.
+    # points; engagement 17.5% x the measure's 0.3 = 5.25% of the score, so it costs
+    # (100 - 63.3) x 0.0525 = 1.93 points, more than any other measure a person can
+    # act on (days to renewal costs more, but is the calendar's).
     assert health.next_action == NextAction(
         kind="none",
         action="No action: healthy",
-        why="health score 94.8 is Healthy (green), no rule is active; the weakest measure: "
+        why="health score 86.6 is Healthy (green), no rule is active; the weakest measure: "
         "contacts.days_since_sponsor_meeting = 63 earns 63.3 of 100 points (the scorecard "
-        "gives 100 points at 30, 0 at 120), weighing 8% of the score, so it costs 2.8 "
+        "gives 100 points at 30, 0 at 120), weighing 5% of the score, so it costs 1.9 "
         "points: last met executive sponsor Karl Jensen 63 days ago (business review on "
         "2026-09-18); service level is every 90 days: within it by 27 days",
     )
@@ -230,13 +253,18 @@ def test_without_rules_a_concern_score_points_at_the_measure_that_costs_most(
     assert health.status is None
     assert health.rules == []
     # 76 of 150 seats assigned = 0.5067: the 0.5 step gives 50 points of 100, and the
-    # deployment component weighs 20%: it costs 10 points, more than any other measure.
+    # deployment component weighs 14%: it costs 7 points, more than any other measure a
+    # person can act on. The why goes on with the weakest dimension (renewal, 56 days
+    # away) and the measure that moved most since the 13th.
     assert health.next_action == NextAction(
         kind="measure",
         action="Improve account.seat_deployment (deployment)",
-        why="health score 44.7 is Concern (amber); account.seat_deployment = 0.5067 earns 50 "
-        "of 100 points (the scorecard gives 100 points at >= 0.9), weighing 20% of the score, "
-        "so it costs 10.0 points: 76 of 150 purchased seats assigned (51%)",
+        why="health score 36.5 is At-Risk (red); account.seat_deployment = 0.5067 earns 50 "
+        "of 100 points (the scorecard gives 100 points at >= 0.9), weighing 14% of the score, "
+        "so it costs 7.0 points: 76 of 150 purchased seats assigned (51%); weakest dimension "
+        "renewal at 17.3/100: account.days_to_renewal = 56 earns 17.3 points (renews in 56 "
+        "days (renewal date 2027-01-15, as of 2026-11-20)); moved most in 7 days: "
+        "telemetry.core_use_trend_90d from 0.0294 (89.7 points) to -0.1688 (0 points)",
         measure="account.seat_deployment",
     )
 
@@ -246,7 +274,7 @@ def test_as_of_an_earlier_day_reads_that_days_score_and_status(ran: Example) -> 
 
     assert health.as_of == FIRST
     assert health.score is not None
-    assert health.score.value == 19.4
+    assert health.score.value == 15.0
     assert health.score.trend_7d is None
     assert [r.rule for r in health.rules if r.state in ("fired", "active")] == ["sponsor_left"]
     # A day between two runs reads the latest score on or before it, and names the day.
@@ -295,14 +323,14 @@ def test_too_little_data_asks_for_the_missing_measures(example: Example) -> None
     assert (health.score.value, health.score.grade, health.score.coverage) == (
         None,
         "insufficient_data",
-        0.2,
+        0.14,
     )
     assert health.next_action.kind == "data"
     assert health.next_action.action.startswith(
         "Get the missing data: contacts.days_since_sponsor_meeting, engagement.cadence_ratio"
     )
     assert health.next_action.why.startswith(
-        "the health score covers 20% of its measures' weight, too little to grade "
+        "the health score covers 14% of its measures' weight, too little to grade "
         "(Insufficient data); missing: contacts.days_since_sponsor_meeting"
     )
 

@@ -444,12 +444,13 @@ def test_a_run_without_settings_scores_with_the_shipped_dear_card(
     )
     run(telltales_env.store, telltales_env.registry, DAY)
     score = telltales_env.scores("a1", DAY)[HEALTH_SCORER]
-    # only account.seat_deployment (deployment, 0.2 of DEAR) can be present:
-    # coverage 0.2 < 0.6, so 100 points of deployment do not make it healthy
+    # only account.seat_deployment (deployment, 0.14 of DEAR) can be present (no renewal
+    # date: no days to renewal): coverage 0.14 < 0.6, so 100 points of deployment do not
+    # make it healthy
     assert score.config_id == default_scoring().cards["dear"].config_id
-    assert (score.coverage, score.value, score.grade) == (0.2, None, "insufficient_data")
+    assert (score.coverage, score.value, score.grade) == (0.14, None, "insufficient_data")
     deployment = next(m for m in score.breakdown if m.signal_key == "account.seat_deployment")
-    assert (deployment.points, deployment.weight, deployment.configured_weight) == (100, 1.0, 0.2)
+    assert (deployment.points, deployment.weight, deployment.configured_weight) == (100, 1.0, 0.14)
 
 
 def test_a_shipped_measure_whose_source_is_not_installed_says_so(

@@ -502,7 +502,13 @@ def test_the_shipped_cards_measure_only_the_agreed_keys() -> None:
     scoring = scorer_settings(load_config(None), registry)[HEALTH_SCORER]
     assert isinstance(scoring, Scoring)
     dear, fci = scoring.cards["dear"], scoring.cards["fit_current_interest"]
-    assert [c.name for c in dear.components] == ["deployment", "engagement", "adoption", "roi"]
+    assert [c.name for c in dear.components] == [
+        "deployment",
+        "engagement",
+        "adoption",
+        "roi",
+        "renewal",
+    ]
     assert [c.name for c in fci.components] == ["fit", "current_state", "interest"]
     agreed = {key for keys in SHIPPED_KEYS.values() for key in keys}
     for card in (dear, fci):
@@ -522,7 +528,7 @@ def test_a_shipped_card_measuring_a_key_its_source_no_longer_declares_is_refused
         scorer_settings(load_config(None), registry)
     message = str(caught.value)
     assert message.endswith(
-        "dear.toml, line 82: scorecard 'dear', measure 'telemetry.seat_utilization_30d': "
+        "dear.toml, line 91: scorecard 'dear', measure 'telemetry.seat_utilization_30d': "
         "unknown signal key: source 'telemetry' does not declare it; "
         "did you mean 'telemetry.seat_utilization_14d'?"
     )

@@ -10,6 +10,8 @@ from telltales.plugins import load_registry
 from telltales.signals.ingest import decode_records, ingest
 from telltales.store import open_store
 
+from support.book import ONE_DAY_DROP
+
 EXAMPLE_DATA = Path(__file__).parents[2] / "examples" / "data"
 
 
@@ -30,7 +32,9 @@ def build_example(path: Path) -> None:
             ingest(store, registry, name, decode_records(registry, name, file.read_bytes()))
 
 
-CONFIG = """\
+CONFIG = (
+    ONE_DAY_DROP
+    + """\
 [actions.email]
 internal_domains = ["vendor.example"]
 sender = "telltales@vendor.example"
@@ -43,6 +47,7 @@ steps = [
   { action = "renewal.flag" },
 ]
 """
+)
 
 
 def records(source: str) -> list[dict[str, Any]]:

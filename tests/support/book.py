@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from telltales import Signal, SignalBatch, hookimpl
-from telltales.config import load_config
+from telltales.config import LoadedConfig, load_config
 from telltales.contracts import ActionOutcome, ActionRequest, RenewalFlag, SignalSpec
 from telltales.engine.pipeline import run
 from telltales.models import RunResult
@@ -281,6 +281,27 @@ def counts(store: Store) -> dict[str, int]:
     return {
         table: store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in COUNTED
     }
+
+
+ONE_DAY_DROP = """\
+# The example data is run for a day or two, and the shipped core_feature_drop waits
+# for 8 days of a falling trend (docs/playbooks.md). Tests of what playbooks, pilots
+# and the API do with a firing restate the simpler rule that fires the first day it
+# holds, as the CLI tour's configuration does.
+[rules.core_feature_drop]
+description = "Active users of a core feature down more than 30% over 14 days"
+status = "at_risk"
+severity = "high"
+cooldown_days = 30
+conditions = [{ signal = "telemetry.core_feature_drop_14d", below = -0.30 }]
+"""
+
+
+def one_day_config(tmp_path: Path, tables: str = "") -> LoadedConfig:
+    """The configuration with :data:`ONE_DAY_DROP` (and ``tables``), written under ``tmp_path``."""
+    path = tmp_path / "one-day.toml"
+    path.write_text(ONE_DAY_DROP + tables)
+    return load_config(path)
 
 
 FERRUM_BODY = """\

@@ -176,6 +176,21 @@ def alert_load(context: Context, metric_filter: Filter) -> metrics.AlertLoad:
     return metrics.alert_load(context.store, metric_filter)
 
 
+@_route("flap-rate", "Flap rate")
+def flap_rate(
+    context: Context,
+    metric_filter: Filter,
+    as_of: Annotated[
+        date | None, Parameter(description="Day the entries' age is taken on; default today.")
+    ] = None,
+) -> metrics.FlapRate:
+    """Of the entries into At-Risk in the period at least 14 days old, the share the rules
+    moved out of At-Risk within 14 days."""
+    return metrics.flap_rate(
+        context.store, metric_filter, as_of=as_of, settings=context.config.values.metrics
+    )
+
+
 router = Router(
     path="/v1",
     tags=["metrics"],
@@ -188,6 +203,7 @@ router = Router(
         renewal_by_cohort,
         discounting,
         alert_load,
+        flap_rate,
     ],
     dependencies={"metric_filter": Provide(metric_filter, sync_to_thread=False)},
     exception_handlers={MetricInputError: _on_metric_input},

@@ -60,6 +60,9 @@ class Observation(msgspec.Struct, kw_only=True, frozen=True):
     card known to the configuration), so a card can be rescored or fitted from the
     observations alone (``telltales scorecards fit``). Empty in backtests stored before
     they were kept."""
+    days_to_renewal: int | None = None
+    """Days from ``day`` to the renewal date of the account's version in force that day
+    (negative when that date was past); None without one. The report's baseline."""
 
 
 def outcome_days(db: Database, kind: OutcomeKind) -> dict[str, list[date]]:
@@ -157,6 +160,9 @@ def collect(
                     fired=fired.get(account_id, []),
                     status=_status_on(statuses.get(account_id), day),
                     values=values.get(account_id, {}),
+                    days_to_renewal=(version.renewal_date - day).days
+                    if version.renewal_date
+                    else None,
                 )
             )
     return found

@@ -15,12 +15,15 @@ from datetime import date, timedelta
 import msgspec
 
 from telltales.backtest import statistics
+from telltales.backtest.alerting import DailyShares, EarlyFlags, daily_shares, early_flags
 from telltales.backtest.bootstrap import Interval, Ranked, Weights, intervals, rank
 from telltales.backtest.observations import Observation, OutcomeKind
 from telltales.backtest.statistics import Spread
 
 FLAP_DAYS = 14
 """An At-Risk entry that leaves At-Risk within this many days is a flap."""
+DAYS_TO_RENEWAL = "[days to renewal]"
+"""The baseline every card must beat: rank by days to the renewal date alone."""
 GRADES = ("green", "amber", "red", "insufficient_data")
 
 
@@ -119,6 +122,14 @@ class CutReport(msgspec.Struct, kw_only=True, frozen=True):
     """Share of At-Risk entries (any rule) leaving At-Risk within 14 days."""
     scorecards: list[ScorecardReport]
     rules: list[RuleReport]
+    days_to_renewal: ScorecardReport | None = None
+    """The baseline: observations ranked by days to the renewal date alone (the
+    fewer, the riskier). A card that does not beat it tells a CSM nothing the
+    contract does not. Its Brier score is not given: days are no probability."""
+    daily_shares: DailyShares | None = None
+    """The share of live accounts At-Risk (and not Healthy) per replayed day."""
+    early_flags: EarlyFlags | None = None
+    """Churns flagged 60 days or more before they happened."""
 
 
 class Report(msgspec.Struct, kw_only=True, frozen=True):
@@ -227,6 +238,9 @@ def _cut(
             _rule(rule, in_span, judged, churns, history, entries, reason, settings)
             for rule in rules
         ],
+        days_to_renewal=_days_to_renewal(judged, reason, settings),
+        daily_shares=daily_shares(in_span),
+        early_flags=early_flags(judged, reason),
     )
 
 
@@ -234,8 +248,6 @@ def _scorecard(
     name: str, judged: Sequence[Observation], reason: str | None, settings: Settings
 ) -> ScorecardReport:
     scored = [o for o in judged if o.scores.get(name) is not None]
-    churned = sum(1 for o in scored if o.outcome)
-    base = churned / len(scored) if scored else None
     calibration = []
     for grade in GRADES:
         members = [o for o in judged if o.grades.get(name) == grade]
@@ -253,19 +265,49 @@ def _scorecard(
                 high=bounds[1] if bounds else None,
             )
         )
-    empty = Figure(reason=reason or "no observation has a score")
-    figures = _score_figures(name, scored, settings) if reason is None and scored else None
+    return _ranking_report(
+        name,
+        judged,
+        scored,
+        [100 - _score(o, name) for o in scored],
+        reason=reason,
+        missing="no observation has a score",
+        settings=settings,
+        calibration=calibration,
+    )
+
+
+def _ranking_report(
+    name: str,
+    judged: Sequence[Observation],
+    ranked: Sequence[Observation],
+    risks: Sequence[float],
+    *,
+    reason: str | None,
+    missing: str,
+    settings: Settings,
+    calibration: list[GradeRow],
+    brier: Figure | None = None,
+) -> ScorecardReport:
+    """The figures of ``ranked`` (the judged observations with a risk) by ``risks``;
+    ``brier`` stands in for the Brier score when the risks are no probability."""
+    churned = sum(1 for o in ranked if o.outcome)
+    base = churned / len(ranked) if ranked else None
+    empty = Figure(reason=reason or missing)
+    figures = _score_figures(ranked, risks, settings) if reason is None and ranked else None
     return ScorecardReport(
         scorecard=name,
         observations=len(judged),
-        scored=len(scored),
-        coverage=len(scored) / len(judged) if judged else None,
+        scored=len(ranked),
+        coverage=len(ranked) / len(judged) if judged else None,
         churned=churned,
         base_rate=base,
         auc=figures["auc"] if figures else empty,
         average_precision=figures["average_precision"] if figures else empty,
-        brier=figures["brier"] if figures else empty,
-        brier_reference=base * (1 - base) if base is not None and reason is None else None,
+        brier=brier or (figures["brier"] if figures else empty),
+        brier_reference=base * (1 - base)
+        if base is not None and reason is None and brier is None
+        else None,
         lift_top_decile=figures["lift_top_decile"] if figures else empty,
         calibration=calibration,
     )
@@ -303,23 +345,46 @@ def probability(score: float) -> float:
     return 1 - score / 100
 
 
+def _score(observation: Observation, name: str) -> float:
+    score = observation.scores[name]
+    assert score is not None
+    return score
+
+
+def _days_to_renewal(
+    judged: Sequence[Observation], reason: str | None, settings: Settings
+) -> ScorecardReport:
+    """The days-to-renewal baseline: risk is fewer days to the renewal date."""
+    dated = [o for o in judged if o.days_to_renewal is not None]
+    return _ranking_report(
+        DAYS_TO_RENEWAL,
+        judged,
+        dated,
+        [-float(o.days_to_renewal or 0) for o in dated],
+        reason=reason,
+        missing="no observation has a renewal date",
+        settings=settings,
+        calibration=[],
+        brier=Figure(reason="days to renewal is no probability"),
+    )
+
+
 def _score_figures(
-    name: str, scored: Sequence[Observation], settings: Settings
+    scored: Sequence[Observation], risks: Sequence[float], settings: Settings
 ) -> dict[str, Figure]:
+    """The ranking figures of ``risks`` (one per observation, higher is riskier) with
+    their account-bootstrap intervals; the Brier score reads a risk as 100 - score."""
     accounts = {a: i for i, a in enumerate(sorted({o.account_id for o in scored}))}
     squared = [0.0] * len(accounts)
     counts = [0] * len(accounts)
-    risks, outcomes, owners = [], [], []
-    for o in scored:
-        score = o.scores[name]
-        assert score is not None
+    outcomes, owners = [], []
+    for o, risk in zip(scored, risks, strict=True):
         index = accounts[o.account_id]
-        squared[index] += (probability(score) - float(bool(o.outcome))) ** 2
+        squared[index] += (probability(100 - risk) - float(bool(o.outcome))) ** 2
         counts[index] += 1
-        risks.append(100 - score)
         outcomes.append(bool(o.outcome))
         owners.append(index)
-    data = _Scored(ranked=rank(risks, outcomes, owners), squared=squared, counts=counts)
+    data = _Scored(ranked=rank(list(risks), outcomes, owners), squared=squared, counts=counts)
     point = data.figures(None)
     spread = intervals(data.figures, len(accounts), settings.resamples, settings.seed)
     return {key: _figure(value, spread.get(key)) for key, value in point.items()}

@@ -63,7 +63,8 @@ def finish(
     with store.transaction() as db:
         db.conn.executemany(
             "INSERT INTO backtest_observations (backtest_id, account_id, day, owner, csm_group, "
-            "segment, outcome, outcome_day, scores, grades, rules, fired, status, measure_values) "
+            "segment, outcome, outcome_day, scores, grades, rules, fired, status, measure_values, "
+            "days_to_renewal) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
@@ -81,6 +82,7 @@ def finish(
                     encode(o.fired).decode(),
                     o.status,
                     encode(o.values).decode(),
+                    o.days_to_renewal,
                 )
                 for o in observations
             ),
@@ -142,6 +144,7 @@ def observations(store: Store, backtest_id: int) -> list[Observation]:
             fired=decode(fired, type=list[str]),
             status=status,
             values=decode(values, type=dict[str, float]) if values else {},
+            days_to_renewal=days_to_renewal,
         )
         for (
             account_id,
@@ -157,9 +160,11 @@ def observations(store: Store, backtest_id: int) -> list[Observation]:
             fired,
             status,
             values,
+            days_to_renewal,
         ) in store.db.execute(
             "SELECT account_id, day, owner, csm_group, segment, outcome, outcome_day, scores, "
-            "grades, rules, fired, status, measure_values FROM backtest_observations "
+            "grades, rules, fired, status, measure_values, days_to_renewal "
+            "FROM backtest_observations "
             "WHERE backtest_id = ? ORDER BY account_id, day",
             [backtest_id],
         )

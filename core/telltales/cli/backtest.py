@@ -21,6 +21,7 @@ import msgspec
 
 from telltales.backtest import plots as charts
 from telltales.backtest import runner, stored
+from telltales.backtest.alerting import Share
 from telltales.backtest.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from telltales.backtest.observations import OutcomeKind
 from telltales.backtest.report import CutReport, Figure, Report
@@ -218,7 +219,8 @@ def _cut_lines(cut: CutReport, shadow: str | None) -> list[str]:
             "lift top 10%",
         ]
     ]
-    for card in cut.scorecards:
+    baseline = [cut.days_to_renewal] if cut.days_to_renewal else []
+    for card in [*cut.scorecards, *baseline]:
         rows.append(
             [
                 f"{card.scorecard} (shadow)" if card.scorecard == shadow else card.scorecard,
@@ -269,8 +271,38 @@ def _cut_lines(cut: CutReport, shadow: str | None) -> list[str]:
             )
         align: list[Align] = ["left", "right", "left", "left", "left", "right", "left"]
         lines += render_table(rules, align, indent="  ")
+    lines += _status_lines(cut, notes)
     lines += [f"  -: {note}" for note in notes]
     return lines
+
+
+def _status_lines(cut: CutReport, notes: list[str]) -> list[str]:
+    """How many accounts the statuses flag on a typical day, and how early."""
+    lines = []
+    shares = cut.daily_shares
+    if shares is not None and shares.at_risk and shares.not_healthy:
+        at_risk, not_healthy = shares.at_risk, shares.not_healthy
+        lines.append(
+            f"  live accounts At-Risk on a replayed day: median {at_risk.median:.1%} "
+            f"(IQR {at_risk.q1:.1%}-{at_risk.q3:.1%}) over {shares.days} days; "
+            f"Concern or At-Risk: median {not_healthy.median:.1%}"
+        )
+    early = cut.early_flags
+    if early is not None:
+        lines.append(
+            f"  churns flagged {early.lead_days}+ days ahead (of {early.churns} reachable): "
+            f"At-Risk {_share(early.at_risk, notes)}, Concern or At-Risk "
+            f"{_share(early.not_healthy, notes)}"
+        )
+    return lines
+
+
+def _share(share: Share, notes: list[str]) -> str:
+    if share.value is None or share.low is None or share.high is None:
+        if share.reason and share.reason not in notes:
+            notes.append(share.reason)
+        return f"{share.count} (-)"
+    return f"{share.count}, {share.value:.1%} ({_range(share.low, share.high, True)})"
 
 
 def _figure(figure: Figure, notes: list[str], *, percent: bool = False) -> str:

@@ -30,11 +30,12 @@ Report = (
     | metrics.RenewalByCohort
     | metrics.Discounting
     | metrics.AlertLoad
+    | metrics.FlapRate
 )
 NAMES = tuple(metrics.DEFINITIONS)
 _ONLY = {
     "window_days": ("risk-reversal",),
-    "as_of": ("risk-reversal",),
+    "as_of": ("risk-reversal", "flap-rate"),
     "lookback_days": ("renewal-by-cohort", "discounting"),
 }
 
@@ -53,7 +54,12 @@ def register_commands(cli: click.Group) -> None:
 @click.option("--to", type=DAY, help="Last day of the period. [default: today (UTC)]")
 @click.option("--group-by", type=click.Choice(get_args(GroupBy)), help="Also one row per group.")
 @click.option("--window-days", type=int, help="risk-reversal: 30 or 60. [default: 30]")
-@click.option("--as-of", "as_of", type=DAY, help="risk-reversal: age episodes on. [default: today]")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=DAY,
+    help="risk-reversal, flap-rate: age episodes on. [default: today]",
+)
 @click.option(
     "--lookback-days",
     type=int,
@@ -76,7 +82,7 @@ def metrics_command(
     as_json: bool,
 ) -> None:
     """Show metric NAME (risk-reversal, time-to-acknowledge, playbook-completion, retention,
-    renewal-by-cohort, discounting, alert-load); docs/metrics.md defines each one."""
+    renewal-by-cohort, discounting, alert-load, flap-rate); docs/metrics.md defines each one."""
     given = {"window_days": window_days, "as_of": as_of, "lookback_days": lookback_days}
     for option, value in given.items():
         if value is not None and name not in _ONLY[option]:
@@ -137,6 +143,8 @@ def _compute(
         return metrics.retention(store, metric_filter, settings=settings)
     if name == "playbook-completion":
         return metrics.playbook_completion(store, metric_filter, settings=settings)
+    if name == "flap-rate":
+        return metrics.flap_rate(store, metric_filter, as_of=day_of(as_of), settings=settings)
     plain: dict[str, Callable[..., Report]] = {
         "time-to-acknowledge": metrics.time_to_acknowledge,
         "alert-load": metrics.alert_load,
@@ -199,6 +207,13 @@ _COLUMNS: dict[str, list[Column]] = {
         ("difference", "difference_points", "points"),
         ("churned, left out", "churned_left_out", "count"),
     ],
+    "flap-rate": [
+        ("rate", "rate", "share"),
+        ("flapped", "flapped", "count"),
+        ("old enough", "old_enough", "count"),
+        ("too young", "too_young", "count"),
+        ("entries", "entries", "count"),
+    ],
     "alert-load": [
         ("live mean/wk", "mean_live_per_week", "number"),
         ("live max/wk", "max_live_per_week", "number"),
@@ -221,6 +236,7 @@ _INTERVALS: dict[str, tuple[str, str]] = {
 """A figure's interval and the sample (or comparison) that says whether it may be shown."""
 _NOTES: dict[str, list[str]] = {
     "risk-reversal": ["sample"],
+    "flap-rate": ["sample"],
     "playbook-completion": ["sample"],
     "retention": ["sample"],
     "renewal-by-cohort": ["sample"],
@@ -239,6 +255,8 @@ def _print(report: Report) -> None:
     title = report.metric
     if isinstance(report, metrics.RiskReversal):
         title += f" (window {report.window_days} days, episodes aged as of {report.as_of})"
+    elif isinstance(report, metrics.FlapRate):
+        title += f" (window {report.window_days} days, entries aged as of {report.as_of})"
     elif isinstance(report, metrics.RenewalByCohort | metrics.Discounting):
         title += f" (lookback {report.lookback_days} days)"
     elif isinstance(report, metrics.AlertLoad):

@@ -82,7 +82,9 @@ def rules_command(app: App, as_json: bool) -> None:
                         "severity": rule.severity,
                         "hold_days": rule.hold_days,
                         "cooldown_days": rule.cooldown_days,
-                        "conditions": [f"{c.subject} {c.comparison}" for c in rule.conditions],
+                        "min_stay_days": rule.min_stay_days,
+                        "conditions": [f"{c.subject} {c.clearing}" for c in rule.conditions],
+                        "next_action": rule.next_action,
                         "shipped": rule.shipped,
                     }
                     for rule in plan.rules.values()
@@ -107,10 +109,11 @@ def rules_command(app: App, as_json: bool) -> None:
         )
         return
     for rule in plan.rules.values():
-        conditions = " and ".join(f"{c.subject} {c.comparison}" for c in rule.conditions)
+        conditions = " and ".join(f"{c.subject} {c.clearing}" for c in rule.conditions)
+        stay = f", stay {rule.min_stay_days} day(s)" if rule.min_stay_days else ""
         click.echo(
             f"rule {rule.name}: {plan.labels[rule.status]} ({rule.severity}) when {conditions}; "
-            f"hold {rule.hold_days} day(s), cooldown {rule.cooldown_days} day(s)"
+            f"hold {rule.hold_days} day(s), cooldown {rule.cooldown_days} day(s){stay}"
         )
     for playbook in plan.playbooks.values():
         steps = ", ".join(

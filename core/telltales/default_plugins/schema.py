@@ -705,6 +705,13 @@ def m013_page_sessions(db: Database) -> None:
     )
 
 
+@migrations()
+def m014_backtest_renewal_days(db: Database) -> None:
+    """Each backtest observation's days to the account's renewal as known that day, for
+    the report card's days-to-renewal baseline (none for observations stored before)."""
+    db.execute("ALTER TABLE backtest_observations ADD COLUMN days_to_renewal INTEGER")
+
+
 _NOT_NULL_SEATS = re.compile(r"seats_assigned\s+INTEGER\s+NOT\s+NULL\s+DEFAULT\s+0", re.I)
 
 

@@ -11,6 +11,7 @@ the metric, its value and what it was compared with.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
@@ -26,13 +27,19 @@ from telltales.models import (
     StatusTransition,
 )
 from telltales.playbooks.plan import Plan
-from telltales.playbooks.rules import SEVERITY_RANK, STATUS_RANK, describe_firing
+from telltales.playbooks.rules import (
+    SEVERITY_RANK,
+    STATUS_RANK,
+    describe_firing,
+    grade_disagreement,
+)
 from telltales.playbooks.runs import PlaybookRun, list_runs
 from telltales.playbooks.statuses import ACTIVE_STATES, status_as_of
 from telltales.playbooks.tasks import Task, list_tasks
 from telltales.signals.freshness import SourceFreshness, account_freshness
 from telltales.signals.scorecards import HEALTH_SCORER, Scoring
 from telltales.signals.scorecards.card import Linear, Thresholds
+from telltales.signals.scorecards.reading import describe_score, weakest_dimension
 from telltales.store import Store, queries
 
 ActionKind = Literal["task", "playbook", "rule", "status", "data", "measure", "none"]
@@ -147,6 +154,7 @@ def account_health(
     freshness = _freshness(store, plan, account_id, score_day) if score_day else []
     runs = list_runs(store, state="open", account_id=account_id)
     tasks = list_tasks(store, state="open", account_id=account_id)
+    reason = Reason.of(health, _earlier(store, account_id, health))
     return AccountHealth(
         account=account,
         as_of=day,
@@ -157,10 +165,41 @@ def account_health(
         playbook_runs=runs,
         tasks=tasks,
         next_action=_next_action(
-            plan, day, status, health, rules, runs, tasks, _targets(scoring, health)
+            plan, day, status, health, rules, runs, tasks, _targets(scoring, health), reason
         ),
         freshness=freshness,
     )
+
+
+@dataclass(frozen=True)
+class Reason:
+    """What drives the score, for the why and the choice of action."""
+
+    text: str
+    """The weakest dimension, the measure that moved most, the dimensions not measured."""
+    dimension: str | None
+
+    @classmethod
+    def of(cls, score: Score | None, earlier: Score | None) -> Reason:
+        if score is None or score.value is None:
+            return cls(text="", dimension=None)
+        weakest = weakest_dimension(score)
+        return cls(text=describe_score(score, earlier), dimension=weakest.name if weakest else None)
+
+    def after(self, why: str) -> str:
+        return f"{why}; {self.text}" if self.text else why
+
+
+def _earlier(store: Store, account_id: str, score: Score | None) -> Score | None:
+    """The stored health score of the trend's earlier day (30 days, else 7), from the same
+    configuration: what "moved most" compares with."""
+    if score is None:
+        return None
+    trend = next((t for t in (score.trend_30d, score.trend_7d) if t and t.same_config), None)
+    if trend is None:
+        return None
+    found = queries.scores_for(store, account_id, trend.as_of)
+    return next((s for s in found if s.scorer == HEALTH_SCORER), None)
 
 
 def _freshness(store: Store, plan: Plan, account_id: str, day: date) -> list[SourceFreshness]:
@@ -240,6 +279,7 @@ def _next_action(
     runs: Sequence[PlaybookRun],
     tasks: Sequence[Task],
     targets: Mapping[str, str],
+    reason: Reason,
 ) -> NextAction:
     """One action, in this order: none for an account no longer live; the soonest-due
     open task; the playbook of the strongest active rule; a status no active rule
@@ -252,10 +292,14 @@ def _next_action(
             why=f"{status.label} since {status.since}: {status.transition.evidence}",
         )
     if tasks:
-        return _task_action(plan, tasks[0], len(tasks), runs)
+        return _task_action(plan, tasks[0], len(tasks), runs, reason)
     active = [h for h in rules if h.state in ACTIVE_STATES]
     if active:
-        return _rule_action(plan, active[0], runs)
+        found = _rule_action(plan, active[0], runs, reason)
+        disagreement = _disagreement(plan, status, score, active)
+        if disagreement is None:
+            return found
+        return msgspec.structs.replace(found, why=f"{disagreement}: {found.why}")
     if status is not None and status.status != "healthy":
         transition = status.transition
         return NextAction(
@@ -285,8 +329,10 @@ def _next_action(
         return NextAction(
             kind="measure",
             action=f"Improve {weakest.measure} ({weakest.component})",
-            why=f"health score {score.value:g} is {score.label} ({score.grade}); "
-            f"{_measure_sentence(weakest, targets)}",
+            why=reason.after(
+                f"health score {score.value:g} is {score.label} ({score.grade}); "
+                f"{_measure_sentence(weakest, targets)}"
+            ),
             measure=weakest.measure,
         )
     shown = f"health score {score.value:g} is {score.label} ({score.grade}), no rule is active"
@@ -304,26 +350,69 @@ _CAUSES = {
 }
 
 
-def _task_action(plan: Plan, task: Task, count: int, runs: Sequence[PlaybookRun]) -> NextAction:
+def _task_action(
+    plan: Plan, task: Task, count: int, runs: Sequence[PlaybookRun], reason: Reason
+) -> NextAction:
     verb = "Approve or dismiss" if task.kind == "approval" else "Complete"
     why = f"the soonest due of {count} open task(s): due {task.due_on}, assigned to {task.assignee}"
+    action = f"{verb} task {task.task_id}: {task.title}"
     run = next((r for r in runs if r.playbook_run_id == task.playbook_run_id), None)
     if run is not None:
         why += (
             f"; from playbook {run.playbook}, started {run.as_of} when the account entered "
             f"{plan.labels[run.status]} by rule(s) {', '.join(run.rules)}"
         )
+        todo = _rule_todo(plan, run.rules, reason)
+        if todo:
+            action += f". {todo}"
     return NextAction(
         kind="task",
-        action=f"{verb} task {task.task_id}: {task.title}",
-        why=why,
+        action=action,
+        why=reason.after(why),
         task_id=task.task_id,
     )
 
 
-def _rule_action(plan: Plan, holding: RuleHolding, runs: Sequence[PlaybookRun]) -> NextAction:
+def _rule_todo(plan: Plan, rules: Sequence[str], reason: Reason) -> str | None:
+    """The next action the first of ``rules`` that has one asks for."""
+    for name in rules:
+        rule = plan.rules.get(name)
+        todo = rule.action_for(reason.dimension) if rule else None
+        if todo:
+            return todo
+    return None
+
+
+def _disagreement(
+    plan: Plan, status: StatusView | None, score: Score | None, active: Sequence[RuleHolding]
+) -> str | None:
+    """The first words of the why when the status contradicts the grade."""
+    if status is None:
+        return None
+    holding = [
+        RuleFiring(
+            rule=h.rule,
+            description=h.description,
+            status=h.status,
+            severity=h.severity,
+            held_since=h.held_since,
+            matches=h.matches,
+        )
+        for h in active
+        if h.status == status.status
+    ]
+    return grade_disagreement(status.status, score, holding, plan.labels)
+
+
+def _rule_action(
+    plan: Plan, holding: RuleHolding, runs: Sequence[PlaybookRun], reason: Reason
+) -> NextAction:
     why = f"{holding.label} rule, severity {holding.severity}, holding since {holding.held_since}"
     why += f": {holding.evidence}"
+    if holding.state == "held":
+        why += " (no longer holding: kept by the rule's minimum stay)"
+    why = reason.after(why)
+    todo = _rule_todo(plan, [holding.rule], reason)
     playbook = next(
         (
             p
@@ -335,7 +424,7 @@ def _rule_action(plan: Plan, holding: RuleHolding, runs: Sequence[PlaybookRun]) 
     if playbook is None:
         return NextAction(
             kind="rule",
-            action=f"Review the account: {holding.description or holding.rule}",
+            action=todo or f"Review the account: {holding.description or holding.rule}",
             why=f"{why}; no playbook answers this rule",
             rule=holding.rule,
         )
@@ -352,6 +441,8 @@ def _rule_action(plan: Plan, holding: RuleHolding, runs: Sequence[PlaybookRun]) 
         why += "; it ran in shadow mode (recorded, nothing sent): no pilot enables it here"
     else:
         action = f"Follow playbook {playbook.name} ({steps}){about}"
+    if todo:
+        action = f"{todo}. {action}"
     return NextAction(
         kind="playbook",
         action=action,
@@ -361,10 +452,14 @@ def _rule_action(plan: Plan, holding: RuleHolding, runs: Sequence[PlaybookRun]) 
     )
 
 
+UNACTIONABLE = frozenset({"account.days_to_renewal"})
+"""Measures no one can improve (the calendar): never the measure to work on."""
+
+
 def _weakest(breakdown: Sequence[MeasureResult]) -> MeasureResult | None:
-    """The measure that costs the score most, (100 - points) x its weight; on a tie,
-    the first in the card's order."""
-    scored = [m for m in breakdown if _lost(m) > 0]
+    """The measure that costs the score most, (100 - points) x its weight, among those
+    a person can act on; on a tie, the first in the card's order."""
+    scored = [m for m in breakdown if _lost(m) > 0 and m.measure not in UNACTIONABLE]
     return max(scored, key=_lost) if scored else None
 
 

@@ -15,6 +15,8 @@ from telltales.metrics.common import Cohort, GroupBy, MetricFilter, MetricInputE
 from telltales.metrics.discounting import DEFINITION as _DISCOUNTING
 from telltales.metrics.discounting import Discounting, discounting
 from telltales.metrics.flags import DEFAULT_LOOKBACK_DAYS
+from telltales.metrics.flaps import DEFINITION as _FLAP_RATE
+from telltales.metrics.flaps import FlapRate, flap_rate
 from telltales.metrics.playbook_completion import DEFINITION as _COMPLETION
 from telltales.metrics.playbook_completion import PlaybookCompletion, playbook_completion
 from telltales.metrics.renewal_cohorts import DEFINITION as _RENEWAL_COHORTS
@@ -33,6 +35,7 @@ DEFINITIONS: dict[str, str] = {
     "renewal-by-cohort": _RENEWAL_COHORTS,
     "discounting": _DISCOUNTING,
     "alert-load": _ALERT_LOAD,
+    "flap-rate": _FLAP_RATE,
 }
 """Each metric's definition by its name in the API and the CLI."""
 
@@ -43,6 +46,7 @@ __all__ = [
     "Cohort",
     "Comparison",
     "Discounting",
+    "FlapRate",
     "GroupBy",
     "Interval",
     "MetricFilter",
@@ -55,6 +59,7 @@ __all__ = [
     "TimeToAcknowledge",
     "alert_load",
     "discounting",
+    "flap_rate",
     "playbook_completion",
     "renewal_by_cohort",
     "retention",

@@ -261,6 +261,20 @@ def _rule(
                 f"(known: {known}{left_out_note(registry)})",
             )
         conditions.append(compiled)
+    by_dimension = spec.next_action_by_dimension or {}
+    if by_dimension and not any(c.kind in ("score", "grade") for c in conditions):
+        raise doc.error(
+            (*path, "next_action_by_dimension"),
+            f"[rules.{name}] next_action_by_dimension: the rule reads no score or grade, so "
+            "it has no weakest dimension to choose by; use next_action",
+        )
+    for dimension in by_dimension:
+        if not NAME.match(dimension):
+            raise doc.error(
+                (*path, "next_action_by_dimension", dimension),
+                f"[rules.{name}] next_action_by_dimension: {dimension!r} is not a dimension "
+                "name (a scorecard component: lowercase letters, digits, _)",
+            )
     return Rule(
         name=name,
         description=spec.description,
@@ -270,6 +284,9 @@ def _rule(
         hold_days=spec.hold_days,
         cooldown_days=spec.cooldown_days,
         shipped=shipped,
+        min_stay_days=spec.min_stay_days,
+        next_action=spec.next_action,
+        next_action_by_dimension=dict(by_dimension),
     )
 
 

@@ -5,6 +5,14 @@ it has held for ``hold_days`` (damping a one-day blip), and a rule that fired do
 not fire again for the same account within ``cooldown_days``. While a rule that
 fired keeps holding it stays *active*; the account's status is the worst status set
 by its active rules, Healthy when none is (docs/playbooks.md).
+
+Two things keep a status calm. A condition may clear at another threshold than the
+one it fires at (``below = -0.30, clears_above = -0.15``): once the rule is active,
+the value must get past the clearing threshold before the rule lets go, so a value
+wavering around the firing threshold does not flip the status each day. And a rule
+may hold its status for ``min_stay_days`` from its firing even when its conditions
+stop holding: a status that a person was just asked to act on does not vanish
+under them a week later.
 """
 
 from __future__ import annotations
@@ -12,13 +20,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 
 from telltales.contracts import RuleFiring, RuleMatch
 from telltales.models import Account, HealthStatus, LifecycleStage, Score, Signal
+from telltales.signals.scorecards.reading import describe_score
 
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -53,6 +62,11 @@ class ConditionSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     at_least: float | None = None
     equals: float | str | None = None
     one_of: list[str] | None = None
+    clears_above: float | None = None
+    """With ``below``/``at_most``: once the rule is active it lets go only when the
+    value rises above this (hysteresis)."""
+    clears_below: float | None = None
+    """With ``above``/``at_least``: once active, it lets go only below this."""
 
 
 class RuleSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -62,6 +76,14 @@ class RuleSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     conditions: Annotated[list[ConditionSpec], msgspec.Meta(min_length=1)]
     hold_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 1
     cooldown_days: Days = 0
+    min_stay_days: Days = 0
+    """Once fired, the rule stays active at least this many days (from its firing day)
+    even if its conditions stop holding."""
+    next_action: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    """What the owner should do while this rule holds the status."""
+    next_action_by_dimension: dict[str, Annotated[str, msgspec.Meta(min_length=1)]] | None = None
+    """For a rule on a score or grade: the action per weakest dimension (scorecard
+    component); ``next_action`` for the dimensions not listed."""
     enabled: bool = True
 
 
@@ -85,6 +107,9 @@ class Condition:
     name: str
     test: str
     operand: float | str | tuple[str, ...]
+    clears: float | None = None
+    """Where an active rule lets go (``clears_above`` or ``clears_below``); None: where
+    it fires."""
 
     @property
     def subject(self) -> str:
@@ -100,6 +125,23 @@ class Condition:
             return f"one of {shown}"
         shown = repr(operand) if isinstance(operand, str) else _number(operand)
         return f"{_WORDS[self.test]} {shown}"
+
+    @property
+    def clearing(self) -> str:
+        """``clears above -0.15``: the test an active rule keeps holding by."""
+        if self.clears is None:
+            return self.comparison
+        side = "above" if self.test in ("below", "at_most") else "below"
+        return f"{self.comparison}, clears {side} {_number(self.clears)}"
+
+    def keeps(self, value: float | str) -> bool:
+        """Whether the condition still holds for a rule already active: by the clearing
+        threshold when there is one, else by the firing test."""
+        if self.clears is None or isinstance(value, str):
+            return self.passes(value)
+        if self.test in ("below", "at_most"):
+            return value <= self.clears
+        return value >= self.clears
 
     def passes(self, value: float | str) -> bool:
         operand = self.operand
@@ -128,18 +170,24 @@ class Rule:
     hold_days: int
     cooldown_days: int
     shipped: bool
+    min_stay_days: int = 0
+    next_action: str | None = None
+    next_action_by_dimension: Mapping[str, str] = field(default_factory=dict)
 
     def matches(
         self,
         account: Account,
         signals: Mapping[str, Signal],
         scores: Mapping[str, Score],
-        labels: Mapping[str, str] | None = None,
+        *,
+        active: bool = False,
     ) -> tuple[RuleMatch, ...] | None:
         """Every condition's value and evidence when all hold, else None.
 
-        A missing signal or score makes its condition fail: a rule never fires on
-        data it does not have.
+        ``active``: the rule is active since an earlier day, so each condition is
+        tested by where it clears (hysteresis) rather than where it fires. A missing
+        signal or score makes its condition fail: a rule never fires on data it does
+        not have.
         """
         found: list[RuleMatch] = []
         for condition in self.conditions:
@@ -147,17 +195,25 @@ class Rule:
             if observed is None:
                 return None
             value, evidence = observed
-            if not condition.passes(value):
+            holds = condition.keeps(value) if active else condition.passes(value)
+            if not holds:
                 return None
+            fires = condition.passes(value)
             found.append(
                 RuleMatch(
                     subject=condition.subject,
                     value=value,
-                    comparison=condition.comparison,
+                    comparison=condition.comparison if fires else condition.clearing,
                     evidence=evidence,
                 )
             )
         return tuple(found)
+
+    def action_for(self, dimension: str | None) -> str | None:
+        """The next action this rule asks for, for the weakest dimension when given."""
+        if dimension is not None and dimension in self.next_action_by_dimension:
+            return self.next_action_by_dimension[dimension]
+        return self.next_action
 
 
 def _observe(
@@ -178,6 +234,10 @@ def _observe(
             f"{condition.name} score {shown}, graded {score.grade} ({score.label}), "
             f"coverage {score.coverage:.0%}"
         )
+        reason = describe_score(score)
+        if reason:
+            # What drives the grade, never the grade alone.
+            evidence = f"{evidence}; {reason}"
         if condition.kind == "grade":
             return score.grade, evidence
         return None if score.value is None else (score.value, evidence)
@@ -201,6 +261,9 @@ def compile_condition(spec: ConditionSpec) -> Condition | str:
     (kind, name), (test, operand) = subjects[0], tests[0]
     if isinstance(operand, float) and not math.isfinite(operand):
         return f"{test} must be a finite number"
+    clears = _clearing(spec, test, operand)
+    if isinstance(clears, str):
+        return clears
     if test == "one_of" and not operand:
         return "one_of needs at least one value"
     if kind == "grade":
@@ -228,8 +291,40 @@ def compile_condition(spec: ConditionSpec) -> Condition | str:
             return f"unknown account field {name!r} (known: {known})"
     elif test == "one_of" or isinstance(operand, str):
         return f"a {kind} is a number: compare it with below, at_most, above, at_least or equals"
+    if clears is not None and (
+        kind == "grade" or (kind == "account" and name in ACCOUNT_TEXT_FIELDS)
+    ):
+        return f"clears_above and clears_below need a number to compare, not a {kind}'s text"
     final: float | str | tuple[str, ...] = tuple(operand) if isinstance(operand, list) else operand
-    return Condition(kind=kind, name=name, test=test, operand=final)
+    return Condition(kind=kind, name=name, test=test, operand=final, clears=clears)
+
+
+def _clearing(spec: ConditionSpec, test: str, operand: object) -> float | str | None:
+    """The checked clearing threshold, or what is wrong with it."""
+    if spec.clears_above is not None and spec.clears_below is not None:
+        return "give at most one of clears_above and clears_below"
+    for field_name, goes_with in (
+        ("clears_above", ("below", "at_most")),
+        ("clears_below", ("above", "at_least")),
+    ):
+        clears = getattr(spec, field_name)
+        if clears is None:
+            continue
+        if not math.isfinite(clears):
+            return f"{field_name} must be a finite number"
+        if test not in goes_with:
+            return f"{field_name} goes with {' or '.join(goes_with)}, not {test}"
+        assert isinstance(operand, int | float)
+        wrong_side = clears < operand if field_name == "clears_above" else clears > operand
+        if wrong_side:
+            side = "below" if field_name == "clears_above" else "above"
+            return (
+                f"{field_name} = {_number(clears)} is {side} where the rule fires "
+                f"({_WORDS[test]} {_number(operand)}): it must be at or past the firing "
+                "threshold, on the side the value recovers to"
+            )
+        return float(clears)
+    return None
 
 
 def worst_status(statuses: Sequence[str]) -> HealthStatus:
@@ -278,3 +373,28 @@ def describe_firing(firing: RuleFiring) -> str:
     """One line naming the rule, what it means, and every condition's value and evidence."""
     matches = "; ".join(describe_match(match) for match in firing.matches)
     return f"rule {firing.rule} ({firing.description}): {matches}"
+
+
+_AGREEING_GRADE = {"healthy": "green", "at_risk": "red"}
+_OPPOSITE_GRADE = {"healthy": "red", "at_risk": "green"}
+
+
+def grade_disagreement(
+    status: str,
+    score: Score | None,
+    causes: Sequence[RuleFiring],
+    labels: Mapping[str, str],
+) -> str | None:
+    """Why a status contradicts the health grade, naming the rule that holds it; None
+    when they do not contradict (At-Risk with green, Healthy with red do).
+
+    A CSM who sees At-Risk beside a green score trusts neither unless the first words
+    say which rule overrides the score.
+    """
+    if score is None or score.value is None or _OPPOSITE_GRADE.get(status) != score.grade:
+        return None
+    graded = f"the health score is {score.value:.1f}, graded {score.grade} ({score.label})"
+    if causes:
+        names = ", ".join(f"{c.rule} ({c.description})" for c in causes)
+        return f"{labels[status]} by rule {names}, although {graded}"
+    return f"{labels[status]}: no rule that sets a status holds, although {graded}"

@@ -27,16 +27,24 @@ from telltales.models import Account, HealthStatus, Score, Signal, StatusTransit
 from telltales.observability import RULES_FIRED
 from telltales.playbooks.pilots import Cohort, Pilot, load_pilots, pilots_in_force
 from telltales.playbooks.plan import Plan
-from telltales.playbooks.rules import STATUSES, Rule, describe_firing, worst_status
+from telltales.playbooks.rules import (
+    STATUSES,
+    Rule,
+    describe_firing,
+    grade_disagreement,
+    worst_status,
+)
+from telltales.signals.scorecards import HEALTH_SCORER
 from telltales.store import Store
 from telltales.store.history import is_live, not_live_reason
 
 RuleState = str
 """``pending`` (holding, not yet for hold_days), ``fired`` (became active today),
-``active`` (still holding since it fired), ``cooldown`` (would fire, but fired too
-recently)."""
+``active`` (still holding since it fired, by its clearing thresholds), ``held`` (no
+longer holding, but kept active by its ``min_stay_days`` since it fired),
+``cooldown`` (would fire, but fired too recently)."""
 
-ACTIVE_STATES = ("fired", "active")
+ACTIVE_STATES = ("fired", "active", "held")
 MAX_OVERRIDE_DAYS = 365
 
 
@@ -91,7 +99,9 @@ def evaluate(
     evaluated_days = _evaluated_days(db)
     previous = _previous_hits(db, day)
     last_fired = _last_fired(
-        db, day, max((r.cooldown_days for r in plan.rules.values()), default=0)
+        db,
+        day,
+        max((max(r.cooldown_days, r.min_stay_days) for r in plan.rules.values()), default=0),
     )
     current = current_statuses(db)
     overrides = _open_overrides(db)
@@ -125,7 +135,7 @@ def evaluate(
         active: list[RuleFiring] = []
         for rule in plan.rules.values():
             before = previous.get((account_id, rule.name))
-            state: RuleState
+            state: RuleState = ""
             if carried[rule.name]:
                 if before is None:
                     continue
@@ -133,12 +143,17 @@ def evaluate(
                 held_since = date.fromisoformat(before[1])
                 matches = msgspec.json.decode(before[2], type=tuple[RuleMatch, ...])
             else:
-                found = rule.matches(account, account_signals, account_scores)
+                was_active = before is not None and before[0] in ACTIVE_STATES
+                found = rule.matches(account, account_signals, account_scores, active=was_active)
                 if found is None:
-                    continue
+                    if not (was_active and before and _stays(rule, last_fired, account_id, as_of)):
+                        continue
+                    # Kept by its minimum stay: the evidence it fired on stands.
+                    state = "held"
+                    found = msgspec.json.decode(before[2], type=tuple[RuleMatch, ...])
                 matches = found
                 held_since = date.fromisoformat(before[1]) if before else as_of
-            if carried[rule.name]:
+            if carried[rule.name] or state == "held":
                 pass  # the state read above stands
             elif (as_of - held_since).days + 1 < rule.hold_days:
                 state = "pending"
@@ -206,6 +221,11 @@ def evaluate(
             if causes
             else f"no rule that sets a status holds as of {day}"
         )
+        disagreement = grade_disagreement(
+            derived, account_scores.get(HEALTH_SCORER), causes, plan.labels
+        )
+        if disagreement:
+            evidence = f"{disagreement}: {evidence}"
         if cause == "override_ended":
             evidence = f"override expired; {evidence}"
         rules = frozenset(f.rule for f in causes)
@@ -262,6 +282,14 @@ def evaluate(
         [(account_id, day) for account_id in evaluated],
     )
     return summary
+
+
+def _stays(
+    rule: Rule, last_fired: Mapping[tuple[str, str], date], account_id: str, as_of: date
+) -> bool:
+    """Whether the rule's last firing is within its minimum stay of ``as_of``."""
+    fired_on = last_fired.get((account_id, rule.name))
+    return fired_on is not None and (as_of - fired_on).days < rule.min_stay_days
 
 
 def _reads_failed(rule: Rule, failed: frozenset[str]) -> bool:

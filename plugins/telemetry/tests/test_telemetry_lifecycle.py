@@ -64,6 +64,8 @@ TRENDS = {
 def test_a_young_account_gets_no_trend_from_the_days_before_it_existed(
     env: PluginHarness,
 ) -> None:
+    # A handful of users: every core feature counts for the drop, however few use it.
+    env.configure_toml("[plugins.telemetry]\ndrop_min_users = 1\n")
     env.add_accounts([account("young", customer_since=SINCE.isoformat()), account("unknown")])
     env.ingest("telemetry.usage", growing("young", SINCE) + growing("unknown", SINCE))
     assert env.run(DAY).status == "ok"

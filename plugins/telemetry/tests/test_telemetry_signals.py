@@ -103,9 +103,9 @@ def test_utilisation_adoption_drops_coverage_and_logins(env: PluginHarness) -> N
     )
     assert s.value == pytest.approx(-0.6667)
     assert "telemetry.feature_drop_14d.alerts" not in env.signals("a1", DAY)
-    s = env.signal("a1", "telemetry.core_feature_drop_14d", DAY)
-    assert s.value == pytest.approx(-0.6667)
-    assert s.evidence.startswith("largest fall among core features is reporting: 1 active users")
+    # Reporting had 3 users before, under drop_min_users (5): too few for its change to
+    # be the account's core-feature drop.
+    assert "telemetry.core_feature_drop_14d" not in env.signals("a1", DAY)
     # Teams of users active in 30 days: ops (u1, u2), finance (u3); u4 has none -> 2.
     assert env.observed("a1", "telemetry.active_teams_30d", DAY) == (
         2,
@@ -258,6 +258,17 @@ def test_settings_change_the_verdict(env: PluginHarness) -> None:
     assert utilisation.evidence.endswith("(30%), at or above the 25% threshold")
     drop = env.signal("a1", "telemetry.feature_drop_14d.reporting", DAY)
     assert drop.evidence.endswith("3 in the 14 before, -67%")
+
+
+def test_core_feature_drop_needs_a_base_of_users(env: PluginHarness) -> None:
+    # With drop_min_users = 3, reporting's 3 users before are enough: 3 -> 1 is -67%.
+    env.configure_toml("[plugins.telemetry]\ndrop_min_users = 3\n")
+    env.add_accounts([account()])
+    env.ingest("telemetry.usage", USAGE)
+    env.run(DAY)
+    s = env.signal("a1", "telemetry.core_feature_drop_14d", DAY)
+    assert s.value == pytest.approx(-0.6667)
+    assert s.evidence.startswith("largest fall among core features is reporting: 1 active users")
 
 
 def test_core_features_that_share_a_key_are_counted_once(env: PluginHarness) -> None:

@@ -18,6 +18,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A core feature used by less than this share of seats is weakly adopted."""
     drop_alert: Share = 0.3
     """A fall in a core feature's active users larger than this, over 14 days, is a drop."""
+    drop_min_users: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 5
+    """``core_feature_drop_14d`` compares only core features with at least this many
+    active users in the 14 days before: in a feature two people use, one person's
+    holiday is a 50% drop, and a rule on it fires on noise."""
     declining_per_30d: Share = 0.1
     """Core-feature use falling faster than this share per 30 days is declining."""
     flat_logins_band: Share = 0.1

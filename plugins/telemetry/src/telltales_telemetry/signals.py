@@ -351,6 +351,8 @@ def _drops(f: Figures, settings: Settings, day: str, emit: Emit) -> None:
             f"{what} of {feature}: {now} in the 14 days to {day}, {before} in the 14 "
             f"before, {_change(change)}{flag}",
         )
+        if before < settings.drop_min_users:
+            continue  # too few users for a change to mean anything
         if worst is None or change < worst[0]:
             worst = (change, feature, now, before)
     if worst is not None:
