@@ -65,7 +65,7 @@ def finish(
             "INSERT INTO backtest_observations (backtest_id, account_id, day, owner, csm_group, "
             "segment, outcome, outcome_day, scores, grades, rules, fired, status, measure_values, "
             "days_to_renewal) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     backtest_id,
