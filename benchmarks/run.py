@@ -285,13 +285,14 @@ def compare(before: dict[str, Any], after: dict[str, Any], budget: float) -> tup
         if base is None:
             continue
         broken = [
-            name for name, found in (("before", base), ("after", run)) if found["status"] != "ok"
+            f"the {name} run was {found['status']}"
+            for name, found in (("before", base), ("after", run))
+            if found["status"] != "ok"
         ]
         if broken:
             lines.append(
-                f"run {run['accounts']:,} accounts: not comparable, the {' and '.join(broken)} "
-                f"run was {run['status'] if broken == ['after'] else base['status']} (a source "
-                "failed or hit its time limit, so it did less work): measure again"
+                f"run {run['accounts']:,} accounts: not comparable, {' and '.join(broken)} "
+                "(a source failed or hit its time limit, so it did less work): measure again"
             )
             within = False
             continue

@@ -40,8 +40,11 @@ def served(demo_db: Path) -> Iterator[Server]:
         stop_server(server)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one module's tests. Not for the whole session: Playwright's sync API
+    holds an event loop on the main thread while it runs, and later tests that start
+    their own loop (asyncio.run) would fail."""
     yield from launch_browser()
 
 

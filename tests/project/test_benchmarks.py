@@ -58,7 +58,29 @@ def daily_run(accounts: int, engine: list[float], bare: float) -> dict[str, obje
         "engine_s": min(engine),
         "engine_s_each": engine,
         "bare_sql_s": bare,
+        "status": "ok",
     }
+
+
+def test_compare_refuses_a_run_that_did_less_work(tmp_path: Path) -> None:
+    """A source that hit its time limit under load made a 'degraded' run that read
+    fewer rows: its time is no figure to compare."""
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    before.write_text(
+        json.dumps({"runs": [{**daily_run(50_000, [50.0], 30.0), "status": "degraded"}]})
+    )
+    after.write_text(json.dumps({"runs": [daily_run(50_000, [51.0], 30.0)]}))
+    done = subprocess.run(
+        [sys.executable, ROOT / "benchmarks" / "run.py", "compare", before, after],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == (
+        "run 50,000 accounts: not comparable, the before run was degraded (a source failed "
+        "or hit its time limit, so it did less work): measure again\n"
+    )
 
 
 def test_compare_checks_the_daily_run_against_a_budget(tmp_path: Path) -> None:

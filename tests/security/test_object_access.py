@@ -69,6 +69,7 @@ NEUTRAL_QUERY = frozenset(
         "limit",
         "lookback_days",
         "renewal_within_days",
+        "sort",
         "state",
         "status",
         "to",
@@ -164,6 +165,7 @@ QUERY_SAMPLES: dict[str, list[str]] = {
     "csm_group": list(B_GROUPS),
     "account_id": list(B_ACCOUNTS),
     "assignee": ["li.chen@vendor.example", "sam.okafor@vendor.example"],
+    "owner": ["li.chen@vendor.example", "sam.okafor@vendor.example"],
     "segment": ["enterprise", "smb"],
     "group_by": ["csm_group", "segment", "cohort"],
 }
@@ -411,7 +413,7 @@ def test_metrics_of_a_limited_key_count_its_group_only(
 @pytest.mark.parametrize(
     ("path", "sort_key"),
     [
-        ("/v1/accounts", lambda item: [item["account"]["account_id"]]),
+        ("/v1/accounts", lambda item: ["account_id", 0.0, item["account"]["account_id"]]),
         ("/v1/tasks", lambda item: [item["due_on"], item["task_id"]]),
         ("/v1/renewals", lambda item: [item["renewal_date"], item["account_id"]]),
         ("/v1/pilots", lambda item: [item["pilot_id"]]),

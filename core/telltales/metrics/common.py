@@ -16,6 +16,7 @@ from typing import Literal, Protocol, TypeVar
 import msgspec
 
 from telltales.errors import InputError
+from telltales.models import FIRST_DAY
 
 Cohort = Literal["pilot", "control", "none"]
 GroupBy = Literal["csm_group", "segment", "cohort"]
@@ -42,7 +43,8 @@ class MetricFilter(msgspec.Struct, kw_only=True, frozen=True):
     cohort: Cohort | None = None
     """``pilot`` (treatment group of a pilot), ``control`` (held out of one) or ``none``."""
     from_: date | None = msgspec.field(default=None, name="from")
-    """First day of the period (inclusive); default: ``to`` minus 89 days."""
+    """First day of the period (inclusive); default: ``to`` minus 89 days (not before
+    1900-01-01)."""
     to: date | None = None
     """Last day of the period (inclusive); default: today (UTC)."""
     group_by: GroupBy | None = None
@@ -68,7 +70,9 @@ def today_utc() -> date:
 def resolve(metric_filter: MetricFilter, today: date) -> MetricFilter:
     """The filter with its period made concrete, so a report says exactly what it covers."""
     to = metric_filter.to or today
-    start = metric_filter.from_ or to - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    # The default period stops at the first day telltales reasons about: a report never
+    # states a day its own schema refuses.
+    start = metric_filter.from_ or max(FIRST_DAY, to - timedelta(days=DEFAULT_PERIOD_DAYS - 1))
     if start > to:
         raise MetricInputError("from", f"{start} is after to ({to}); the period would be empty")
     limited = metric_filter.limited_to
