@@ -377,18 +377,21 @@ def test_score_shows_missing_measures_and_insufficient_data(
     assert invoke("--db", db, "ingest", "accounts", accounts_file).exit_code == 0
     assert invoke("--db", db, "run", "--as-of", "2026-11-20").exit_code == 0
     lines = invoke("--db", db, "score", "tidewater").output.splitlines()
-    # the shipped DEAR card: only deployment (0.2 of the card) can have data here
-    assert lines[1].startswith("  health: insufficient data (Insufficient data)  coverage 20%")
+    # the shipped DEAR card: only the account's own measures can have data here,
+    # deployment (14% of the card) and renewal (30%): 44%, under the card's 60%
+    assert lines[1].startswith("  health: insufficient data (Insufficient data)  coverage 44%")
     assert lines[2] == (
         "  trend: no score 7 days before (2026-11-13); no score 30 days before (2026-10-21)"
     )
     rows = {line.split()[0]: line for line in lines[4:]}
-    assert rows["account.seat_deployment"].split()[1:5] == ["0.3", "0", "100%", "20%"]
-    assert rows["telemetry.seat_utilization_30d"].split()[1:5] == ["missing", "-", "0%", "8.8%"]
+    # each covered measure's weight is its share of the covered 44%: 14 / 44 = 31.8%
+    assert rows["account.seat_deployment"].split()[1:5] == ["0.3", "0", "31.8%", "14%"]
+    assert rows["account.days_to_renewal"].split()[1:5] == ["82", "34.7", "68.2%", "30%"]
+    assert rows["telemetry.seat_utilization_30d"].split()[1:5] == ["missing", "-", "0%", "6.1%"]
     assert rows["telemetry.seat_utilization_30d"].endswith(
         "missing: source 'telemetry' is not installed"
     )
-    assert rows["roi"].split()[1:5] == ["missing", "-", "0%", "20%"]
+    assert rows["roi"].split()[1:5] == ["missing", "-", "0%", "14%"]
 
 
 def test_score_says_when_nothing_was_scored(db: Path, accounts_file: Path) -> None:
