@@ -155,10 +155,23 @@ def demo(args: list[str]) -> int:
     return subprocess.run(command, cwd=ROOT).returncode
 
 
+def pytest_arguments(args: list[str]) -> list[str]:
+    """What ``test`` gives pytest: ``args``, spread over every core unless they say ``-n``.
+
+    pytest-xdist runs a file per worker at a time, so each file's module fixtures are
+    built once; ``-n 0`` keeps every test in this process, as ``-s`` or ``--pdb`` need.
+    """
+    chosen = any(
+        a in ("-n", "--numprocesses") or a.startswith(("-n", "--numprocesses=")) for a in args
+    )
+    return args if chosen else ["-n", "auto", "--dist", "loadfile", *args]
+
+
 def test(args: list[str]) -> int:
     """pytest over tests/ and plugins/*/tests; examples are installed and run by tests/."""
     ensure_environment(dev=True)
-    return subprocess.run([BIN / "python", "-m", "pytest", *args], cwd=ROOT).returncode
+    command = [BIN / "python", "-m", "pytest", *pytest_arguments(args)]
+    return subprocess.run(command, cwd=ROOT).returncode
 
 
 def bench(args: list[str]) -> int:

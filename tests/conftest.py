@@ -14,6 +14,22 @@ from telltales.store import Store, open_store
 EXAMPLE_ACCOUNTS = Path(__file__).parents[1] / "examples" / "data" / "accounts.json"
 
 
+SUMMARY_LINES: list[str] = []
+"""What tests recorded with ``record_property("summary", line)``, for the terminal summary."""
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Reports carry their user properties from pytest-xdist's workers, so this runs
+    # where the summary is written, with or without workers.
+    if report.when == "call":
+        SUMMARY_LINES.extend(str(v) for name, v in report.user_properties if name == "summary")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in SUMMARY_LINES:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(autouse=True)
 def _clean_plugin_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests start with no plugin or database environment variables set."""

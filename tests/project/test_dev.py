@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,23 @@ def test_no_command_prints_the_usage_alone() -> None:
     bare = dev()
     assert bare.returncode == 2
     assert bare.stdout.startswith("Set up telltales in ./.venv and run it")
+
+
+def _dev_module() -> object:
+    spec = importlib.util.spec_from_file_location("dev_under_test", ROOT / "dev.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_tests_spread_over_every_core_unless_told_how_many_workers() -> None:
+    arguments = _dev_module().pytest_arguments  # type: ignore[attr-defined]
+    spread = ["-n", "auto", "--dist", "loadfile"]
+    assert arguments([]) == spread
+    assert arguments(["-m", "not reliability"]) == [*spread, "-m", "not reliability"]
+    for chosen in (["-n", "0", "-s"], ["-n0"], ["--numprocesses=3"], ["-x", "--numprocesses", "2"]):
+        assert arguments(chosen) == chosen
+    # A word that only starts like the option is not it.
+    assert arguments(["--no-header"]) == [*spread, "--no-header"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,33 +241,14 @@ def excused(check: str, answer: Any) -> str | None:
     return ", ".join(sorted(names))
 
 
-class FuzzSummary:
-    """A pytest plugin registered by the test: ``fuzz cases: N`` in the terminal summary."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        for line in self.lines:
-            terminalreporter.write_line(line)
-
-
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory) -> FuzzBook:
     return build_fuzz_book(tmp_path_factory.mktemp("fuzz-book"))
 
 
-@pytest.fixture(scope="module")
-def summary(request: pytest.FixtureRequest) -> Iterator[FuzzSummary]:
-    plugin = FuzzSummary()
-    request.config.pluginmanager.register(plugin, "telltales-fuzz-summary")
-    return plugin
-
-
 @pytest.mark.reliability
 def test_the_whole_api_survives_fuzzing_with_an_admin_and_a_read_only_key(
     book: FuzzBook,
-    summary: FuzzSummary,
     tmp_path: Path,
     record_property: Any,
 ) -> None:
@@ -278,8 +259,7 @@ def test_the_whole_api_survives_fuzzing_with_an_admin_and_a_read_only_key(
         reports[role] = fuzz_in_process(book, role, directory)
     total = sum(report.cases for report in reports.values())
     line = f"fuzz cases: {total} (" + ", ".join(f"{r} {reports[r].cases}" for r in reports) + ")"
-    summary.lines.append(line)
-    record_property("fuzz_cases", total)
+    record_property("summary", line)
     failures = [f"[{role}] {f}" for role, r in reports.items() for f in r.failures]
     errors = [f"[{role}] {e}" for role, r in reports.items() for e in r.errors]
     assert failures == [], "\n\n".join(failures)
@@ -296,7 +276,6 @@ SERVER_EXAMPLES = 4
 @pytest.mark.reliability
 def test_a_real_server_survives_fuzzing_too(
     book: FuzzBook,
-    summary: FuzzSummary,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     record_property: Any,
@@ -321,8 +300,7 @@ def test_a_real_server_survives_fuzzing_too(
             report = fuzz(schema, lambda: store, _LiveKey(book, "admin"))
     finally:
         stop_server(server)
-    summary.lines.append(f"fuzz cases against telltales serve: {report.cases}")
-    record_property("fuzz_cases_served", report.cases)
+    record_property("summary", f"fuzz cases against telltales serve: {report.cases}")
     assert report.failures == [], "\n\n".join(report.failures)
     assert report.errors == []
     assert report.cases >= 200
