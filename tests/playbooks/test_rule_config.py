@@ -241,6 +241,12 @@ R2 = "FILE, line 9: [rules.low_use] condition 2"
             id="unknown-scorer-grade",
         ),
         pytest.param(
+            changed(CONDITION_1, '{ grade = "health_shadow", equals = "red" }'),
+            f"{R1}: grade.health_shadow is the shadow card's, which drives no status until it "
+            "is promoted (docs/backtest.md); a rule reads grade.health",
+            id="shadow-scorer",
+        ),
+        pytest.param(
             changed(
                 CONDITION_2,
                 '{ account = "lifecycle_stage", signal = "probe.tickets", equals = "adoption" }',

@@ -30,7 +30,12 @@ from telltales.playbooks.rules import (
 from telltales.playbooks.steps import Playbook, PlaybookSpec, Step
 from telltales.plugins import left_out_note
 from telltales.signals.freshness import SourceLimit, load_limits
-from telltales.signals.scorecards.definition import check_signal_key, excused
+from telltales.signals.scorecards.definition import (
+    HEALTH_SCORER,
+    SHADOW_SCORER,
+    check_signal_key,
+    excused,
+)
 
 if TYPE_CHECKING:
     from telltales.config import Config, LoadedConfig
@@ -249,6 +254,13 @@ def _rule(
             missing = check_signal_key(doc, where, label, compiled.name, registry)
             if missing is not None and not excused(compiled.name, registry, shipped=shipped):
                 raise doc.error(where, f"{label}: {compiled.name!r}: {missing}")
+        elif compiled.kind in ("score", "grade") and compiled.name == SHADOW_SCORER:
+            raise doc.error(
+                where,
+                f"{label}: {compiled.kind}.{SHADOW_SCORER} is the shadow card's, which drives "
+                "no status until it is promoted (docs/backtest.md); a rule reads "
+                f"{compiled.kind}.{HEALTH_SCORER}",
+            )
         elif (
             compiled.kind in ("score", "grade")
             and compiled.name not in registry.scorers
