@@ -128,7 +128,9 @@ def show_health(http: httpx.Client, account_id: str) -> None:
     """The status, the strongest reason behind it and the one thing to do next."""
     health = call(http, "GET", f"/v1/accounts/{account_id}/health")
     status = health["status"]
-    reason = health["rules"][0]["evidence"] if health["rules"] else status["transition"]["evidence"]
+    # The first rule holding now (fired or still active); a pending one holds nothing yet.
+    holding = [r for r in health["rules"] if r["state"] in ("fired", "active")]
+    reason = holding[0]["evidence"] if holding else status["transition"]["evidence"]
     print(f"\n{health['account']['name']} ({account_id})")
     print(f"  status:      {status['label']} since {status['since']}")
     print(f"  top reason:  {reason}")
