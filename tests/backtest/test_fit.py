@@ -49,6 +49,7 @@ otherwise = 0
 """
 FIRST = date(2026, 1, 5)
 HORIZON = 30
+WEEKS = 16
 
 
 def _card(tmp_path: Path, text: str, name: str) -> Card:
@@ -65,7 +66,7 @@ def _observations(accounts: int, seed: int) -> list[Observation]:
     rng = random.Random(seed)
     found = []
     for number in range(accounts):
-        for week in range(8):
+        for week in range(WEEKS):
             day = FIRST + timedelta(days=7 * week)
             use, logins, tickets = rng.random(), rng.uniform(0, 10), float(rng.randint(0, 8))
             # Planted: low use raises churn; so do FEW tickets (the card thinks the opposite).
@@ -100,7 +101,7 @@ def observations() -> list[Observation]:
     return _observations(400, seed=3)
 
 
-THROUGH = FIRST + timedelta(days=7 * 8 + HORIZON)
+THROUGH = FIRST + timedelta(days=7 * WEEKS + HORIZON)
 
 
 def test_the_fit_finds_the_planted_signal_and_the_wrong_way_measure(
@@ -162,7 +163,7 @@ def test_the_fit_finds_the_planted_signal_and_the_wrong_way_measure(
     assert cv.current is not None
     assert cv.fitted.folds == 5
     assert cv.fitted.mean > cv.current.mean, "the fitted card ranks churn better out of sample"
-    assert cv.cut == FIRST + timedelta(days=7 * 4)
+    assert cv.cut == FIRST + timedelta(days=7 * WEEKS // 2)
     for fold in cv.folds:
         assert fold.judged
         assert fold.trained_on
@@ -181,17 +182,26 @@ def test_too_few_outcomes_are_refused_with_the_count_and_the_minimum(tmp_path: P
 def test_outcomes_after_the_day_fitted_through_are_not_learned(
     tmp_path: Path, observations: list[Observation]
 ) -> None:
-    """Fitting through a day sees only what was known that day: a churn after it is not."""
+    """Fitting through a day sees only what was known that day: a churn after it is not,
+    and a day whose horizon was not over then without a churn yet is not known at all."""
     base = _card(tmp_path, CARD, "base")
-    through = FIRST + timedelta(days=7 * 4)
+    through = FIRST + timedelta(days=7 * 10)
     result, _ = fit(observations, base, name="early", horizon=HORIZON, through=through)
     before = [o for o in observations if o.day < through]
-    known = {
-        (o.account_id, o.outcome_day)
-        for o in before
-        if o.outcome and o.outcome_day is not None and o.outcome_day <= through
-    }
+    churned_by_then = [
+        o for o in before if o.outcome and o.outcome_day is not None and o.outcome_day <= through
+    ]
+    over_without = [
+        o for o in before if o not in churned_by_then and o.day + timedelta(HORIZON) <= through
+    ]
+    known = {(o.account_id, o.outcome_day) for o in churned_by_then}
     assert len(known) < len({(o.account_id, o.outcome_day) for o in before if o.outcome})
-    assert (result.observations, result.churns) == (len(before), len(known))
+    # Weeks 0 to 5 (30 or more days before) are over; weeks 6 to 9 are known only where
+    # they had churned by then.
+    assert len(churned_by_then) + len(over_without) < len(before)
+    assert (result.observations, result.churns) == (
+        len(churned_by_then) + len(over_without),
+        len(known),
+    )
     assert result.last_day < through
     assert msgspec.json.encode(result)  # the account serialises (--json)

@@ -22,10 +22,11 @@ from the cut on — the days a team fitting on the cut day had not seen, of acco
 it had not seen. The current card is judged on the same folds.
 
 "Outcomes known on a day" means what a team fitting on that day knew: an observation
-churned if its churn (within the horizon) came on or before that day; one whose
-horizon was not over and that had not churned by then counts as not churned. That
-understates churn on the days just before the cut, and it never lets the fit see a
-churn after it: no churn is both learned and judged. docs/backtest.md, "How to fit, shadow
+churned if its churn (within the horizon) came on or before that day, and did not if
+its horizon was over by then without one; one whose horizon was not over and that had
+not churned yet is not known, and left out (counting it as not churned would teach
+that the days just before the cut rarely lead to churn). The fit never sees a churn
+after the cut: no churn is both learned and judged. docs/backtest.md, "How to fit, shadow
 and promote a card".
 """
 
@@ -160,14 +161,17 @@ def require_sklearn() -> None:
         ) from error
 
 
-def known_outcome(observation: Observation, through: date) -> bool | None:
+def known_outcome(observation: Observation, through: date, horizon: int) -> bool | None:
     """Its outcome as known on ``through``: churned within the horizon on or before that
-    day, or not (yet); None when the backtest could not judge it at all."""
+    day, or a horizon over by then without churn; None when that was not known yet (or
+    the backtest could not judge it at all)."""
     if observation.outcome is None:
         return None
-    return bool(
-        observation.outcome and observation.outcome_day and observation.outcome_day <= through
-    )
+    if observation.outcome and observation.outcome_day and observation.outcome_day <= through:
+        return True
+    if (through - observation.day).days >= horizon:
+        return False
+    return None
 
 
 def fit(
@@ -186,7 +190,7 @@ def fit(
     the outcomes known on it; the fit's account and its card, named ``name``."""
     require_sklearn()
     graded = [o for o in observations if o.day < through and score_of(current, o)[0] is not None]
-    rows = _rows(current, graded, through)
+    rows = _rows(current, graded, through, horizon)
     churns = _churns(rows)
     if len(churns) < min_churns:
         raise FitProblem(
@@ -200,7 +204,7 @@ def fit(
     learned = _learn(current, rows)
     blend = len(churns) / (len(churns) + prior_churns)
     card = _fitted_card(current, name, learned, blend)
-    validation = _cross_validate(current, graded, through, cut, folds, prior_churns)
+    validation = _cross_validate(current, graded, through, horizon, cut, folds, prior_churns)
     fitted_shares = {m.key: m.configured for m in card.measures}
     flipped = {m.key for m in card.measures if _is_flipped(m, current)}
     measures = [
@@ -235,10 +239,10 @@ def fit(
     return account, card
 
 
-def _rows(card: Card, graded: Sequence[Observation], through: date) -> list[_Row]:
+def _rows(card: Card, graded: Sequence[Observation], through: date, horizon: int) -> list[_Row]:
     rows = []
     for o in graded:
-        churned = known_outcome(o, through)
+        churned = known_outcome(o, through, horizon)
         if churned is None:
             continue
         points = tuple(
@@ -372,6 +376,7 @@ def _cross_validate(
     current: Card,
     graded: Sequence[Observation],
     through: date,
+    horizon: int,
     cut: date | None,
     folds: int,
     prior_churns: int,
@@ -396,6 +401,7 @@ def _cross_validate(
                     [graded[i] for i in test if graded[i].day >= middle],
                     middle,
                     through,
+                    horizon,
                     prior_churns,
                 )
             )
@@ -424,11 +430,13 @@ def _fold(
     test: Sequence[Observation],
     cut: date,
     through: date,
+    horizon: int,
     prior_churns: int,
 ) -> Fold:
-    rows = _rows(current, train, cut)
+    rows = _rows(current, train, cut, horizon)
     churns = _churns(rows)
-    judged = [(o, churned) for o in test if (churned := known_outcome(o, through)) is not None]
+    known = ((o, known_outcome(o, through, horizon)) for o in test)
+    judged = [(o, churned) for o, churned in known if churned is not None]
     judged_churns = sum(1 for _, churned in judged if churned)
 
     def empty(reason: str) -> Fold:
