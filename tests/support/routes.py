@@ -39,7 +39,9 @@ def app_routes(app: Litestar, *, pages: bool = False) -> list[tuple[str, str, st
                 continue
             for method in sorted(handler.http_methods - {"OPTIONS"}):
                 found.append((str(method), path, handler.opt.get(SCOPE_OPT)))
-    return found
+    # By path and method: litestar's order of one path's handlers varies between
+    # processes, and pytest-xdist's workers must collect the same tests in one order.
+    return sorted(found, key=lambda route: (route[1], route[0]))
 
 
 APP = create_app(ApiSettings(db=Path("never-opened.db")))
