@@ -182,26 +182,18 @@ def test_too_few_outcomes_are_refused_with_the_count_and_the_minimum(tmp_path: P
 def test_outcomes_after_the_day_fitted_through_are_not_learned(
     tmp_path: Path, observations: list[Observation]
 ) -> None:
-    """Fitting through a day sees only what was known that day: a churn after it is not,
-    and a day whose horizon was not over then without a churn yet is not known at all."""
+    """Fitting through a day sees only what was known that day: the outcomes of the
+    days whose horizon was over by then, churned or not; a churn after it is not seen."""
     base = _card(tmp_path, CARD, "base")
     through = FIRST + timedelta(days=7 * 10)
     result, _ = fit(observations, base, name="early", horizon=HORIZON, through=through)
     before = [o for o in observations if o.day < through]
-    churned_by_then = [
-        o for o in before if o.outcome and o.outcome_day is not None and o.outcome_day <= through
-    ]
-    over_without = [
-        o for o in before if o not in churned_by_then and o.day + timedelta(HORIZON) <= through
-    ]
-    known = {(o.account_id, o.outcome_day) for o in churned_by_then}
-    assert len(known) < len({(o.account_id, o.outcome_day) for o in before if o.outcome})
-    # Weeks 0 to 5 (30 or more days before) are over; weeks 6 to 9 are known only where
-    # they had churned by then.
-    assert len(churned_by_then) + len(over_without) < len(before)
-    assert (result.observations, result.churns) == (
-        len(churned_by_then) + len(over_without),
-        len(known),
-    )
+    # Weeks 0 to 5 are 30 or more days before the 10th week: their horizon is over.
+    over = [o for o in before if o.day + timedelta(HORIZON) <= through]
+    assert {(o.day - FIRST).days // 7 for o in over} == set(range(6))
+    churns = {(o.account_id, o.outcome_day) for o in over if o.outcome}
+    later = {(o.account_id, o.outcome_day) for o in before if o.outcome}
+    assert len(churns) < len(later)
+    assert (result.observations, result.churns) == (len(over), len(churns))
     assert result.last_day < through
     assert msgspec.json.encode(result)  # the account serialises (--json)

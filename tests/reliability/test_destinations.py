@@ -12,6 +12,7 @@ answer holds ``telltales worker`` no longer than ``attempt_time_limit_seconds``.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -235,8 +236,14 @@ def test_past_max_attempts_deliveries_are_failed_listed_and_retried_by_hand(
         assert time.monotonic() < deadline, outbox.list_deliveries(store)
         outputs.append(worker(config, db)[0])
         time.sleep(0.05)
-    assert outputs[0] == "Delivered 0, to retry 2, failed 0\n"
-    assert outputs[-1].endswith("failed 2\n")
+    # Each pass delivers nothing; between them the two deliveries fail once each. A slow
+    # pass may reach a delivery's second attempt itself (its backoff is 0.2 s), so the
+    # passes are counted together, not one by one.
+    passes = [re.fullmatch(r"Delivered 0, to retry (\d+), failed (\d+)\n", o) for o in outputs]
+    counts = [(int(m.group(1)), int(m.group(2))) for m in passes if m is not None]
+    assert len(counts) == len(outputs), outputs
+    assert sum(failed for _, failed in counts) == 2, outputs
+    assert counts[0][0] >= 1, "the first pass retries"
     failed = outbox.list_deliveries(store)
     for delivery in failed:
         first, second = outbox.attempts_of(store, delivery.delivery_id)

@@ -21,12 +21,12 @@ the cut, with the outcomes known on the cut day, and judged on the fold's accoun
 from the cut on — the days a team fitting on the cut day had not seen, of accounts
 it had not seen. The current card is judged on the same folds.
 
-"Outcomes known on a day" means what a team fitting on that day knew: an observation
-churned if its churn (within the horizon) came on or before that day, and did not if
-its horizon was over by then without one; one whose horizon was not over and that had
-not churned yet is not known, and left out (counting it as not churned would teach
-that the days just before the cut rarely lead to churn). The fit never sees a churn
-after the cut: no churn is both learned and judged. docs/backtest.md, "How to fit, shadow
+"Outcomes known on a day" means what a team fitting on that day knew for certain: the
+outcome of an observation whose horizon was over by then. One whose horizon was not
+over is left out, churned or not: counting the not-yet-churned as not churned would
+teach that the days just before the cut rarely lead to churn, and keeping only the
+early churns of those days would teach the opposite. The fit never sees a churn after
+the cut: no churn is both learned and judged. docs/backtest.md, "How to fit, shadow
 and promote a card".
 """
 
@@ -162,16 +162,11 @@ def require_sklearn() -> None:
 
 
 def known_outcome(observation: Observation, through: date, horizon: int) -> bool | None:
-    """Its outcome as known on ``through``: churned within the horizon on or before that
-    day, or a horizon over by then without churn; None when that was not known yet (or
-    the backtest could not judge it at all)."""
-    if observation.outcome is None:
+    """Its outcome as known on ``through``: churned within the horizon or not, once the
+    horizon is over by that day; None before (or when the backtest could not judge it)."""
+    if observation.outcome is None or (through - observation.day).days < horizon:
         return None
-    if observation.outcome and observation.outcome_day and observation.outcome_day <= through:
-        return True
-    if (through - observation.day).days >= horizon:
-        return False
-    return None
+    return bool(observation.outcome)
 
 
 def fit(
@@ -451,7 +446,7 @@ def _fold(
             reason=reason,
         )
 
-    if not churns or len(churns) == len(rows):
+    if not churns or all(row.churned for row in rows):
         return empty("needs churns and non-churns to learn from")
     card = _fitted_card(
         current, "fold", _learn(current, rows), len(churns) / (len(churns) + prior_churns)
