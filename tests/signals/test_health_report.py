@@ -146,7 +146,8 @@ def test_an_at_risk_account_in_the_pilot_shows_why_and_its_open_task(ran: Exampl
     assert health.next_action == NextAction(
         kind="task",
         action="Complete task 1: Ferrum Manufacturing: At-Risk - The executive sponsor left "
-        "the company or the role",
+        "the company or the role. Find who owns the decision now: ask the champion, and meet the "
+        "new sponsor before the renewal",
         why="the soonest due of 1 open task(s): due 2026-11-18, assigned to "
         "li.chen@vendor.example; from playbook at_risk_response, started 2026-11-13 when the "
         "account entered At-Risk by rule(s) sponsor_left; weakest dimension deployment at "
@@ -174,9 +175,11 @@ def test_an_account_outside_the_pilot_is_told_to_run_the_shadow_playbook_by_hand
         "low_seat_utilization",
         "concern_check_in",
     )
+    # The rule's own next action first, then the playbook that answers it.
     assert action.action == (
-        "Run playbook concern_check_in by hand (task): An account turned Concern: the owner "
-        "checks in within five business days"
+        "Ask the admin which teams have not started, and plan their onboarding with the "
+        "champion. Run playbook concern_check_in by hand (task): An account turned Concern: "
+        "the owner checks in within five business days"
     )
     assert action.why == (
         "Concern rule, severity medium, holding since 2026-11-13: rule low_seat_utilization "
@@ -213,8 +216,9 @@ steps = [{ action = "task", due_business_days = 5 }]
     example.store.close()
 
     assert (action.kind, action.rule, action.playbook) == ("rule", "low_seat_utilization", None)
+    # No playbook answers it: the rule's own next action alone.
     assert action.action == (
-        "Review the account: Fewer than half the purchased seats active over 30 days"
+        "Ask the admin which teams have not started, and plan their onboarding with the champion"
     )
     assert action.why.startswith("Concern rule, severity medium, holding since 2026-11-13: ")
     assert action.why.endswith("(0 points); no playbook answers this rule")
