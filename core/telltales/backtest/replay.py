@@ -6,36 +6,31 @@ the database (SQLite's backup API, into a temporary file), empty what runs and
 people derived in the copy (runs, signals, scores, rule hits, statuses, playbooks,
 tasks, keys, earlier backtests), keep every raw record with its valid time, and run
 the engine as of each day of the span, oldest first, with the configured sources,
-scorecards and rules. Every read as of a day goes through the store's valid time
-(docs/time.md), so a record learned later is never read early; and the user's
-database gets no run, transition or task. The copy is deleted when the backtest is
-done.
+scorecards and rules (:mod:`telltales.engine.replay`: sources that can compute many
+days in one pass do, and a day keeps its scores and measured values in memory
+instead of storing every signal). Every read as of a day goes through the store's
+valid time (docs/time.md), so a record learned later is never read early; and the
+user's database gets no run, transition or task. The copy is deleted when the
+backtest is done.
 
 Stored runs are not read instead: they were made with whatever configuration was
 in force on each day, by a schedule a backtest cannot choose, and people's
 overrides and playbooks were acting on them. A replay judges today's configuration
-on the days asked for. It costs one run per day judged (``--every`` spaces them).
+on the days asked for.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
-from telltales.engine import pipeline
-from telltales.playbooks.plan import Plan
-from telltales.plugins import Registry
 from telltales.store import Store
-
-RUN_TIME = time(23, 59)
-"""When each replayed run happens: the end of its day, as the demo's weekly runs."""
 
 DERIVED_TABLES = (
     "backtest_observations",
@@ -102,28 +97,3 @@ def _clear_derived(conn: sqlite3.Connection) -> None:
     for table in tables:
         conn.execute(f'DELETE FROM "{table}"')
     conn.execute("COMMIT")
-
-
-def replay(
-    scratch: Store,
-    registry: Registry,
-    days: Sequence[date],
-    *,
-    plan: Plan,
-    source_settings: Mapping[str, Any],
-    scorer_settings: Mapping[str, Any],
-    progress: Callable[[date], None] | None = None,
-) -> None:
-    """Run the engine as of each of ``days`` (oldest first) on the scratch copy."""
-    for day in days:
-        pipeline.run(
-            scratch,
-            registry,
-            day,
-            settings=dict(source_settings),
-            scorer_settings=dict(scorer_settings),
-            plan=plan,
-            now=datetime.combine(day, RUN_TIME, tzinfo=UTC),
-        )
-        if progress is not None:
-            progress(day)
