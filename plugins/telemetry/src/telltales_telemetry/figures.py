@@ -14,7 +14,6 @@ add up across groups.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -27,7 +26,6 @@ from .schema import day_number
 PEERS = "temp.telemetry_peers"
 CORE = "temp.telemetry_core"
 GROUPS = "temp.telemetry_groups"
-SPAN = "temp.telemetry_span"
 
 
 @dataclass(slots=True)
@@ -96,28 +94,25 @@ class Figures:
     login_trends: dict[int, Trend] = field(default_factory=dict)
 
 
-def compute_figures(
-    db: Database, as_of: date, day_of_batch: str | None = None, usage: str = "telemetry_usage"
-) -> dict[str, Figures]:
+def compute_figures(db: Database, as_of: date, of_days_table: bool = False) -> dict[str, Figures]:
     """Figures for the batch's accounts and their segment peers, keyed by account id.
 
-    ``day_of_batch`` (ISO) is a day of a batch of days (``compute_days``): its accounts
-    are every account of that day in ``DAYS_TABLE``, and ``usage`` holds (at least) the
-    usage rows of its windows.
+    ``of_days_table``: ``as_of`` is a day of a batch of days (``compute_days``), whose
+    accounts are every account of that day in ``DAYS_TABLE``.
     """
     conn = db.conn
     accounts_of_day = (
-        "accounts"
-        if day_of_batch is None
-        else f"(SELECT * FROM {DAYS_TABLE} WHERE day = '{date.fromisoformat(day_of_batch)}')"
+        f"(SELECT * FROM {DAYS_TABLE} WHERE day = '{as_of.isoformat()}')"
+        if of_days_table
+        else "accounts"
     )
-    figures = _peers(db, accounts_of_day, day_of_batch is None)
+    figures = _peers(db, accounts_of_day, not of_days_table)
     params = window_params(as_of)
     mark_connected(db, figures, "telemetry_usage", params["today"])
     conn.execute(f"DROP TABLE IF EXISTS {GROUPS}")
     (accounts,) = conn.execute(f"SELECT count(*) FROM {accounts_of_day}").fetchone()
     if len(figures) == accounts:  # the daily run: no per-row membership test needed
-        source, peers = f"{usage} u", ""
+        source, peers = "telemetry_usage u", ""
     else:  # a few accounts: seek each one's rows, never scan the table
         source = f"{PEERS} p CROSS JOIN telemetry_usage u"
         peers = "AND u.account_id = p.account_id"
@@ -140,28 +135,6 @@ def compute_figures(
         found.top_events, found.events_30d = int(top), int(total)
     conn.execute(f"DROP TABLE {GROUPS}")
     return figures
-
-
-def usage_span(db: Database, days: Sequence[date]) -> str:
-    """A temporary copy of the usage rows in the windows of ``days``, in the table's key
-    order; its name. Each day's figures then scan these rows only, not every day of
-    usage ever stored."""
-    conn = db.conn
-    conn.execute(f"DROP TABLE IF EXISTS {SPAN}")
-    conn.execute(
-        f"CREATE TEMP TABLE {SPAN[5:]} (account_id TEXT NOT NULL, user_id TEXT NOT NULL, "
-        "feature TEXT NOT NULL, day INTEGER NOT NULL, team TEXT NOT NULL, "
-        "events INTEGER NOT NULL, logins INTEGER NOT NULL, "
-        "PRIMARY KEY (account_id, user_id, feature, day)) WITHOUT ROWID"
-    )
-    first = min(window_params(day)["d90"] for day in days)
-    last = max(window_params(day)["today"] for day in days)
-    conn.execute(
-        f"INSERT INTO {SPAN} SELECT account_id, user_id, feature, day, team, events, logins "
-        "FROM telemetry_usage WHERE day BETWEEN ? AND ?",
-        [first, last],
-    )
-    return SPAN
 
 
 def mark_connected(db: Database, figures: dict[str, Figures], table: str, today: int) -> None:

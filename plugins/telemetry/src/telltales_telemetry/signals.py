@@ -24,7 +24,7 @@ from telltales import (
 )
 
 from .counts import add_counted
-from .figures import Figures, Trend, compute_figures, usage_span
+from .figures import Figures, Trend, compute_figures
 from .settings import Settings
 
 SOURCE = "telemetry"
@@ -178,16 +178,14 @@ class TelemetrySource:
         return _signals(batch.db, figures, batch.as_of, batch.account_ids, batch.settings)
 
     def compute_days(self, batch: DaysBatch) -> Iterator[tuple[date, list[Signal]]]:
-        """Many days at once (plugin API 1.5): the usage of the batch's windows is copied
-        once, and each day's figures read it with that day's accounts (``DAYS_TABLE``)."""
-        usage = usage_span(batch.db, batch.days)
-        try:
-            for day in batch.days:
-                figures = compute_figures(batch.db, day, day.isoformat(), usage)
-                found = _signals(batch.db, figures, day, batch.account_ids[day], batch.settings)
-                yield day, list(found)
-        finally:
-            batch.db.execute(f"DROP TABLE IF EXISTS {usage}")
+        """Many days at once (plugin API 1.5), each read with that day's accounts
+        (``DAYS_TABLE``). The aggregation over each day's windows is the cost, and is
+        done per day as in ``compute``: a copy of the batch's rows, scanned instead of
+        the whole table, saved nothing measurable (docs/backtest.md)."""
+        for day in batch.days:
+            figures = compute_figures(batch.db, day, of_days_table=True)
+            found = _signals(batch.db, figures, day, batch.account_ids[day], batch.settings)
+            yield day, list(found)
 
 
 def _signals(
