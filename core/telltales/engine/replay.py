@@ -19,15 +19,18 @@ ways:
 
 A batch holds every signal of its days in memory, so its size is bounded by
 account-days (:data:`ACCOUNT_DAYS_PER_BATCH`): a large book gets fewer days per
-batch, one at the least.
+batch, one at the least. The next batch is computed in a thread of its own while the
+days of this one run: SQLite's work releases the GIL, so on two cores the sources'
+queries and the rules overlap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -44,9 +47,10 @@ from telltales.store.history import drop_days, fill_days, live_ids
 RUN_TIME = time(23, 59)
 """When each replayed run happens: the end of its day, as the demo's weekly runs."""
 
-ACCOUNT_DAYS_PER_BATCH = 30_000
-"""Account-days one batch of ``compute_days`` may hold: about 13 days of a 2,000-account
-book (some 40 signals an account-day), one day of a 50,000-account one."""
+ACCOUNT_DAYS_PER_BATCH = 10_000
+"""Account-days one batch of ``compute_days`` may hold: about 5 days of a 2,000-account
+book (some 50 signals an account-day), one day of a 50,000-account one. Small batches
+keep memory low and let the next batch be computed while this one's days run."""
 
 
 class DayReadings(msgspec.Struct, kw_only=True, frozen=True):
@@ -78,25 +82,27 @@ def replay(
     }
     keys = frozenset(measured)
     freshness = plan.freshness or default_limits(registry)
+    prepare = partial(_prepare, store, batched, freshness, source_settings, plan)
     readings: dict[date, DayReadings] = {}
-    position = 0
-    while position < len(days):
-        first = tuple(live_ids(store.db, days[position]))
-        part = days[position : position + max(1, ACCOUNT_DAYS_PER_BATCH // max(1, len(first)))]
-        position += len(part)
-        accounts = {day: tuple(live_ids(store.db, day)) for day in part[1:]}
-        accounts = {part[0]: first, **accounts}
-        stale = {day: _stale(store, freshness, day) for day in part}
-        computed, failed = _compute_batched(store, batched, accounts, stale, source_settings, plan)
-        for day in part:
-            replaying = pipeline.Replaying(
-                precomputed=computed.pop(day, {}),
-                failures=failed.get(day, ()),
-                keep=partial(_keep, readings, day, keys),
-            )
-            _run(store, registry, day, plan, source_settings, scorer_settings, replaying)
-            if progress is not None:
-                progress(day)
+    # The next batch's sources are computed in a thread of their own (their own
+    # read-only connection) while this one's days run: SQLite works outside the GIL,
+    # so a second core computes signals while the first evaluates rules.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="telltales-replay") as ahead:
+        pending = ahead.submit(prepare, days) if days else None
+        position = 0
+        while pending is not None:
+            batch = pending.result()
+            position += len(batch.days)
+            pending = ahead.submit(prepare, days[position:]) if position < len(days) else None
+            for day in batch.days:
+                replaying = pipeline.Replaying(
+                    precomputed=batch.computed.pop(day, {}),
+                    failures=batch.failed.get(day, ()),
+                    keep=partial(_keep, readings, day, keys),
+                )
+                _run(store, registry, day, plan, source_settings, scorer_settings, replaying)
+                if progress is not None:
+                    progress(day)
     return readings
 
 
@@ -134,6 +140,34 @@ def _run(
         now=datetime.combine(day, RUN_TIME, tzinfo=UTC),
         replaying=replaying,
     )
+
+
+class _Batch(NamedTuple):
+    """The first days of those left, with their batch-capable sources' signals and failures."""
+
+    days: Sequence[date]
+    computed: dict[date, dict[str, list[Signal]]]
+    failed: dict[date, list[RunFailure]]
+
+
+def _prepare(
+    store: Store,
+    batched: Mapping[str, Entry[Any]],
+    freshness: Mapping[str, SourceLimit],
+    settings: Mapping[str, Any],
+    plan: Plan,
+    left: Sequence[date],
+) -> _Batch:
+    """The next batch of ``left``: as many days as :data:`ACCOUNT_DAYS_PER_BATCH` allows for
+    the accounts live on the first, computed by every batch-capable source. Reads only
+    records (``store.reader``, this thread's), never what the replay writes."""
+    reader = store.reader
+    first = tuple(live_ids(reader, left[0]))
+    part = left[: max(1, ACCOUNT_DAYS_PER_BATCH // max(1, len(first)))]
+    accounts = {part[0]: first, **{day: tuple(live_ids(reader, day)) for day in part[1:]}}
+    stale = {day: _stale(store, freshness, day) for day in part}
+    computed, failed = _compute_batched(store, batched, accounts, stale, settings, plan)
+    return _Batch(part, computed, failed)
 
 
 def _stale(store: Store, freshness: Mapping[str, SourceLimit], day: date) -> frozenset[str]:
