@@ -209,3 +209,27 @@ def test_a_batch_method_that_fails_fails_its_days_as_a_run_would(
         (failure,) = json.loads(failures)
         assert failure["component"] == "source:ahead"
         assert f"compute_days returned {days[-1] + timedelta(days=1)!r}" in failure["error"]
+
+
+def test_the_scratch_copy_holds_the_records_in_a_wal_file(book: Path, tmp_path: Path) -> None:
+    """The records without what runs derived; in WAL mode, so that the replay's thread
+    reading the next batch never blocks a day's commit (a rollback journal would)."""
+    db = tmp_path / "demo.db"
+    shutil.copy(book, db)
+    with open_store(db, []) as store, replay.scratch_copy(store) as scratch:
+        assert scratch.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        for table in ("telemetry_usage", "account_versions", "support_tickets", "renewals"):
+            count = f"SELECT count(*) FROM {table}"
+            assert scratch.db.execute(count).fetchone() == store.db.execute(count).fetchone()
+            assert scratch.db.execute(count).fetchone()[0] > 0
+        for table in ("signals", "scores", "rule_hits", "transitions", "runs"):
+            assert scratch.db.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+            assert store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 0
+        # The append-only guards of the derived tables are not copied.
+        triggers = {
+            name
+            for (name,) in scratch.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            )
+        }
+        assert not any("transitions" in name or "rule_hits" in name for name in triggers)

@@ -88,6 +88,9 @@ def _copy_records(source: Path, target: sqlite3.Connection) -> None:
     scores. The append-only triggers of the derived tables are left out: they guard
     history in the user's database, and the copy's history is rebuilt from nothing.
     """
+    # WAL, as the store's own file: the replay's next batch is read while its days are
+    # written, and a reader must not block a writer's commit.
+    target.execute("PRAGMA journal_mode = WAL")
     target.execute("ATTACH DATABASE ? AS source", [str(source)])
     target.execute("BEGIN")
     objects = target.execute(
