@@ -4,6 +4,8 @@
     python3 dev.py bench --quick    a tenth of the size, as the test suite's smoke test
     python3 dev.py bench --only runs --sizes 20M --repeat 3 --json after.json
                                     the daily run alone, best of three, to compare
+    python3 dev.py bench --only replay [--replay-accounts 2000]
+                                    a backtest's replay against a run per day
     python3 benchmarks/run.py compare before.json after.json [--budget 5]
                                     the daily run's change between two such files
 
@@ -15,6 +17,8 @@
    telemetry figures (benchmarks/baseline.py); with each one's peak memory.
 3. The API under load on loopback: ``GET /v1/accounts/{id}/health`` against a bare
    litestar endpoint reading one row, on the same server (benchmarks/api_load.py).
+4. Only with ``--only replay``: a backtest's replay of 52 weekly days over the demo
+   book against one engine run per day (benchmarks/backtest_replay.py).
 
 Every measurement runs in a fresh process, so peak memory is its own.
 """
@@ -40,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import api_load  # noqa: E402
+import backtest_replay  # noqa: E402
 import baseline  # noqa: E402
 import book  # noqa: E402
 from loading import INSERT, open_book, prepare  # noqa: E402
@@ -150,6 +155,8 @@ CASES = {
     "ingest_records": case_ingest_records,
     "bare_sql": case_bare_sql,
     "run": case_run,
+    "replay": backtest_replay.case_replay,
+    "demo_book": backtest_replay.prepare_book,
 }
 
 
@@ -270,6 +277,29 @@ def bench_run(work: Path, accounts: int, rows: int, repeat: int = 1) -> dict[str
     }
 
 
+def bench_replay(work: Path, accounts: int) -> dict[str, Any]:
+    """The backtest's replay and one run per day over the same 52 days of a demo book."""
+    db = work / f"demo-{accounts}.db"
+    book_made = measure("demo_book", db, str(accounts))
+    fast = measure("replay", db, book_made["end"], "fast")
+    runs = measure("replay", db, book_made["end"], "runs")
+    for path in work.glob(f"demo-{accounts}.db*"):
+        path.unlink()
+    return {
+        **{key: value for key, value in book_made.items() if key != "peak_mb"},
+        "days": fast["days"],
+        "account_days": fast["account_days"],
+        "fast_s": round(fast["seconds"], 2),
+        "fast_cpu_s": round(fast["cpu_seconds"], 2),
+        "fast_peak_mb": round(fast["peak_mb"]),
+        "runs_s": round(runs["seconds"], 2),
+        "runs_cpu_s": round(runs["cpu_seconds"], 2),
+        "runs_peak_mb": round(runs["peak_mb"]),
+        "ratio": round(runs["seconds"] / fast["seconds"], 2),
+        "same_scores_and_statuses": fast["digest"] == runs["digest"],
+    }
+
+
 def compare(before: dict[str, Any], after: dict[str, Any], budget: float) -> tuple[str, bool]:
     """The daily run's change from ``before`` to ``after`` at each size both measured.
 
@@ -350,7 +380,15 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--workdir", type=Path, help="where the databases go [a temp dir]")
     parser.add_argument(
-        "--only", choices=("ingest", "runs", "api"), help="run one part only [all three]"
+        "--only",
+        choices=("ingest", "runs", "api", "replay"),
+        help="run one part only [ingest, runs and api]",
+    )
+    parser.add_argument(
+        "--replay-accounts",
+        type=int,
+        default=2000,
+        help="the demo book's accounts for --only replay [2000; a tenth with --quick]",
     )
     args = parser.parse_args()
     wanted = args.sizes.split(",")
@@ -359,7 +397,13 @@ def main() -> int:
     scale = 10 if args.quick else 1
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
-        report: dict[str, Any] = {"quick": args.quick, "ingest": None, "runs": [], "api": None}
+        report: dict[str, Any] = {
+            "quick": args.quick,
+            "ingest": None,
+            "runs": [],
+            "api": None,
+            "replay": None,
+        }
         if args.only in (None, "ingest"):
             print("ingest ...", flush=True)
             report["ingest"] = bench_ingest(work, 50_000 // scale, 1_000_000 // scale)
@@ -380,6 +424,11 @@ def main() -> int:
                 rounds=1 if args.quick else 3,
             )
             print(json.dumps(report["api"]), flush=True)
+        if args.only == "replay":
+            accounts = max(1, args.replay_accounts // scale)
+            print(f"backtest replay over a demo book of {accounts:,} accounts ...", flush=True)
+            report["replay"] = bench_replay(work, accounts)
+            print(json.dumps(report["replay"]), flush=True)
     print(summary(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
@@ -422,6 +471,16 @@ def summary(report: dict[str, Any]) -> str:
         )
     if report.get("api"):
         lines.append(api_load.summary(report["api"]))
+    replayed = report.get("replay")
+    if replayed:
+        lines.append(
+            f"backtest replay, {replayed['days']} weekly days of a "
+            f"{replayed['accounts']:,}-account demo book ({replayed['account_days']:,} "
+            f"account-days): {replayed['fast_s']:.1f} s "
+            f"(CPU {replayed['fast_cpu_s']:.1f} s, peak {replayed['fast_peak_mb']:,} MB); "
+            f"one run per day {replayed['runs_s']:.1f} s -> {replayed['ratio']:.2f}x faster; "
+            f"same scores and statuses: {replayed['same_scores_and_statuses']}"
+        )
     return "\n".join(lines)
 
 

@@ -2,10 +2,12 @@
 
 from telltales.contracts import (
     BATCH_TABLE,
+    DAYS_TABLE,
     ActionOutcome,
     ActionRequest,
     CrmAdapter,
     DataDays,
+    DaysBatch,
     Freshness,
     Ingester,
     PlaybookAction,
@@ -25,6 +27,7 @@ from telltales.version import PLUGIN_API_VERSION, __version__
 
 __all__ = [
     "BATCH_TABLE",
+    "DAYS_TABLE",
     "PLUGIN_API_VERSION",
     "Account",
     "ActionOutcome",
@@ -32,6 +35,7 @@ __all__ = [
     "Contact",
     "CrmAdapter",
     "DataDays",
+    "DaysBatch",
     "Freshness",
     "Ingester",
     "MeasureResult",

@@ -22,6 +22,11 @@ BATCH_TABLE = "temp.batch_accounts"
 Join it in a signal source's SQL to compute every account of the batch in one
 set-based query."""
 
+DAYS_TABLE = "temp.batch_days"
+"""The accounts of each day of a :class:`DaysBatch` (plugin API 1.5): one row per day and
+account live that day, ``day`` (ISO text) then every column of ``accounts`` as the
+version in force that day. Join it to compute many days in one set-based query."""
+
 
 class SignalSpec(msgspec.Struct, kw_only=True, frozen=True):
     """One signal a source can emit, declared up front.
@@ -113,6 +118,25 @@ class ScoreBatch(msgspec.Struct, kw_only=True, frozen=True):
     settings: Any = None
 
 
+class DaysBatch(msgspec.Struct, kw_only=True, frozen=True):
+    """Many as-of days at once, for a source's optional ``compute_days`` (plugin API 1.5).
+
+    A backtest replays dozens of past days; a source that can compute them in one
+    pass (a days table joined to its windows) saves a run per day. ``days`` are in
+    order; ``account_ids[day]`` are the accounts of that day, every account live on
+    it, exactly the batch a run as of that day would get. ``db`` is read-only, as
+    for :class:`SignalBatch`; on it, ``DAYS_TABLE`` holds each day's accounts with
+    their versions in force that day. ``accounts`` is the latest version of every
+    account: a source reads the day's versions from ``DAYS_TABLE`` instead, or its
+    signals for a past day would read a contract learned later.
+    """
+
+    days: tuple[date, ...]
+    account_ids: Mapping[date, tuple[str, ...]]
+    db: sqlite_utils.Database
+    settings: Any = None
+
+
 @runtime_checkable
 class SignalSource(Protocol):
     """Turns raw records into signals for a whole batch of accounts at once.
@@ -125,6 +149,12 @@ class SignalSource(Protocol):
     them. An optional ``freshness`` (a :class:`Freshness`, plugin API 1.4) names the
     tables holding its records' days, so that a run long after its last data treats
     its signals as missing instead of reading the silence.
+
+    An optional ``compute_days(batch: DaysBatch)`` (plugin API 1.5) returns
+    ``(day, signals)`` pairs, one per day of the batch, each day's signals exactly
+    those ``compute`` gives as of that day (nothing learned after the day is read
+    for it). A backtest's replay calls it for many days at once; a source without it
+    is computed day by day.
     """
 
     name: str

@@ -472,6 +472,9 @@ def _problem(registry: Registry, kind: str, obj: object) -> str | None:
             return f"source {name!r} has no compute(batch) method"
         if not _SOURCE_NAME.match(name):
             return f"source name {name!r} must be lowercase letters, digits and _ (no dots)"
+        compute_days = getattr(obj, "compute_days", None)
+        if compute_days is not None and not callable(compute_days):
+            return f"source {name!r}: compute_days must be a method, compute_days(batch)"
         settings_type = getattr(obj, "settings_type", None)
         if settings_type is not None and not (
             isinstance(settings_type, type) and issubclass(settings_type, msgspec.Struct)

@@ -249,7 +249,7 @@ def test_progress_stays_quiet_off_a_terminal(built: Path) -> None:
 
 def test_plugins_json_reports_the_api_version_and_builtins() -> None:
     payload = json.loads(invoke("plugins", "--json").output)
-    assert payload["plugin_api_version"] == "1.4"
+    assert payload["plugin_api_version"] == "1.5"
     names = [p["name"] for p in payload["plugins"]]
     assert "telltales.default_plugins.accounts" in names
 

@@ -2,7 +2,8 @@
 
 An *observation* is (account, day d) for an account live on d, with what was known
 on d: its score under each scorecard judged, its grade, the rules flagging it and
-its status, all read from a replay as of d (:mod:`telltales.backtest.replay`). Its
+its status, all from a replay as of d (:mod:`telltales.backtest.replay`): the scores and
+measured values it kept for each day, the rules' hits and the transitions it recorded. Its
 *outcome* is whether the account churned (or, configured, contracted) within the
 horizon H after d: on a day e with d < e <= d + H. Outcomes come from what the
 store recorded: renewal outcomes (``renewals``) and lifecycle versions saying
@@ -22,6 +23,7 @@ from typing import Literal
 import msgspec
 from sqlite_utils import Database
 
+from telltales.engine.replay import DayReadings
 from telltales.playbooks.statuses import ACTIVE_STATES
 from telltales.signals.scorecards import HEALTH_SCORER, Card
 from telltales.store.history import live_ids, versions_on
@@ -96,34 +98,33 @@ def last_known_day(db: Database, today: date) -> date | None:
     return min(date.fromisoformat(latest), today)
 
 
+def measured_keys(cards: Mapping[str, Card], measured: Sequence[str]) -> list[str]:
+    """The signal keys whose values observations keep: ``measured`` and every key the
+    ``cards`` judged measure."""
+    return sorted({*measured, *(m.key for card in cards.values() for m in card.measures)})
+
+
 def collect(
     db: Database,
-    days: Sequence[date],
+    readings: Mapping[date, DayReadings],
     cards: Mapping[str, Card],
     *,
     horizon: int,
     kind: OutcomeKind,
     known_through: date,
-    measured: Sequence[str] = (),
 ) -> list[Observation]:
-    """The observations of ``days`` from a replayed database (``db``), each with the
-    values of the ``measured`` signal keys (and of every key of ``cards``)."""
-    keys = sorted({*measured, *(m.key for card in cards.values() for m in card.measures)})
+    """The observations of the days of ``readings`` (in order), from a replayed database
+    (``db``: its versions, outcomes, rule hits and transitions) and what the replay kept
+    of each day (the scores, and the values of the keys :func:`measured_keys` names)."""
     outcomes = outcome_days(db, kind)
     statuses = _status_history(db)
     found: list[Observation] = []
-    for day in days:
+    for day, kept in readings.items():
         text = day.isoformat()
         live = live_ids(db, day)
         versions = versions_on(db, day, live)
-        stored = {
-            account_id: (value, grade)
-            for account_id, value, grade in db.execute(
-                "SELECT account_id, value, grade FROM scores WHERE as_of = ? AND scorer = ?",
-                [text, HEALTH_SCORER],
-            )
-        }
-        values = _values(db, day, keys) if keys else {}
+        stored = kept.scores
+        values = kept.values
         rescored = _rescore(values, live, cards) if cards else {}
         flagging: dict[str, list[str]] = {}
         fired: dict[str, list[str]] = {}
@@ -168,6 +169,33 @@ def collect(
     return found
 
 
+def stored_readings(
+    db: Database, days: Sequence[date], keys: Sequence[str]
+) -> dict[date, DayReadings]:
+    """What runs stored for each of ``days`` (the demo's weekly runs): each account's health
+    score and grade, and the values of its signals of ``keys``; the same readings a
+    replay keeps in memory."""
+    found: dict[date, DayReadings] = {}
+    for day in days:
+        text = day.isoformat()
+        values: dict[str, dict[str, float]] = {}
+        for account_id, key, value in db.execute(
+            "SELECT account_id, key, value FROM signals "
+            "WHERE as_of = ? AND key IN (SELECT value FROM json_each(?))",
+            [text, msgspec.json.encode(list(keys)).decode()],
+        ):
+            values.setdefault(account_id, {})[key] = value
+        scores = {
+            account_id: (value, grade)
+            for account_id, value, grade in db.execute(
+                "SELECT account_id, value, grade FROM scores WHERE as_of = ? AND scorer = ?",
+                [text, HEALTH_SCORER],
+            )
+        }
+        found[day] = DayReadings(scores=scores, values=values)
+    return found
+
+
 def score_of(card: Card, observation: Observation) -> tuple[float | None, str]:
     """``card``'s score and grade of an observation, from the measured values it kept:
     the same arithmetic a run applies to that day's signals."""
@@ -187,18 +215,6 @@ def _outcome(
     if first is not None and first <= end:
         return True, first
     return False, None
-
-
-def _values(db: Database, day: date, keys: Sequence[str]) -> dict[str, dict[str, float]]:
-    """The values of the signals of ``keys`` the replay stored for ``day``, by account."""
-    values: dict[str, dict[str, float]] = {}
-    for account_id, key, value in db.execute(
-        "SELECT account_id, key, value FROM signals "
-        "WHERE as_of = ? AND key IN (SELECT value FROM json_each(?))",
-        [day.isoformat(), msgspec.json.encode(keys).decode()],
-    ):
-        values.setdefault(account_id, {})[key] = value
-    return values
 
 
 def _rescore(

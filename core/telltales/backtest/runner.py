@@ -15,8 +15,9 @@ from typing import Any, NamedTuple
 from telltales import clock
 from telltales.backtest import replay, stored
 from telltales.backtest.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
-from telltales.backtest.observations import OutcomeKind, collect, last_known_day
+from telltales.backtest.observations import OutcomeKind, collect, last_known_day, measured_keys
 from telltales.backtest.report import Report, Settings, build_report
+from telltales.engine import replay as engine_replay
 from telltales.engine.days import run_day_problem
 from telltales.errors import InputError
 from telltales.playbooks.plan import Plan
@@ -28,7 +29,7 @@ DEFAULT_EVERY = 7
 DEFAULT_HORIZON = 90
 DEFAULT_MIN_CHURNS = 10
 MAX_DAYS_REPLAYED = 1100
-"""Replayed days one backtest may take (three years daily): each costs a run."""
+"""Replayed days one backtest may take (three years daily): each is run."""
 
 
 class Bounds(NamedTuple):
@@ -162,24 +163,25 @@ def execute(
     """
     try:
         days = replay.replay_days(settings.first_day, settings.last_day, settings.every_days)
+        cards = {name: engine.scoring.cards[name] for name in settings.scorecards}
         with replay.scratch_copy(store) as scratch:
-            replay.replay(
+            readings = engine_replay.replay(
                 scratch,
                 engine.registry,
                 days,
                 plan=engine.plan,
                 source_settings=engine.source_settings,
                 scorer_settings=engine.scorer_settings,
+                measured=measured_keys(cards, settings.measured),
                 progress=progress,
             )
             observations = collect(
                 scratch.db,
-                days,
-                {name: engine.scoring.cards[name] for name in settings.scorecards},
+                readings,
+                cards,
                 horizon=settings.horizon_days,
                 kind=settings.outcome,
                 known_through=settings.outcomes_through,
-                measured=settings.measured,
             )
         report = build_report(observations, settings)
         stored.finish(store, backtest_id, observations, report)

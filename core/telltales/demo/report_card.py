@@ -16,7 +16,7 @@ from datetime import date, timedelta
 import msgspec
 
 from telltales.backtest import fit
-from telltales.backtest.observations import Observation, collect, score_of
+from telltales.backtest.observations import Observation, collect, score_of, stored_readings
 from telltales.backtest.report import Figure, ScorecardReport, Settings, build_report
 from telltales.errors import InputError
 from telltales.signals.scorecards import HEALTH_SCORER, Card, Scoring
@@ -70,12 +70,11 @@ def report_cards(
     measured = sorted({m.key for card in scoring.cards.values() for m in card.measures})
     observations = collect(
         store.reader,
-        days,
+        stored_readings(store.reader, days, measured),
         {},
         horizon=HORIZON_DAYS,
         kind="churn",
         known_through=end,
-        measured=measured,
     )
     current = scoring.default
     name = f"{current.name}_fitted"

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from functools import partial
 from math import isfinite
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from opentelemetry import trace
@@ -28,7 +28,14 @@ from opentelemetry.trace import Status, StatusCode
 from sqlite_utils import Database
 
 from telltales import clock
-from telltales.contracts import BATCH_TABLE, ScoreBatch, SignalBatch, SignalSpec, spec_matches
+from telltales.contracts import (
+    BATCH_TABLE,
+    DaysBatch,
+    ScoreBatch,
+    SignalBatch,
+    SignalSpec,
+    spec_matches,
+)
 from telltales.errors import PluginError, UnknownAccountError
 from telltales.models import (
     DIMENSIONS,
@@ -47,7 +54,7 @@ from telltales.models import (
 )
 from telltales.observability import SIGNALS_COMPUTED, plugin_failed
 from telltales.playbooks.endings import end_accounts
-from telltales.playbooks.launch import start_playbooks
+from telltales.playbooks.launch import LaunchSummary, start_playbooks
 from telltales.playbooks.plan import EngineSpec, Plan
 from telltales.playbooks.statuses import evaluate
 from telltales.plugins import Registry, TimeLimitExceeded, call_with_time_limit
@@ -66,6 +73,23 @@ class _ComponentFailed(Exception):
     """A source or scorer returned something the engine will not store."""
 
 
+class Replaying(NamedTuple):
+    """A run of a backtest's replay (:mod:`telltales.engine.replay`): what differs.
+
+    The sources that computed the day in a batch of days (``compute_days``) hand in
+    their checked signals (``precomputed``, by source) and their failures; ``keep``
+    receives the day's signals by account and its scores. Rules, statuses and the
+    end of accounts no longer live are evaluated and recorded as in any run (the
+    next day's statuses grow from them), but no signal or score row is stored and
+    no playbook starts: a replay judges scores and statuses, and nobody reads the
+    rest of its scratch copy.
+    """
+
+    precomputed: Mapping[str, Sequence[Signal]]
+    failures: Sequence[RunFailure]
+    keep: Callable[[Mapping[str, Sequence[Signal]], Sequence[Score]], None]
+
+
 def run(
     store: Store,
     registry: Registry,
@@ -79,6 +103,7 @@ def run(
     now: datetime | None = None,
     limits: EngineSpec | None = None,
     freshness: Mapping[str, SourceLimit] | None = None,
+    replaying: Replaying | None = None,
 ) -> RunResult:
     """Compute and store every signal and score for ``account_ids`` (all by default).
 
@@ -93,7 +118,8 @@ def run(
     older than its limit is left out, its signals missing, and the run is ``stale``.
 
     In strict mode a failing source or scorer raises :class:`PluginError` and the
-    run is recorded as failed with nothing stored.
+    run is recorded as failed with nothing stored. ``replaying`` is a backtest's
+    replay (:class:`Replaying`).
     """
     settings = settings or {}
     if limits is None:
@@ -119,6 +145,8 @@ def run(
         )
     assert isinstance(run_id, int)
     failures = _left_out(registry)
+    if replaying is not None:
+        failures.extend(replaying.failures)
     with tracer.start_as_current_span(
         "telltales.run",
         attributes={"telltales.as_of": as_of.isoformat(), "telltales.accounts": len(ids)},
@@ -135,6 +163,7 @@ def run(
                 scorer_settings or {},
                 _Limits(limits, f"run {run_id} as of {as_of}"),
                 frozenset(s.source for s in stale),
+                replaying.precomputed if replaying is not None else {},
             )
             if failures and registry.strict:
                 raise PluginError(
@@ -142,6 +171,8 @@ def run(
                     f"{failures[0].error} [strict mode: nothing stored]",
                     run_id=run_id,
                 )
+            if replaying is not None:
+                replaying.keep(by_account, scores)
             actions, finished = _store_results(
                 store,
                 registry,
@@ -157,6 +188,7 @@ def run(
                 known,
                 stale,
                 ended,
+                replaying is None,
             )
             status = _status(failures, stale)
         except BaseException as error:
@@ -278,6 +310,7 @@ def _compute(
     scorer_settings: dict[str, Any],
     limits: _Limits,
     stale: frozenset[str],
+    precomputed: Mapping[str, Sequence[Signal]],
 ) -> tuple[list[Signal], dict[str, list[Signal]], list[Score]]:
     with _snapshot(store, as_of) as reader:
         wanted = frozenset(ids)
@@ -288,13 +321,18 @@ def _compute(
                 if progress:
                     progress(f"source {name} (stale)")
                 continue
+            if name in precomputed:  # computed with other days, checked then
+                signals.extend(precomputed[name])
+                if progress:
+                    progress(f"source {name}")
+                continue
             batch = SignalBatch(
                 as_of=as_of,
                 account_ids=ids,
                 db=reader,
-                settings=_settings_for(entry.obj, settings.get(name)),
+                settings=settings_for(entry.obj, settings.get(name)),
             )
-            with _guard(entry.plugin, f"source:{name}", failures, limits.where):
+            with guard(entry.plugin, f"source:{name}", failures, limits.where):
                 computed = call_with_time_limit(
                     partial(_source_output, entry.obj, name, batch, wanted),
                     *limits.spec.source_limit(name),
@@ -313,9 +351,9 @@ def _compute(
                 account_ids=ids,
                 signals=by_account,
                 db=reader,
-                settings=_settings_for(scorer_entry.obj, scorer_settings.get(name)),
+                settings=settings_for(scorer_entry.obj, scorer_settings.get(name)),
             )
-            with _guard(scorer_entry.plugin, f"scorer:{name}", failures, limits.where):
+            with guard(scorer_entry.plugin, f"scorer:{name}", failures, limits.where):
                 scores.extend(
                     call_with_time_limit(
                         partial(_scorer_output, scorer_entry.obj, name, score_batch, wanted),
@@ -336,13 +374,28 @@ def _source_output(
     return _checked_signals(name, source.compute(batch), wanted, batch.as_of, declared)
 
 
+def days_output(source: Any, name: str, batch: DaysBatch) -> dict[date, list[Signal]]:
+    """A source's ``compute_days`` output, each day checked as :func:`_source_output` checks
+    one run's: a day outside the batch, or given twice, fails the source."""
+    declared = getattr(source, "signals", None)
+    found: dict[date, list[Signal]] = {}
+    for day, signals in source.compute_days(batch):
+        if day not in batch.account_ids:
+            raise _ComponentFailed(f"compute_days returned {day!r}, not a day of the batch")
+        if day in found:
+            raise _ComponentFailed(f"compute_days returned {day} twice")
+        wanted = frozenset(batch.account_ids[day])
+        found[day] = _checked_signals(name, signals, wanted, day, declared)
+    return found
+
+
 def _scorer_output(
     scorer: Any, name: str, batch: ScoreBatch, wanted: frozenset[str]
 ) -> list[Score]:
     return _checked_scores(name, scorer.score(batch), wanted, batch.as_of)
 
 
-def _settings_for(component: object, given: Any) -> Any:
+def settings_for(component: object, given: Any) -> Any:
     """The component's settings, or its declared defaults when none were given.
 
     A caller that passes no settings (a script, a test) must not hand a source
@@ -354,7 +407,7 @@ def _settings_for(component: object, given: Any) -> Any:
     return given
 
 
-class _guard:
+class guard:
     """Run one plugin component in its own span; record a failure instead of raising."""
 
     def __init__(self, plugin: str, component: str, failures: list[RunFailure], where: str) -> None:
@@ -501,50 +554,34 @@ def _store_results(
     known: Sequence[SourceDays],
     stale: Sequence[StaleSource],
     ended: tuple[str, ...],
+    whole: bool = True,
 ) -> tuple[RunActions | None, datetime]:
-    """Store the run's results in one transaction; its actions and when it finished."""
+    """Store the run's results in one transaction; its actions and when it finished.
+
+    Not ``whole`` (a replay's run): the rules' hits and transitions only.
+    """
     day = as_of.isoformat()
     encode = msgspec.json.encode
     actions: RunActions | None = None
     with store.transaction() as db:
         _fill_batch_table(db, ids)
-        for table in ("signals", "scores"):
-            db.execute(
-                f"DELETE FROM {table} WHERE as_of = ? "
-                f"AND account_id IN (SELECT account_id FROM {BATCH_TABLE})",
-                [day],
-            )
-        db.conn.executemany(
-            "INSERT INTO signals (account_id, key, as_of, value, dimension, source, evidence, "
-            "run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (s.account_id, s.key, day, s.value, s.dimension, s.source, s.evidence, run_id)
-                for s in signals
-            ),
-        )
-        db.conn.executemany(
-            "INSERT INTO scores (account_id, scorer, as_of, value, grade, label, coverage, "
-            "breakdown, config_id, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (
-                    s.account_id,
-                    s.scorer,
-                    day,
-                    s.value,
-                    s.grade,
-                    s.label,
-                    s.coverage,
-                    encode(_without_signal_evidence(s, by_account.get(s.account_id, ()))).decode(),
-                    s.config_id,
-                    run_id,
-                )
-                for s in scores
-            ),
-        )
+        if whole:
+            _store_signals_and_scores(db, run_id, day, signals, scores, by_account)
         if plan is not None:
             left_out = frozenset(s.source for s in stale)
             actions = _act(
-                db, registry, plan, run_id, as_of, by_account, scores, failures, at, left_out, ended
+                db,
+                registry,
+                plan,
+                run_id,
+                as_of,
+                by_account,
+                scores,
+                failures,
+                at,
+                left_out,
+                ended,
+                playbooks=whole,
             )
         finished = clock.now()
         db.execute(
@@ -565,6 +602,51 @@ def _store_results(
     return actions, finished
 
 
+def _store_signals_and_scores(
+    db: Database,
+    run_id: int,
+    day: str,
+    signals: Sequence[Signal],
+    scores: Sequence[Score],
+    by_account: Mapping[str, Sequence[Signal]],
+) -> None:
+    """Replace the batch's signals and scores of ``day`` with the run's."""
+    encode = msgspec.json.encode
+    for table in ("signals", "scores"):
+        db.execute(
+            f"DELETE FROM {table} WHERE as_of = ? "
+            f"AND account_id IN (SELECT account_id FROM {BATCH_TABLE})",
+            [day],
+        )
+    db.conn.executemany(
+        "INSERT INTO signals (account_id, key, as_of, value, dimension, source, evidence, "
+        "run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (s.account_id, s.key, day, s.value, s.dimension, s.source, s.evidence, run_id)
+            for s in signals
+        ),
+    )
+    db.conn.executemany(
+        "INSERT INTO scores (account_id, scorer, as_of, value, grade, label, coverage, "
+        "breakdown, config_id, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (
+                s.account_id,
+                s.scorer,
+                day,
+                s.value,
+                s.grade,
+                s.label,
+                s.coverage,
+                encode(_without_signal_evidence(s, by_account.get(s.account_id, ()))).decode(),
+                s.config_id,
+                run_id,
+            )
+            for s in scores
+        ),
+    )
+
+
 def _act(
     db: Database,
     registry: Registry,
@@ -577,9 +659,12 @@ def _act(
     at: datetime,
     stale: frozenset[str],
     not_live: tuple[str, ...],
+    *,
+    playbooks: bool = True,
 ) -> RunActions:
     """Rules, transitions and playbooks for the batch, in the transaction of its signals;
-    the end of the status of the accounts asked for that are not live that day.
+    the end of the status of the accounts asked for that are not live that day. Without
+    ``playbooks`` (a replay), no playbook starts.
 
     A rule reading a source that failed, or that was left out as stale, keeps what
     it said on the account's last evaluated day: missing data writes no recovery.
@@ -588,7 +673,11 @@ def _act(
         accounts = batch_accounts(db, as_of)
         failed = stale | frozenset(f.component.split(":", 1)[1] for f in failures)
         statuses = evaluate(db, plan, as_of, accounts, by_account, scores, run_id, at, failed)
-        launched = start_playbooks(db, registry, plan, statuses.transitions, as_of)
+        launched = (
+            start_playbooks(db, registry, plan, statuses.transitions, as_of)
+            if playbooks
+            else LaunchSummary()
+        )
         failures.extend(launched.failures)
         ended = end_accounts(db, as_of, not_live, run_id=run_id, at=at)
         span.set_attribute("telltales.transitions", len(statuses.transitions))

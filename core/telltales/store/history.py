@@ -25,7 +25,7 @@ import msgspec
 from sqlite_utils import Database
 
 from telltales import clock
-from telltales.contracts import BATCH_TABLE
+from telltales.contracts import BATCH_TABLE, DAYS_TABLE
 from telltales.models import FIRST_DAY, Account
 
 FIELDS: tuple[str, ...] = Account.__struct_fields__
@@ -168,12 +168,18 @@ def shadow_accounts(db: Database, day: date) -> None:
     included, resolves to it; ended and not-yet-started accounts are simply not there,
     which also takes them out of every source's segment peers.
     """
-    columns = ", ".join(FIELDS)
     db.execute(f"DROP TABLE IF EXISTS {SHADOW}")
-    db.execute(f"CREATE TEMP TABLE accounts ({columns}, PRIMARY KEY (account_id))")
+    db.execute(f"CREATE TEMP TABLE accounts ({', '.join(FIELDS)}, PRIMARY KEY (account_id))")
+    _insert_live(db, SHADOW, day)
+
+
+def _insert_live(db: Database, table: str, day: date, *, dated: bool = False) -> None:
+    """Insert into ``table`` the version in force on ``day`` of every account live that
+    day; ``dated``: after a first column holding the day."""
+    columns = ("day, " if dated else "") + ", ".join(FIELDS)
     db.execute(
-        f"INSERT INTO {SHADOW} ({columns}) "
-        f"SELECT {version_columns('ver')} FROM main.accounts acc "
+        f"INSERT INTO {table} ({columns}) "
+        f"SELECT {':day, ' if dated else ''}{version_columns('ver')} FROM main.accounts acc "
         f"{in_force_join(':day', alias='ver')} WHERE {LIVE.format(v='ver', day=':day')}",
         {"day": day.isoformat()},
     )
@@ -186,15 +192,41 @@ def drop_shadow(db: Database) -> bool:
     traceback is (a reference cycle): a collection frees it. A source abandoned past its
     time limit may still be reading: then the connection must not be used again.
     """
+    return _drop(db, SHADOW)
+
+
+def _drop(db: Database, table: str) -> bool:
     for attempt in range(2):
         try:
-            db.execute(f"DROP TABLE IF EXISTS {SHADOW}")
+            db.execute(f"DROP TABLE IF EXISTS {table}")
             return True
         except sqlite3.OperationalError:
             if attempt:
                 return False
             gc.collect()
     return False
+
+
+def fill_days(db: Database, days: Sequence[date]) -> None:
+    """Fill ``DAYS_TABLE`` on this connection: each of ``days`` with the version in force
+    that day of every account live on it, as :func:`shadow_accounts` does for one day.
+
+    What a source's ``compute_days`` joins to compute many days in one query;
+    :func:`drop_days` removes it.
+    """
+    db.execute(f"DROP TABLE IF EXISTS {DAYS_TABLE}")
+    db.execute(
+        f"CREATE TEMP TABLE {DAYS_TABLE.split('.', 1)[1]} "
+        f"(day TEXT NOT NULL, {', '.join(FIELDS)}, PRIMARY KEY (day, account_id))"
+    )
+    for day in days:
+        _insert_live(db, DAYS_TABLE, day, dated=True)
+
+
+def drop_days(db: Database) -> bool:
+    """Remove ``DAYS_TABLE``; False when the connection still holds a query on it (as
+    :func:`drop_shadow`)."""
+    return _drop(db, DAYS_TABLE)
 
 
 class VersionCounts(msgspec.Struct, kw_only=True):

@@ -19,7 +19,7 @@ from datetime import date
 
 import msgspec
 from sqlite_utils import Database
-from telltales import BATCH_TABLE
+from telltales import BATCH_TABLE, DAYS_TABLE
 
 from .schema import day_number
 
@@ -94,14 +94,23 @@ class Figures:
     login_trends: dict[int, Trend] = field(default_factory=dict)
 
 
-def compute_figures(db: Database, as_of: date) -> dict[str, Figures]:
-    """Figures for the batch's accounts and their segment peers, keyed by account id."""
+def compute_figures(db: Database, as_of: date, of_days_table: bool = False) -> dict[str, Figures]:
+    """Figures for the batch's accounts and their segment peers, keyed by account id.
+
+    ``of_days_table``: ``as_of`` is a day of a batch of days (``compute_days``), whose
+    accounts are every account of that day in ``DAYS_TABLE``.
+    """
     conn = db.conn
-    figures = _peers(db)
+    accounts_of_day = (
+        f"(SELECT * FROM {DAYS_TABLE} WHERE day = '{as_of.isoformat()}')"
+        if of_days_table
+        else "accounts"
+    )
+    figures = _peers(db, accounts_of_day, not of_days_table)
     params = window_params(as_of)
     mark_connected(db, figures, "telemetry_usage", params["today"])
     conn.execute(f"DROP TABLE IF EXISTS {GROUPS}")
-    (accounts,) = conn.execute("SELECT count(*) FROM accounts").fetchone()
+    (accounts,) = conn.execute(f"SELECT count(*) FROM {accounts_of_day}").fetchone()
     if len(figures) == accounts:  # the daily run: no per-row membership test needed
         source, peers = "telemetry_usage u", ""
     else:  # a few accounts: seek each one's rows, never scan the table
@@ -154,19 +163,22 @@ def window_params(as_of: date) -> dict[str, int]:
     }
 
 
-def _peers(db: Database) -> dict[str, Figures]:
-    """Every account sharing a segment with an account of the batch (percentiles need them)."""
+def _peers(db: Database, accounts: str, of_batch: bool) -> dict[str, Figures]:
+    """Every account sharing a segment with an account of the batch (percentiles need them):
+    every account of ``accounts`` when the batch is all of them (not ``of_batch``)."""
     conn = db.conn
     figures: dict[str, Figures] = {}
+    batch = (
+        f"{BATCH_TABLE} b CROSS JOIN {accounts} s WHERE s.account_id = b.account_id"
+        if of_batch
+        else f"{accounts} s"
+    )
     for account_id, segment, purchased, assigned, core, since in conn.execute(
         f"""
         SELECT a.account_id, a.segment, a.seats_purchased, a.seats_assigned, a.core_features,
                a.customer_since
-        FROM accounts a
-        WHERE a.segment IN (
-            SELECT s.segment FROM {BATCH_TABLE} b CROSS JOIN accounts s
-            WHERE s.account_id = b.account_id
-        )
+        FROM {accounts} a
+        WHERE a.segment IN (SELECT s.segment FROM {batch})
         """
     ):
         figures[account_id] = Figures(

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 import statistics
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from sys import intern
 
+from sqlite_utils import Database
 from telltales import (
     DataDays,
+    DaysBatch,
     Freshness,
     Signal,
     SignalBatch,
@@ -172,31 +174,51 @@ class TelemetrySource:
     stopped, and its windows would read the silence as "-100%"."""
 
     def compute(self, batch: SignalBatch) -> Iterator[Signal]:
-        settings: Settings = batch.settings
         figures = compute_figures(batch.db, batch.as_of)
-        add_counted(batch.db, figures, batch.as_of)
-        for found in figures.values():
-            found.core_features = _distinct_by_slug(found.core_features)
-        day = batch.as_of.isoformat()
-        outputs = {
-            account_id: _account_signals(found, settings, day, _tenure(found, batch.as_of))
-            for account_id, found in figures.items()
-            if found.has_usage
-        }
-        for account_id, found in figures.items():
-            # Only accounts with telemetry: an unconnected account gets no telemetry signal.
-            assigned = found.seats_assigned
-            if found.has_usage and found.seats_purchased > 0 and assigned is not None:
-                share = assigned / found.seats_purchased
-                out = outputs.setdefault(account_id, _Out(found, {}, []))
-                out.values["seat_deployment"] = share
-        _add_percentiles(outputs, batch.account_ids, settings)
-        for account_id in batch.account_ids:
-            found_out = outputs.get(account_id)
-            if found_out is not None:
-                yield from found_out.signals
-                # The engine keeps its own stamped copies: let these go as it goes.
-                found_out.signals.clear()
+        return _signals(batch.db, figures, batch.as_of, batch.account_ids, batch.settings)
+
+    def compute_days(self, batch: DaysBatch) -> Iterator[tuple[date, list[Signal]]]:
+        """Many days at once (plugin API 1.5), each read with that day's accounts
+        (``DAYS_TABLE``). The aggregation over each day's windows is the cost, and is
+        done per day as in ``compute``: a copy of the batch's rows, scanned instead of
+        the whole table, saved nothing measurable (docs/backtest.md)."""
+        for day in batch.days:
+            figures = compute_figures(batch.db, day, of_days_table=True)
+            found = _signals(batch.db, figures, day, batch.account_ids[day], batch.settings)
+            yield day, list(found)
+
+
+def _signals(
+    db: Database,
+    figures: dict[str, Figures],
+    as_of: date,
+    account_ids: Sequence[str],
+    settings: Settings,
+) -> Iterator[Signal]:
+    """The signals of ``account_ids`` from the figures of a day's accounts and peers."""
+    add_counted(db, figures, as_of)
+    for found in figures.values():
+        found.core_features = _distinct_by_slug(found.core_features)
+    day = as_of.isoformat()
+    outputs = {
+        account_id: _account_signals(found, settings, day, _tenure(found, as_of))
+        for account_id, found in figures.items()
+        if found.has_usage
+    }
+    for account_id, found in figures.items():
+        # Only accounts with telemetry: an unconnected account gets no telemetry signal.
+        assigned = found.seats_assigned
+        if found.has_usage and found.seats_purchased > 0 and assigned is not None:
+            share = assigned / found.seats_purchased
+            out = outputs.setdefault(account_id, _Out(found, {}, []))
+            out.values["seat_deployment"] = share
+    _add_percentiles(outputs, account_ids, settings)
+    for account_id in account_ids:
+        found_out = outputs.get(account_id)
+        if found_out is not None:
+            yield from found_out.signals
+            # The engine keeps its own stamped copies: let these go as it goes.
+            found_out.signals.clear()
 
 
 def _tenure(f: Figures, as_of: date) -> int | None:
