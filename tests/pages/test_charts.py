@@ -16,6 +16,7 @@ from telltales_api.pages.charts import (
     Series,
     line_chart,
     lone_points,
+    number,
     path_data,
     sparkline,
 )
@@ -43,7 +44,9 @@ def test_days_and_values_fall_where_the_frame_says() -> None:
     assert framed.x(day(4), day(4), day(4)) == 60
     assert framed.y(7, 7, 7) == 30
     # A third of 100 is written to a tenth.
-    assert plain.x(day(1), day(0), day(3)) == 33.3
+    assert number(plain.x(day(1), day(0), day(3))) == "33.3"
+    assert number(plain.y(100, 0, 100)) == "0"
+    assert number(87.25) == "87.2"
 
 
 def test_a_path_starts_again_after_each_gap() -> None:

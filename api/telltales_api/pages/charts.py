@@ -3,7 +3,7 @@
 A chart is a few paths and lines whose colours come from classes in ``pages.css``,
 so the pages' Content-Security-Policy stays strict (``style-src 'self'``, no inline
 style) and a chart needs nothing but the page it is in. Every function here is pure:
-days and values in, SVG text out, each coordinate rounded to a tenth of a unit.
+days and values in, SVG text out, each coordinate written to a tenth of a unit.
 Every label is escaped.
 """
 
@@ -36,14 +36,14 @@ class Frame:
         span = self.width - self.left - self.right
         days = (last - first).days
         share = 0.5 if days <= 0 else (day - first).days / days
-        return round(self.left + share * span, 1)
+        return self.left + share * span
 
     def y(self, value: float, low: float, high: float) -> float:
         """Where ``value`` falls between ``low`` (bottom) and ``high`` (top); the middle
         when the two are equal (a flat line)."""
         span = self.height - self.top - self.bottom
         share = 0.5 if high <= low else (value - low) / (high - low)
-        return round(self.top + (1 - share) * span, 1)
+        return self.top + (1 - share) * span
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,9 @@ GRID = (0, 25, 50, 75, 100)
 
 
 def number(value: float) -> str:
-    """A coordinate as written: a tenth of a unit at most, no trailing zero."""
-    return f"{round(value, 1):g}"
+    """A coordinate as written: to a tenth of a unit, without a trailing ``.0``."""
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
 
 
 def path_data(
