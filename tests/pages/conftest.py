@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 from support.browser import Visit, launch_browser, visit
-from support.demo_book import DEMO_CONFIG, build_book
-from support.server import Server, environment, start_server, stop_server
+from support.demo_book import build_book
+from support.pages import serve
+from support.server import Server
 from telltales.demo.replay import DemoOptions
 
 SCREENSHOTS = Path(__file__).parents[2] / ".telltales" / "screenshots"
@@ -30,14 +31,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def served(demo_db: Path) -> Iterator[Server]:
     """``telltales serve`` over the demo book (read-mostly tests share it)."""
-    server = start_server(
-        demo_db, "--workers", "1", env=environment(TELLTALES_CONFIG=str(DEMO_CONFIG))
-    )
-    server.wait_ready()
-    try:
-        yield server
-    finally:
-        stop_server(server)
+    yield from serve(demo_db)
 
 
 @pytest.fixture(scope="module")

@@ -78,6 +78,8 @@ def test_every_page_needs_a_session(served: Server) -> None:
         if path not in PUBLIC_PAGES and not path.startswith("/static/") and method != "HEAD"
     ]
     assert ("GET", "/accounts") in pages
+    assert ("GET", "/accounts/no-such-thing") in pages
+    assert ("POST", "/accounts/no-such-thing/override") in pages
     assert ("POST", "/sign-out") in pages
     with _client(served) as client:
         for method, path in pages:

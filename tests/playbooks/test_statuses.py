@@ -21,13 +21,16 @@ from telltales.clock import moment
 from telltales.engine.pipeline import run
 from telltales.errors import InputError
 from telltales.models import Account, RunActions, StatusTransition
+from telltales.playbooks.overrides import Override, expiry_after, override_through, overrides_of
 from telltales.playbooks.plan import Plan
 from telltales.playbooks.rules import Condition, ConditionSpec, Rule, compile_condition
 from telltales.playbooks.statuses import override_status, status_as_of, transitions_of
 from telltales.plugins import Registry, load_registry
 from telltales.signals.ingest import convert_records, ingest
+from telltales.signals.scorecards import HEALTH_SCORER
 from telltales.store import Store, open_store
-from telltales.store.queries import get_account
+from telltales.store.queries import get_account, scores_for
+from telltales.store.series import SignalPoint, score_series, signal_series
 
 START = date(2026, 11, 2)
 
@@ -638,6 +641,64 @@ def test_an_override_pins_the_status_until_it_expires(world: World) -> None:
         "2026-11-04T00:00:00+00:00",
         "expired",
     )
+    # Read back for the account page, as the row says.
+    assert overrides_of(world.store, "a1") == [
+        Override(
+            override_id=1,
+            account_id="a1",
+            status="healthy",
+            reason="customer confirmed the renewal",
+            created_by="lee",
+            created_at=clock(1, 10),
+            expires_at=clock(3, 0),
+            ended_at=clock(3, 0),
+            end_reason="expired",
+        )
+    ]
+    assert overrides_of(world.store, "a2") == []
+
+
+def test_an_override_through_a_day_expires_when_the_next_day_starts(world: World) -> None:
+    assert expiry_after(date(2026, 12, 31)) == datetime(2027, 1, 1, tzinfo=UTC)
+    until = date.today() + timedelta(days=3)
+    found = override_through(
+        world.store, world.account(), "at_risk", reason="champion left", last_day=until, by="kim"
+    )
+    assert found.to_status == "at_risk"
+    assert (
+        found.evidence
+        == f"overridden by kim until {until + timedelta(days=1)} 00:00Z: champion left"
+    )
+    assert overrides_of(world.store, "a1")[0].expires_at == datetime.combine(
+        until + timedelta(days=1), time.min, tzinfo=UTC
+    )
+
+
+def test_the_stored_days_read_back_as_series_for_the_charts(world: World) -> None:
+    for n, x in ((1, 0.4), (2, 0.6), (3, 0.2)):
+        world.set(n, x=x)
+        world.run(n)
+    assert signal_series(world.store, "a1", since=day(1), until=day(3)) == [
+        SignalPoint(key="probe.x", dimension="adoption", as_of=day(n), value=x)
+        for n, x in ((1, 0.4), (2, 0.6), (3, 0.2))
+    ]
+    assert [p.as_of for p in signal_series(world.store, "a1", since=day(2), until=day(2))] == [
+        day(2)
+    ]
+    assert signal_series(world.store, "a2", since=day(1), until=day(3)) == []
+    scores = score_series(world.store, "a1", HEALTH_SCORER, since=day(2), until=day(3))
+    assert [s.as_of for s in scores] == [day(2), day(3)]
+    for score in scores:
+        assert score.as_of is not None
+        stored = next(
+            s for s in scores_for(world.store, "a1", score.as_of) if s.scorer == HEALTH_SCORER
+        )
+        assert (score.value, score.grade, score.config_id) == (
+            stored.value,
+            stored.grade,
+            stored.config_id,
+        )
+        assert [m.points for m in score.breakdown] == [m.points for m in stored.breakdown]
 
 
 def test_an_override_that_ends_on_the_status_the_rules_set_records_no_transition(

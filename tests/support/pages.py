@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from support.browser import Visit
 from support.demo_book import DEMO_CONFIG
-from support.server import telltales
+from support.server import Server, environment, start_server, stop_server, telltales
+
+
+def serve(db: Path) -> Iterator[Server]:
+    """``telltales serve`` over ``db`` with the demo's configuration, until closed."""
+    server = start_server(db, "--workers", "1", env=environment(TELLTALES_CONFIG=str(DEMO_CONFIG)))
+    server.wait_ready()
+    try:
+        yield server
+    finally:
+        stop_server(server)
 
 
 def make_key(db: Path, *options: str) -> str:

@@ -19,7 +19,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
-from telltales_api.pages import accounts, sign_in
+from telltales_api.pages import account, accounts, sign_in
 from telltales_api.pages.access import SignInRequired, sign_in_address
 from telltales_api.problems import ProblemError
 
@@ -81,6 +81,8 @@ router = Router(
         sign_in.sign_out,
         accounts.accounts_page,
         accounts.accounts_csv,
+        account.account_page,
+        account.set_override,
     ],
     response_headers=HEADERS,
     cache_control=CacheControlHeader(no_store=True),

@@ -2,7 +2,9 @@
 
 The page and its CSV download read the same filtered, sorted list as
 ``GET /v1/accounts`` (:func:`telltales.store.queries.account_overviews`), limited to
-the session key's CSM groups.
+the session key's CSM groups. Each row of the page also gives the first words of the
+account's why and its next action, from the same composed health as the account page
+and ``GET /v1/accounts/{id}/health``.
 """
 
 from __future__ import annotations
@@ -18,16 +20,20 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Template
 from telltales import clock
+from telltales.engine.health import NextAction
 from telltales.signals.scorecards import HEALTH_SCORER
 from telltales.store.queries import AccountSort, OverviewPage, account_overviews
 from telltales.store.sessions import PageSession
 
 from telltales_api.auth import check_groups
 from telltales_api.pages.access import context_of, signed_in
+from telltales_api.pages.account import account_path, read_health
 from telltales_api.paging import bad_cursor, decode_cursor, encode_cursor
 from telltales_api.problems import ProblemError
 
 PAGE_SIZE = 50
+WHY_WORDS = 16
+"""How much of an account's why a row of the list shows; the account page has all of it."""
 MAX_RENEWAL_DAYS = 3650
 MAX_CSV_ROWS = 10_000
 StatusFilter = Literal["at_risk", "concern", "healthy", "inactive", "all"]
@@ -137,11 +143,18 @@ def accounts_page(
         after = (sort_key, last_id)
     found = _read(request, session, filters, after, PAGE_SIZE)
     context = context_of(request)
+    actions: dict[str, NextAction] = {
+        row.account.account_id: read_health(context, row.account.account_id).next_action
+        for row in found.rows
+    }
     return Template(
         "accounts.html",
         context={
             "session": session,
             "rows": found.rows,
+            "actions": actions,
+            "first_words": first_words,
+            "account_path": account_path,
             "matched": found.matched,
             "arr": found.arr,
             "filters": filters,
@@ -153,6 +166,12 @@ def accounts_page(
             "today": clock.today(),
         },
     )
+
+
+def first_words(text: str, count: int = WHY_WORDS) -> str:
+    """The first ``count`` words of ``text``, with an ellipsis when there were more."""
+    words = text.split()
+    return " ".join(words) if len(words) <= count else " ".join(words[:count]) + " …"
 
 
 CSV_COLUMNS = (

@@ -24,6 +24,7 @@ from telltales.store.queries import latest_signal_day, signals_for
 from telltales_api.account_access import check_visible, unknown_account
 from telltales_api.auth import SECURITY, Key, needs, request_key, request_stamp
 from telltales_api.context import ApiContext, Context
+from telltales_api.freshness import Stamp
 from telltales_api.health_cache import CachedHealth
 from telltales_api.paging import Cursor, Limit, bad_cursor, decode_cursor, encode_cursor
 from telltales_api.problems import problem_responses
@@ -69,7 +70,19 @@ def get_health(
         # the cache) for another group's account would answer its 404 at another pace
         # than a missing account's, telling the two apart.
         check_visible(context.store, key, account_id)
-    entries = context.health.entries(context.store.db.conn, request_stamp(request.scope))
+    cached = health_document(context, account_id, as_of, request_stamp(request.scope))
+    if not key.sees(cached.csm_group):  # moved to another group since the check
+        raise unknown_account(account_id)
+    return ASGIResponse(body=cached.body, media_type="application/json")
+
+
+def health_document(
+    context: ApiContext, account_id: str, as_of: date | None, stamp: Stamp
+) -> CachedHealth:
+    """The account's encoded health as of the day, from this thread's cache when the
+    database has not changed since it was composed (``stamp``); the pages read the
+    very same document. Access is the caller's to check, first."""
+    entries = context.health.entries(context.store.db.conn, stamp)
     cached = entries.get((account_id, as_of))
     if cached is None:
         health = account_health(
@@ -77,9 +90,7 @@ def get_health(
         )
         cached = CachedHealth(csm_group=health.account.csm_group, body=msgspec.json.encode(health))
         entries.put((account_id, as_of), cached)
-    if not key.sees(cached.csm_group):  # moved to another group since the check
-        raise unknown_account(account_id)
-    return ASGIResponse(body=cached.body, media_type="application/json")
+    return cached
 
 
 class AccountSignals(msgspec.Struct, kw_only=True):

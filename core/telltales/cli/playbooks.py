@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import click
@@ -14,7 +14,7 @@ from telltales import observability
 from telltales.cli.app import DAY, App, day_of
 from telltales.cli.export import CSV, echo_csv, one_format
 from telltales.models import RunActions, StatusTransition
-from telltales.playbooks import outbox, pilots, statuses, tasks
+from telltales.playbooks import outbox, overrides, pilots, statuses, tasks
 from telltales.playbooks import runs as playbook_runs
 from telltales.store import queries
 
@@ -177,12 +177,11 @@ def override_command(
     app: App, account_id: str, status: str, reason: str, until: datetime, by: str
 ) -> None:
     """Override an account's status until a day; the rules take over again after it."""
-    expires = datetime.combine(until.date() + timedelta(days=1), time.min, tzinfo=UTC)
     labels = app.plan.labels  # the configuration is checked before anything is recorded
     with app.open() as store:
         account = queries.get_account(store, account_id)
-        transition = statuses.override_status(
-            store, account, status, reason=reason, until=expires, by=by
+        transition = overrides.override_through(
+            store, account, status, reason=reason, last_day=until.date(), by=by
         )
     click.echo(
         f"{account_id} is {labels[transition.to_status]} until the end of "
