@@ -9,21 +9,18 @@ entries. The backtest reports the same figure per rule on replayed days
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
-from typing import NamedTuple
+from datetime import date
 
 import msgspec
 
 from telltales.config import MetricSettings
 from telltales.metrics.common import (
-    ENTERED_AT_RISK,
     MetricFilter,
-    conditions,
-    group_column,
     resolve,
     summarize_groups,
     today_utc,
 )
+from telltales.metrics.episodes import Episode, at_risk_episodes, judged
 from telltales.metrics.uncertainty import Interval, Sample, Uncertainty
 from telltales.store import Store
 
@@ -66,13 +63,6 @@ class FlapRate(msgspec.Struct, kw_only=True):
     groups: list[FlapCounts]
 
 
-class _Entry(NamedTuple):
-    group: str | None
-    entered: date
-    left_on: date | None
-    """The day of the next transition if the rules moved it to Healthy or Concern."""
-
-
 def flap_rate(
     store: Store,
     metric_filter: MetricFilter,
@@ -86,39 +76,29 @@ def flap_rate(
     today = today or today_utc()
     as_of = as_of or today
     applied = resolve(metric_filter, today)
-    where, params = conditions(applied, "e", "as_of")
-    rows = store.reader.execute(
-        f"""
-        SELECT {group_column(applied, "e")}, e.as_of, (
-            SELECT CASE WHEN n.to_status IN ('healthy', 'concern')
-                AND n.cause IN ('rules', 'override_ended') THEN n.as_of END
-            FROM transitions n INDEXED BY transitions_account
-            WHERE n.account_id = e.account_id
-              AND (n.as_of, n.at, n.transition_id) > (e.as_of, e.at, e.transition_id)
-            ORDER BY n.as_of, n.at, n.transition_id LIMIT 1
-        )
-        FROM transitions e
-        WHERE {ENTERED_AT_RISK.format(t="e")} AND {where}
+    entries = at_risk_episodes(
+        store,
+        applied,
+        """
+        SELECT CASE WHEN n.to_status IN ('healthy', 'concern')
+            AND n.cause IN ('rules', 'override_ended') THEN n.as_of END
+        FROM transitions n INDEXED BY transitions_account
+        WHERE n.account_id = e.account_id
+          AND (n.as_of, n.at, n.transition_id) > (e.as_of, e.at, e.transition_id)
+        ORDER BY n.as_of, n.at, n.transition_id LIMIT 1
         """,
-        params,
-    ).fetchall()
-    entries = [
-        _Entry(group, date.fromisoformat(entered), date.fromisoformat(left) if left else None)
-        for group, entered, left in rows
-    ]
-    window = timedelta(days=FLAP_DAYS)
+    )
 
-    def summarize(found: Sequence[_Entry], group: str | None) -> FlapCounts:
-        old = [e for e in found if e.entered + window <= as_of]
-        flapped = sum(1 for e in old if e.left_on and e.left_on - e.entered <= window)
-        sample = uncertainty.sample(len(old), "episodes")
+    def summarize(found: Sequence[Episode], group: str | None) -> FlapCounts:
+        old, flapped = judged(found, FLAP_DAYS, as_of)
+        sample = uncertainty.sample(old, "episodes")
         return FlapCounts(
             group=group,
             entries=len(found),
-            old_enough=len(old),
-            too_young=len(found) - len(old),
+            old_enough=old,
+            too_young=len(found) - old,
             flapped=flapped,
-            rate=flapped / len(old) if sample.enough and old else None,
+            rate=flapped / old if sample.enough and old else None,
             sample=sample,
             rate_interval=uncertainty.share(flapped, sample),
         )

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
-from typing import NamedTuple
+from datetime import date
 
 import msgspec
 
 from telltales.config import MetricSettings
 from telltales.metrics.common import (
-    ENTERED_AT_RISK,
     MetricFilter,
     MetricInputError,
-    conditions,
-    group_column,
     ratio,
     resolve,
     summarize_groups,
     today_utc,
 )
+from telltales.metrics.episodes import Episode, at_risk_episodes, judged
 from telltales.metrics.uncertainty import Comparison, Interval, Sample, Uncertainty
 from telltales.store import Store
 
@@ -67,12 +64,6 @@ class RiskReversal(msgspec.Struct, kw_only=True):
     """Under ``group_by=cohort``: the pilot's rate minus the control group's."""
 
 
-class _Episode(NamedTuple):
-    group: str | None
-    entered: date
-    healthy_on: date | None
-
-
 def risk_reversal(
     store: Store,
     metric_filter: MetricFilter,
@@ -89,44 +80,34 @@ def risk_reversal(
     today = today or today_utc()
     as_of = as_of or today
     applied = resolve(metric_filter, today)
-    where, params = conditions(applied, "e", "as_of")
     # The first later transition to Healthy or to Inactive, in the order transitions
     # happened: read through the account's own transitions (left to itself, SQLite
     # would scan every account's later ones by the status index, once per episode). An
     # account that ended (churned, paused) ended the episode: a later return to Healthy
     # after it resumed is no reversal.
-    rows = store.reader.execute(
-        f"""
-        SELECT {group_column(applied, "e")}, e.as_of, (
-            SELECT CASE WHEN h.to_status = 'healthy' THEN h.as_of END
-            FROM transitions h INDEXED BY transitions_account
-            WHERE h.account_id = e.account_id AND h.to_status IN ('healthy', 'inactive')
-              AND (h.as_of, h.at, h.transition_id) > (e.as_of, e.at, e.transition_id)
-            ORDER BY h.as_of, h.at, h.transition_id LIMIT 1
-        )
-        FROM transitions e
-        WHERE {ENTERED_AT_RISK.format(t="e")} AND {where}
+    episodes = at_risk_episodes(
+        store,
+        applied,
+        """
+        SELECT CASE WHEN h.to_status = 'healthy' THEN h.as_of END
+        FROM transitions h INDEXED BY transitions_account
+        WHERE h.account_id = e.account_id AND h.to_status IN ('healthy', 'inactive')
+          AND (h.as_of, h.at, h.transition_id) > (e.as_of, e.at, e.transition_id)
+        ORDER BY h.as_of, h.at, h.transition_id LIMIT 1
         """,
-        params,
-    ).fetchall()
-    episodes = [
-        _Episode(group, date.fromisoformat(entered), _day(healthy))
-        for group, entered, healthy in rows
-    ]
-    window = timedelta(days=window_days)
+    )
 
-    def summarize(found: Sequence[_Episode], group: str | None) -> ReversalCounts:
-        old = [e for e in found if e.entered + window <= as_of]
-        back = sum(1 for e in old if e.healthy_on and e.healthy_on - e.entered <= window)
-        sample = uncertainty.sample(len(old), "episodes")
+    def summarize(found: Sequence[Episode], group: str | None) -> ReversalCounts:
+        old, back = judged(found, window_days, as_of)
+        sample = uncertainty.sample(old, "episodes")
         return ReversalCounts(
             group=group,
             episodes=len(found),
-            old_enough=len(old),
-            too_young=len(found) - len(old),
+            old_enough=old,
+            too_young=len(found) - old,
             reversed=back,
-            not_reversed=len(old) - back,
-            rate=ratio(back, len(old)),
+            not_reversed=old - back,
+            rate=ratio(back, old),
             sample=sample,
             rate_interval=uncertainty.share(back, sample),
         )
@@ -155,7 +136,3 @@ def risk_reversal(
         groups=groups,
         comparisons=comparisons,
     )
-
-
-def _day(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
